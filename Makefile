@@ -1,0 +1,103 @@
+# bpfrt — GNU make build.
+#
+#   make             build/libbpfrt.a, build/libbpfrt.so, build/bpfrt
+#   make check       every test (installs missing packages first)
+#   make bench       the benchmarks
+#   make fuzz        run the libFuzzer target (FUZZ_TIME seconds, default 600)
+#   make deps        install the Debian packages we need
+#   make install     PREFIX=/usr/local DESTDIR=
+#   make SAN=address|undefined|thread ...   a sanitizer build, in build/san-$(SAN)
+#   make CC=clang    any C11 compiler with GNU extensions
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+SAN     ?=
+FUZZ_TIME ?= 600
+FUZZ_CC ?= clang-19
+
+BUILD := build
+ifneq ($(SAN),)
+BUILD := build/san-$(SAN)
+SANFLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
+endif
+
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+CFLAGS  ?= -O2 -g
+ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -Iinclude -Isrc -Itools \
+	$(SANFLAGS) -MMD -MP
+LDLIBS  := -lpthread -lm
+ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
+
+LIB_SRC := src/insn.c src/validate.c src/interp.c src/asm.c src/disasm.c src/helpers.c src/vm.c
+LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
+CLI_OBJ := $(BUILD)/cli/main.o $(BUILD)/tools/datafile.o
+UNIT_SRC := $(wildcard tests/unit/test_*.c)
+UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+TOOL_BIN := $(BUILD)/tests/run_conformance $(BUILD)/tests/run_data $(BUILD)/tests/fuzz_replay
+BENCH_BIN := $(BUILD)/bench/bench
+
+.PHONY: all check bench fuzz deps install clean unit
+all: $(BUILD)/libbpfrt.a $(BUILD)/libbpfrt.so $(BUILD)/bpfrt
+
+$(BUILD)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -c $< -o $@
+
+$(BUILD)/libbpfrt.a: $(LIB_OBJ)
+	@rm -f $@
+	ar rcs $@ $^
+
+$(BUILD)/libbpfrt.so: $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libbpfrt.so.$(shell sed -n 's/^#define BPFRT_VERSION_MAJOR //p' include/bpfrt.h) \
+		$(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(BUILD)/bpfrt: $(CLI_OBJ) $(BUILD)/libbpfrt.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# Tests link the static library, so they can reach internal functions.
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/tests/testutil.o $(BUILD)/tools/datafile.o $(BUILD)/libbpfrt.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
+$(BUILD)/tests/run_%: $(BUILD)/tests/run_%.o $(BUILD)/tests/testutil.o $(BUILD)/tools/datafile.o $(BUILD)/libbpfrt.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/tests/fuzz_replay: $(BUILD)/fuzz/fuzz_load.o $(BUILD)/fuzz/replay.o $(BUILD)/libbpfrt.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+$(BUILD)/bench/bench: $(BUILD)/bench/bench.o $(BUILD)/libbpfrt.a
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+deps:
+	@scripts/deps.sh install
+
+# Installs missing packages when a fresh machine lacks them.
+$(BUILD)/.deps-ok: scripts/deps.sh
+	@scripts/deps.sh check || scripts/deps.sh install
+	@mkdir -p $(BUILD) && touch $@
+
+check: $(BUILD)/.deps-ok
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN)
+	@BUILD=$(BUILD) tests/run-all.sh
+
+bench: all $(BENCH_BIN)
+	$(BENCH_BIN)
+
+fuzz: $(BUILD)/.deps-ok
+	@mkdir -p build/fuzz
+	$(FUZZ_CC) -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
+		-o build/fuzz/fuzz_load fuzz/fuzz_load.c $(LIB_SRC) $(LDLIBS)
+	build/fuzz/fuzz_load -max_total_time=$(FUZZ_TIME) -max_len=4096 -print_final_stats=1 \
+		build/fuzz/corpus fuzz/corpus
+
+install: all
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
+		$(DESTDIR)$(PREFIX)/lib/pkgconfig
+	install -m 644 $(BUILD)/libbpfrt.a $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libbpfrt.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 644 include/bpfrt.h $(DESTDIR)$(PREFIX)/include/
+	install -m 755 $(BUILD)/bpfrt $(DESTDIR)$(PREFIX)/bin/
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e "s|@VERSION@|$$($(BUILD)/bpfrt version)|" \
+		bpfrt.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/bpfrt.pc
+
+clean:
+	rm -rf build
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -1,0 +1,455 @@
+/*
+ * main.c — the bpfrt command-line tool.
+ *
+ *   bpfrt asm FILE [-o OUT]       assemble; OUT gets raw instructions, else hex on stdout
+ *   bpfrt disasm FILE             disassemble a program (.bin, .s, .data)
+ *   bpfrt run FILE [options]      run a program on memory
+ *   bpfrt plugin [options] [MEM]  the bpf_conformance plugin protocol
+ *   bpfrt version | help
+ *
+ * An executable named bpfrt-plugin (e.g. a symlink) behaves as `bpfrt plugin`.
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <stdarg.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "bpfrt.h"
+#include "datafile.h"
+
+static const char *prog_name = "bpfrt";
+
+static int die(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int die(const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	fprintf(stderr, "%s: ", prog_name);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+	va_end(ap);
+	return 1;
+}
+
+static const char usage_main[] =
+	"usage: bpfrt COMMAND [ARGS]\n"
+	"\n"
+	"commands:\n"
+	"  asm FILE [-o OUT]      assemble FILE (uBPF/bpf_conformance syntax)\n"
+	"  disasm FILE            disassemble FILE (.bin raw, .s assembly, .data test)\n"
+	"  run FILE [OPTIONS]     run a program on memory and print r0\n"
+	"  plugin [OPTIONS] [MEM] bpf_conformance plugin: program as hex on stdin\n"
+	"  version                print the version\n"
+	"  help                   this text\n"
+	"\n"
+	"Every command takes --help.\n";
+
+static const char usage_asm[] =
+	"usage: bpfrt asm FILE [-o OUT]\n"
+	"Assembles FILE ('-' for stdin). With -o, writes the raw little-endian\n"
+	"instructions to OUT; otherwise prints one 64-bit word per line in hex.\n";
+
+static const char usage_disasm[] =
+	"usage: bpfrt disasm FILE\n"
+	"Disassembles FILE: raw instructions (.bin), assembly (.s, .asm) or a\n"
+	"bpf_conformance test (.data).\n";
+
+static const char usage_run[] =
+	"usage: bpfrt run FILE [OPTIONS]\n"
+	"Runs FILE (.s/.asm assembly, .data test, .bin raw instructions) with\n"
+	"r1 = a copy of the memory, r2 = its length, and prints r0 in hex.\n"
+	"\n"
+	"  --mem HEX        the memory, as hex bytes (default: a .data file's -- mem)\n"
+	"  --mem-file F     the memory, from a file\n"
+	"  --repeat N       run N times and print the mean ns per run\n"
+	"  --safe           bounds-check every memory access (the default while\n"
+	"                   bpfrt has no verifier)\n"
+	"  --fast           trust the program: no run-time checks\n"
+	"  --budget N       safe mode: stop after N instructions\n"
+	"  --interp         the interpreter (the only engine so far)\n"
+	"  --interp-switch  the interpreter built with switch dispatch\n"
+	"  --jit            the x86-64 JIT (not available yet)\n";
+
+static const char usage_plugin[] =
+	"usage: bpfrt plugin [--interp|--interp-switch|--jit] [--fast] [MEMORY_HEX]\n"
+	"The bpf_conformance plugin protocol: reads the program as hex bytes on\n"
+	"stdin, runs it in safe mode on a copy of MEMORY_HEX (the one argument not\n"
+	"starting with --) and prints r0 in hex; exits non-zero with a message on\n"
+	"stderr if the program is refused or faults.\n";
+
+static bool has_suffix(const char *s, const char *suf)
+{
+	size_t a = strlen(s), b = strlen(suf);
+	return a >= b && !strcmp(s + a - b, suf);
+}
+
+/* Loads a program file; a .data file's memory goes to *mem when asked. */
+static int read_program(const char *path, struct bpfrt_insn **insns, size_t *n,
+			uint8_t **mem, size_t *nmem, bool *has_mem)
+{
+	char *buf;
+	size_t len;
+	int e = df_read_file(path, &buf, &len);
+	if (e)
+		return die("%s: %s", path, strerror(-e));
+	char err[512];
+	int rc = 0;
+	if (len >= 4 && !memcmp(buf, "\177ELF", 4)) {
+		rc = die("%s: ELF objects cannot be loaded yet", path);
+	} else if (has_suffix(path, ".bin")) {
+		if (len % 8) {
+			rc = die("%s: %zu bytes is not a whole number of 8-byte instructions", path, len);
+		} else {
+			*insns = malloc(len ? len : 1);
+			if (!*insns)
+				rc = die("out of memory");
+			else {
+				memcpy(*insns, buf, len);
+				*n = len / 8;
+			}
+		}
+	} else if (has_suffix(path, ".data")) {
+		struct datafile df;
+		if (df_parse(buf, &df, err, sizeof(err))) {
+			rc = die("%s: %s", path, err);
+		} else {
+			if (df_program(&df, insns, n, err, sizeof(err)) != BPFRT_OK)
+				rc = die("%s: %s", path, err);
+			if (!rc && mem && df.has_mem) {
+				*mem = df.mem;
+				*nmem = df.nmem;
+				df.mem = NULL;
+				*has_mem = true;
+			}
+			df_free(&df);
+		}
+	} else {
+		if (bpfrt_asm(buf, insns, n, err, sizeof(err)) != BPFRT_OK)
+			rc = die("%s: %s", path, err);
+	}
+	free(buf);
+	return rc;
+}
+
+static int cmd_asm(int argc, char **argv)
+{
+	const char *in = NULL, *out = NULL;
+	for (int i = 0; i < argc; i++) {
+		if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
+			fputs(usage_asm, stdout);
+			return 0;
+		} else if (!strcmp(argv[i], "-o") && i + 1 < argc) {
+			out = argv[++i];
+		} else if (!in && (argv[i][0] != '-' || !strcmp(argv[i], "-"))) {
+			in = argv[i];
+		} else {
+			fputs(usage_asm, stderr);
+			return 2;
+		}
+	}
+	if (!in) {
+		fputs(usage_asm, stderr);
+		return 2;
+	}
+	char *buf;
+	size_t len;
+	int e = df_read_file(in, &buf, &len);
+	if (e)
+		return die("%s: %s", in, strerror(-e));
+	struct bpfrt_insn *insns;
+	size_t n;
+	char err[512];
+	int rc = bpfrt_asm(buf, &insns, &n, err, sizeof(err));
+	free(buf);
+	if (rc != BPFRT_OK)
+		return die("%s: %s", in, err);
+	if (out) {
+		FILE *f = fopen(out, "wb");
+		if (!f) {
+			free(insns);
+			return die("%s: %s", out, strerror(errno));
+		}
+		bool ok = fwrite(insns, sizeof(*insns), n, f) == n;
+		ok &= fclose(f) == 0;
+		free(insns);
+		return ok ? 0 : die("%s: write failed", out);
+	}
+	for (size_t i = 0; i < n; i++) {
+		uint64_t w;
+		memcpy(&w, &insns[i], 8);
+		printf("0x%016" PRIx64 "\n", w);
+	}
+	free(insns);
+	return 0;
+}
+
+static int cmd_disasm(int argc, char **argv)
+{
+	if (argc != 1 || argv[0][0] == '-') {
+		bool help = argc == 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"));
+		fputs(usage_disasm, help ? stdout : stderr);
+		return help ? 0 : 2;
+	}
+	struct bpfrt_insn *insns = NULL;
+	size_t n = 0;
+	if (read_program(argv[0], &insns, &n, NULL, NULL, NULL))
+		return 1;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	int rc = 0;
+	for (size_t pc = 0; pc < n;) {
+		char line[256];
+		int k = bpfrt_disasm_insn(vm, insns, n, pc, line, sizeof(line));
+		printf("%5zu: %s\n", pc, line);
+		if (k == 0) {
+			rc = 1;
+			k = 1;
+		}
+		pc += (size_t)k;
+	}
+	bpfrt_vm_free(vm);
+	free(insns);
+	return rc;
+}
+
+struct run_opts {
+	bpfrt_engine engine;
+	bool fast, jit;
+	uint64_t budget;
+};
+
+/* Common engine options; returns 1 if argv[i] was one. */
+static int engine_opt(const char *a, struct run_opts *o)
+{
+	if (!strcmp(a, "--interp")) o->engine = BPFRT_ENGINE_INTERP;
+	else if (!strcmp(a, "--interp-switch")) o->engine = BPFRT_ENGINE_INTERP_SWITCH;
+	else if (!strcmp(a, "--jit")) o->jit = true;
+	else if (!strcmp(a, "--safe")) o->fast = false;
+	else if (!strcmp(a, "--fast")) o->fast = true;
+	else return 0;
+	return 1;
+}
+
+static int load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
+		const struct run_opts *o, const char *name, bpfrt_prog **p)
+{
+	if (o->jit)
+		return die("the JIT is not available yet: use --interp");
+	struct bpfrt_load_opts lo = {
+		.sz = sizeof(lo),
+		.flags = o->fast ? 0 : BPFRT_LOAD_SAFE,
+		.engine = o->engine,
+		.insn_budget = o->budget,
+		.name = name,
+	};
+	if (bpfrt_prog_load(vm, insns, n, &lo, p) != BPFRT_OK)
+		return die("%s", bpfrt_vm_errmsg(vm));
+	return 0;
+}
+
+static double now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
+}
+
+static int cmd_run(int argc, char **argv)
+{
+	struct run_opts o = { 0 };
+	const char *file = NULL, *mem_hex = NULL, *mem_file = NULL;
+	unsigned long long repeat = 0;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			fputs(usage_run, stdout);
+			return 0;
+		} else if (engine_opt(a, &o)) {
+		} else if (!strcmp(a, "--mem") && i + 1 < argc) {
+			mem_hex = argv[++i];
+		} else if (!strcmp(a, "--mem-file") && i + 1 < argc) {
+			mem_file = argv[++i];
+		} else if ((!strcmp(a, "--repeat") || !strcmp(a, "--budget")) && i + 1 < argc) {
+			char *end;
+			errno = 0;
+			unsigned long long v = strtoull(argv[++i], &end, 0);
+			if (*end || errno || !v)
+				return die("%s: bad count '%s'", a, argv[i]);
+			if (a[2] == 'r')
+				repeat = v;
+			else
+				o.budget = v;
+		} else if (!file && a[0] != '-') {
+			file = a;
+		} else {
+			fputs(usage_run, stderr);
+			return 2;
+		}
+	}
+	if (!file) {
+		fputs(usage_run, stderr);
+		return 2;
+	}
+	struct bpfrt_insn *insns = NULL;
+	size_t n = 0;
+	uint8_t *mem = NULL;
+	size_t nmem = 0;
+	bool has_mem = false;
+	if (read_program(file, &insns, &n, &mem, &nmem, &has_mem))
+		return 1;
+	int rc = 0;
+	if (mem_hex || mem_file) {
+		free(mem);
+		mem = NULL;
+		if (mem_hex && df_hex_decode(mem_hex, &mem, &nmem)) {
+			free(insns);
+			return die("--mem: bad hex");
+		}
+		if (mem_file) {
+			char *b;
+			int e = df_read_file(mem_file, &b, &nmem);
+			if (e) {
+				free(insns);
+				return die("%s: %s", mem_file, strerror(-e));
+			}
+			mem = (uint8_t *)b;
+		}
+	}
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_prog *p = NULL;
+	if (!vm) {
+		rc = die("out of memory");
+		goto out;
+	}
+	if ((rc = load(vm, insns, n, &o, file, &p)))
+		goto out;
+	/* Each run gets a fresh copy of the memory, as the conformance suite. */
+	uint8_t *copy = malloc(nmem ? nmem : 1);
+	if (!copy) {
+		rc = die("out of memory");
+		goto out;
+	}
+	uint64_t r0 = 0;
+	unsigned long long runs = repeat ? repeat : 1;
+	double total = 0;
+	for (unsigned long long i = 0; i < runs; i++) {
+		if (nmem)
+			memcpy(copy, mem, nmem);
+		double t0 = now_ns();
+		int st = bpfrt_prog_run_mem(p, nmem ? copy : NULL, nmem, &r0);
+		total += now_ns() - t0;
+		if (st != BPFRT_OK) {
+			rc = die("%s", bpfrt_prog_errmsg(p));
+			break;
+		}
+	}
+	free(copy);
+	if (!rc) {
+		printf("0x%" PRIx64 "\n", r0);
+		if (repeat)
+			printf("%.1f ns per run (%llu runs)\n", total / (double)runs, runs);
+	}
+out:
+	bpfrt_prog_free(p);
+	bpfrt_vm_free(vm);
+	free(insns);
+	free(mem);
+	return rc;
+}
+
+static int cmd_plugin(int argc, char **argv)
+{
+	struct run_opts o = { 0 };
+	const char *mem_hex = NULL;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			fputs(usage_plugin, stdout);
+			return 0;
+		} else if (engine_opt(a, &o)) {
+		} else if (a[0] == '-' && a[1] == '-') {
+			return die("plugin: unknown option '%s'", a);
+		} else if (!mem_hex) {
+			mem_hex = a;
+		} else {
+			return die("plugin: more than one memory argument");
+		}
+	}
+	char *text;
+	size_t len;
+	int e = df_read_file("-", &text, &len);
+	if (e)
+		return die("stdin: %s", strerror(-e));
+	char *nl = strchr(text, '\n'); /* one line: the program */
+	if (nl)
+		*nl = '\0';
+	uint8_t *code = NULL, *mem = NULL;
+	size_t ncode = 0, nmem = 0;
+	int rc = 0;
+	bpfrt_vm *vm = NULL;
+	bpfrt_prog *p = NULL;
+	if (df_hex_decode(text, &code, &ncode)) {
+		rc = die("stdin: the program is not hex bytes");
+		goto out;
+	}
+	if (ncode % 8) {
+		rc = die("stdin: %zu bytes is not a whole number of instructions", ncode);
+		goto out;
+	}
+	if (mem_hex && df_hex_decode(mem_hex, &mem, &nmem)) {
+		rc = die("memory argument is not hex bytes");
+		goto out;
+	}
+	if (!(vm = bpfrt_vm_new())) {
+		rc = die("out of memory");
+		goto out;
+	}
+	struct bpfrt_insn *insns = (struct bpfrt_insn *)code;
+	if ((rc = load(vm, insns, ncode / 8, &o, NULL, &p)))
+		goto out;
+	uint64_t r0;
+	if (bpfrt_prog_run_mem(p, nmem ? mem : NULL, nmem, &r0) != BPFRT_OK) {
+		rc = die("%s", bpfrt_prog_errmsg(p));
+		goto out;
+	}
+	printf("%" PRIx64 "\n", r0);
+out:
+	bpfrt_prog_free(p);
+	bpfrt_vm_free(vm);
+	free(text);
+	free(code);
+	free(mem);
+	return rc;
+}
+
+int main(int argc, char **argv)
+{
+	const char *base = strrchr(argv[0], '/');
+	base = base ? base + 1 : argv[0];
+	if (!strcmp(base, "bpfrt-plugin")) {
+		prog_name = "bpfrt-plugin";
+		return cmd_plugin(argc - 1, argv + 1);
+	}
+	if (argc < 2) {
+		fputs(usage_main, stderr);
+		return 2;
+	}
+	const char *cmd = argv[1];
+	if (!strcmp(cmd, "asm")) return cmd_asm(argc - 2, argv + 2);
+	if (!strcmp(cmd, "disasm")) return cmd_disasm(argc - 2, argv + 2);
+	if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
+	if (!strcmp(cmd, "plugin")) return cmd_plugin(argc - 2, argv + 2);
+	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
+		printf("%s\n", bpfrt_version());
+		return 0;
+	}
+	if (!strcmp(cmd, "help") || !strcmp(cmd, "--help") || !strcmp(cmd, "-h")) {
+		fputs(usage_main, stdout);
+		return 0;
+	}
+	fprintf(stderr, "bpfrt: unknown command '%s'\n\n%s", cmd, usage_main);
+	return 2;
+}

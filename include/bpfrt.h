@@ -1,0 +1,197 @@
+/*
+ * bpfrt.h — the public API of bpfrt, a userspace eBPF runtime.
+ *
+ * This is the only public header.  Every handle is opaque; every function
+ * that can fail returns a bpfrt_status (0 on success, a negative code
+ * otherwise) and leaves a human-readable message on the handle it was called
+ * on, readable with bpfrt_vm_errmsg() / bpfrt_prog_errmsg() until the next
+ * failing call on that handle.
+ *
+ * The life cycle:
+ *
+ *     bpfrt_vm *vm = bpfrt_vm_new();             // helper registry, options
+ *     bpfrt_prog *p;
+ *     if (bpfrt_prog_load(vm, insns, n, NULL, &p) != BPFRT_OK)
+ *             fprintf(stderr, "%s\n", bpfrt_vm_errmsg(vm));
+ *     uint64_t r0;
+ *     bpfrt_prog_run_mem(p, buf, len, &r0);       // r1 = buf, r2 = len
+ *     bpfrt_prog_free(p);
+ *     bpfrt_vm_free(vm);                          // after all its programs
+ *
+ * A loaded program is immutable: any number of threads may run it at once.
+ * A vm's helper registry must be complete before programs are loaded from it
+ * (each program takes a snapshot of the registry when it is loaded).
+ */
+#ifndef BPFRT_H
+#define BPFRT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(__GNUC__)
+#define BPFRT_API __attribute__((visibility("default")))
+#else
+#define BPFRT_API
+#endif
+
+#define BPFRT_VERSION_MAJOR 0
+#define BPFRT_VERSION_MINOR 1
+#define BPFRT_VERSION_PATCH 0
+
+/* Status codes.  User errors (bad input) and internal bugs are distinct. */
+typedef enum bpfrt_status {
+	BPFRT_OK = 0,
+	BPFRT_EINVAL = -1,    /* bad argument to an API call */
+	BPFRT_EREJECT = -2,   /* the program was refused at load (message has the insn index) */
+	BPFRT_EFAULT = -3,    /* the program faulted at run time (safe mode, bad callx, ...) */
+	BPFRT_EBUDGET = -4,   /* the run exceeded its instruction budget */
+	BPFRT_ENOMEM = -5,    /* out of memory */
+	BPFRT_ENOTSUP = -6,   /* valid input that this build cannot handle */
+	BPFRT_EASM = -7,      /* assembler error (message names the line) */
+	BPFRT_EEXIST = -8,    /* already registered */
+	BPFRT_EINTERNAL = -100 /* a bug in bpfrt: please report it */
+} bpfrt_status;
+
+/* Short name of a status code ("ok", "rejected", ...). */
+BPFRT_API const char *bpfrt_status_str(int status);
+
+/* One BPF instruction, as in the Linux UAPI and RFC 9669. */
+struct bpfrt_insn {
+	uint8_t code;    /* opcode */
+	uint8_t dst : 4; /* destination register */
+	uint8_t src : 4; /* source register */
+	int16_t off;     /* signed offset */
+	int32_t imm;     /* signed immediate */
+};
+
+#define BPFRT_MAX_INSNS       (1u << 20) /* 1M instructions, as the kernel */
+#define BPFRT_STACK_SIZE      512        /* bytes of stack per call frame */
+#define BPFRT_MAX_CALL_FRAMES 8          /* main program + 7 nested local calls */
+
+/* ---------------------------------------------------------------- vm ---- */
+
+typedef struct bpfrt_vm bpfrt_vm;
+
+/* A helper: called with BPF registers r1..r5, returns r0. */
+typedef uint64_t (*bpfrt_helper_fn)(uint64_t r1, uint64_t r2, uint64_t r3,
+				    uint64_t r4, uint64_t r5);
+
+/* Returns a new vm with bpfrt's default helpers registered (kernel IDs:
+ * 5 bpf_ktime_get_ns, 7 bpf_get_prandom_u32, 8 bpf_get_smp_processor_id),
+ * or NULL when out of memory. */
+BPFRT_API bpfrt_vm *bpfrt_vm_new(void);
+
+/* Frees a vm.  Programs loaded from it must be freed first. */
+BPFRT_API void bpfrt_vm_free(bpfrt_vm *vm);
+
+/* The message of the last failing call on vm ("" if none). */
+BPFRT_API const char *bpfrt_vm_errmsg(const bpfrt_vm *vm);
+
+/*
+ * Registers helper `id` (id < 65536) as `fn`, named `name` (copied; used
+ * by the disassembler and in messages).  `ret_mem_size`, when non-zero,
+ * declares that a non-NULL return value points to that many accessible bytes:
+ * safe mode then lets the program access them until the run ends.
+ * Replacing an existing id returns BPFRT_EEXIST unless `fn` is NULL, which
+ * removes the helper.
+ */
+BPFRT_API int bpfrt_vm_register_helper(bpfrt_vm *vm, uint32_t id, const char *name,
+				       bpfrt_helper_fn fn, uint32_t ret_mem_size);
+
+/* The name of helper `id` registered in vm, or NULL. */
+BPFRT_API const char *bpfrt_vm_helper_name(const bpfrt_vm *vm, uint32_t id);
+
+/* ---------------------------------------------------------- programs ---- */
+
+typedef struct bpfrt_prog bpfrt_prog;
+
+/* Execution engines. */
+typedef enum bpfrt_engine {
+	BPFRT_ENGINE_DEFAULT = 0,     /* the fastest available */
+	BPFRT_ENGINE_INTERP = 1,      /* interpreter, computed-goto dispatch */
+	BPFRT_ENGINE_INTERP_SWITCH = 2 /* interpreter, portable switch dispatch */
+} bpfrt_engine;
+
+/* Load flags. */
+#define BPFRT_LOAD_SAFE (1u << 0) /* bounds-check every memory access at run time */
+
+/*
+ * Load options; pass NULL for defaults.  Set `sz` to sizeof(struct
+ * bpfrt_load_opts) so that later versions can append fields.
+ */
+struct bpfrt_load_opts {
+	size_t sz;
+	uint32_t flags;        /* BPFRT_LOAD_* */
+	bpfrt_engine engine;
+	uint64_t insn_budget;  /* safe mode: max instructions per run (0 = 1<<32) */
+	const char *name;      /* program name for messages (copied), or NULL */
+};
+
+/*
+ * Validates and loads `n` instructions.  Structural validation refuses, with
+ * one message naming the instruction index: unknown opcodes, non-zero
+ * reserved fields, bad registers, writes to r10, jumps out of the program,
+ * out of their subprogram or into the second half of an LDDW, an LDDW cut at
+ * the end, falling off the end, calls to unknown helpers or bad local call
+ * targets, empty programs and programs over BPFRT_MAX_INSNS.
+ * On success *out is the new program.  Errors are reported on vm.
+ */
+BPFRT_API int bpfrt_prog_load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
+			      const struct bpfrt_load_opts *opts, bpfrt_prog **out);
+
+/* Frees a program (NULL is fine). */
+BPFRT_API void bpfrt_prog_free(bpfrt_prog *prog);
+
+/* The message of the last failing call on prog ("" if none). */
+BPFRT_API const char *bpfrt_prog_errmsg(const bpfrt_prog *prog);
+
+/* The instructions of a loaded program; *n receives their count. */
+BPFRT_API const struct bpfrt_insn *bpfrt_prog_insns(const bpfrt_prog *prog, size_t *n);
+
+/* The engine a program runs on (never BPFRT_ENGINE_DEFAULT). */
+BPFRT_API bpfrt_engine bpfrt_prog_engine(const bpfrt_prog *prog);
+
+/*
+ * Runs the program on a memory buffer: r1 = mem, r2 = len (the convention of
+ * the bpf_conformance suite).  On success *r0 receives r0.  In safe mode the
+ * program may access exactly its stack, [mem, mem+len) and memory returned by
+ * helpers that declared its size.  Thread-safe.
+ */
+BPFRT_API int bpfrt_prog_run_mem(bpfrt_prog *prog, void *mem, size_t len, uint64_t *r0);
+
+/* Runs the program on a context: r1 = ctx; safe mode allows [ctx, ctx+size). */
+BPFRT_API int bpfrt_prog_run_ctx(bpfrt_prog *prog, void *ctx, size_t ctx_size, uint64_t *r0);
+
+/* ------------------------------------------------ assembler / disasm ---- */
+
+/*
+ * Assembles `text` (the bpf_conformance / uBPF syntax: `mov32 %r0, 0`,
+ * `ldxdw %r0, [%r1+8]`, `lock fetch add [%r10-8], %r1`, labels `name:`,
+ * `call local f`, `call %r2`, `#` comments).  On success *out is a malloc'd
+ * array of *n instructions (free it with free()).  On failure returns
+ * BPFRT_EASM and writes "line N: ..." into err (errlen bytes).
+ */
+BPFRT_API int bpfrt_asm(const char *text, struct bpfrt_insn **out, size_t *n,
+			char *err, size_t errlen);
+
+/*
+ * Disassembles one instruction at index `pc` of `insns` (n in total) into
+ * buf, in the syntax bpfrt_asm reads (jump targets as +off / -off).  Returns
+ * the number of instruction slots it used (2 for LDDW, else 1), or 0 if the
+ * instruction is not valid (buf then holds a description).  `vm` may be NULL;
+ * when given, helper calls are annotated with the helper's name.
+ */
+BPFRT_API int bpfrt_disasm_insn(const bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
+				size_t pc, char *buf, size_t buflen);
+
+/* The version string, "MAJOR.MINOR.PATCH". */
+BPFRT_API const char *bpfrt_version(void);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* BPFRT_H */

@@ -1,0 +1,33 @@
+#!/bin/sh
+# deps.sh — the Debian packages bpfrt needs, and their installation.
+#   deps.sh check    exit 0 if every package is installed
+#   deps.sh install  apt-get update, then install the missing ones
+#   deps.sh list     print the list
+#
+# gcc, make, pkg-config  the build
+# libcmocka-dev          the unit-test framework
+# clang-19 and libclang-rt-19-dev  libFuzzer and the sanitizers' runtimes
+#                        (clang -fsanitize=fuzzer), and later BPF C test programs
+set -eu
+PKGS="gcc make pkg-config libcmocka-dev clang-19 libclang-rt-19-dev"
+
+missing() {
+	for p in $PKGS; do
+		dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed$' || echo "$p"
+	done
+}
+
+case "${1:-check}" in
+list) echo "$PKGS" ;;
+check) [ -z "$(missing)" ] ;;
+install)
+	m=$(missing)
+	if [ -z "$m" ]; then echo "deps: all installed ($PKGS)"; exit 0; fi
+	echo "deps: installing:" $m
+	SUDO=""
+	[ "$(id -u)" = 0 ] || SUDO="sudo"
+	$SUDO apt-get update
+	DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y --no-install-recommends $m
+	;;
+*) echo "usage: $0 check|install|list" >&2; exit 2 ;;
+esac

@@ -1,0 +1,53 @@
+/*
+ * common.h — the prefix header of every bpfrt source file: feature macros,
+ * visibility, assertions and the error-message helpers.
+ */
+#ifndef BPFRT_COMMON_H
+#define BPFRT_COMMON_H
+
+#ifndef _GNU_SOURCE
+#define _GNU_SOURCE
+#endif
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "bpfrt.h"
+
+/* Internal symbols are hidden from the shared library. */
+#define BPFRT_HIDDEN __attribute__((visibility("hidden")))
+
+#define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define likely(x)   __builtin_expect(!!(x), 1)
+#define unlikely(x) __builtin_expect(!!(x), 0)
+
+/* BPFRT_ASSERT: compiled in with -DBPFRT_DEBUG; for invariants in hot code. */
+#ifdef BPFRT_DEBUG
+#define BPFRT_ASSERT(c) ((c) ? (void)0 : bpfrt_panic(__FILE__, __LINE__, #c))
+#else
+#define BPFRT_ASSERT(c) ((void)0)
+#endif
+/* ALWAYS/NEVER: defensive checks kept in release builds that must never
+ * fire; in debug builds they abort (SQLite's convention). */
+#ifdef BPFRT_DEBUG
+#define ALWAYS(c) ((c) ? 1 : (bpfrt_panic(__FILE__, __LINE__, #c), 0))
+#define NEVER(c)  ((c) ? (bpfrt_panic(__FILE__, __LINE__, #c), 1) : 0)
+#else
+#define ALWAYS(c) (c)
+#define NEVER(c)  (c)
+#endif
+
+BPFRT_HIDDEN _Noreturn void bpfrt_panic(const char *file, int line, const char *what);
+
+/* A message buffer for handles. */
+#define BPFRT_ERRMSG_MAX 512
+BPFRT_HIDDEN void bpfrt_vfmt(char *buf, size_t len, const char *fmt, va_list ap);
+BPFRT_HIDDEN void bpfrt_fmt(char *buf, size_t len, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+#endif

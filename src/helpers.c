@@ -1,0 +1,58 @@
+/*
+ * helpers.c — the helpers every vm starts with, under their Linux IDs.
+ * Embedders add their own with bpfrt_vm_register_helper().
+ */
+#include "internal.h"
+
+#include <sched.h>
+#include <time.h>
+
+/* 5: u64 bpf_ktime_get_ns(void) — CLOCK_MONOTONIC, as the kernel. */
+static uint64_t h_ktime_get_ns(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
+{
+	(void)a; (void)b; (void)c; (void)d; (void)e;
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* 7: u32 bpf_get_prandom_u32(void) — a per-thread xorshift generator. */
+static uint64_t h_get_prandom_u32(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
+{
+	(void)a; (void)b; (void)c; (void)d; (void)e;
+	static __thread uint64_t state;
+	if (!state)
+		state = h_ktime_get_ns(0, 0, 0, 0, 0) ^ (uintptr_t)&state ^ 0x9e3779b97f4a7c15ull;
+	state ^= state << 13;
+	state ^= state >> 7;
+	state ^= state << 17;
+	return (uint32_t)(state >> 16);
+}
+
+/* 8: u32 bpf_get_smp_processor_id(void). */
+static uint64_t h_get_smp_processor_id(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
+{
+	(void)a; (void)b; (void)c; (void)d; (void)e;
+	int cpu = sched_getcpu();
+	return cpu < 0 ? 0 : (uint32_t)cpu;
+}
+
+int bpfrt_helpers_register_defaults(bpfrt_vm *vm)
+{
+	static const struct {
+		uint32_t id;
+		const char *name;
+		bpfrt_helper_fn fn;
+	} defaults[] = {
+		{ 5, "bpf_ktime_get_ns", h_ktime_get_ns },
+		{ 7, "bpf_get_prandom_u32", h_get_prandom_u32 },
+		{ 8, "bpf_get_smp_processor_id", h_get_smp_processor_id },
+	};
+	for (size_t i = 0; i < ARRAY_SIZE(defaults); i++) {
+		int rc = bpfrt_vm_register_helper(vm, defaults[i].id, defaults[i].name,
+						  defaults[i].fn, 0);
+		if (rc != BPFRT_OK)
+			return rc;
+	}
+	return BPFRT_OK;
+}

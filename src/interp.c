@@ -1,0 +1,159 @@
+/*
+ * interp.c — the interpreter.
+ *
+ * It runs the decoded program (validate.c replaced each opcode byte by its
+ * decoded operation), so every form of insn.def — sdiv as well as div, each
+ * atomic, each byte swap — has its own dispatch slot and no case decodes
+ * further.  The loop is interp_loop.h, compiled four times: computed goto or
+ * switch dispatch, each in a fast and a safe variant.  The safe variant
+ * checks every memory access against the regions the run may touch (its
+ * stack, the buffer or context it was given, memory returned by helpers that
+ * declared its size), checks that atomics are aligned, and stops after an
+ * instruction budget; a fault names the instruction index.
+ *
+ * Local calls: each frame has its own BPFRT_STACK_SIZE bytes below the
+ * caller's; r6..r9 and r10 are saved and restored around the call, r1..r5
+ * are passed as they are.  At most BPFRT_MAX_CALL_FRAMES frames are live.
+ */
+#include "internal.h"
+
+typedef uint64_t u64;
+typedef int64_t s64;
+typedef uint32_t u32;
+typedef int32_t s32;
+
+#define RUN_FIXED_REGIONS 2  /* the stack and the given buffer or context */
+#define RUN_MAX_REGIONS   (RUN_FIXED_REGIONS + 32)
+#define DEFAULT_BUDGET    (1ull << 32)
+
+struct frame {
+	const struct bpfrt_insn *ret;
+	u64 saved[5]; /* r6..r10 */
+};
+
+struct run {
+	const struct bpfrt_prog *prog;
+	u64 budget;
+	int nregions;
+	struct bpfrt_region region[RUN_MAX_REGIONS];
+	char msg[BPFRT_ERRMSG_MAX - 64];
+	size_t fault_pc;
+	int status;
+	uint8_t stack[BPFRT_MAX_CALL_FRAMES * BPFRT_STACK_SIZE] __attribute__((aligned(16)));
+};
+
+static inline bool run_mem_ok(const struct run *rs, u64 a, u64 size)
+{
+	for (int i = 0; i < rs->nregions; i++) {
+		const struct bpfrt_region *r = &rs->region[i];
+		if (a >= r->lo && a < r->hi && size <= r->hi - a)
+			return true;
+	}
+	return false;
+}
+
+static bool run_add_region(struct run *rs, u64 lo, u64 size)
+{
+	if (rs->nregions == RUN_MAX_REGIONS)
+		return false;
+	if (lo + size < lo) /* wraps: only the part below the top of memory */
+		size = UINTPTR_MAX - lo;
+	rs->region[rs->nregions++] = (struct bpfrt_region){ lo, lo + size };
+	return true;
+}
+
+static int run_fault(struct run *rs, const struct bpfrt_insn *pc, int status,
+		     const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static int run_fault(struct run *rs, const struct bpfrt_insn *pc, int status,
+		     const char *fmt, ...)
+{
+	char tmp[sizeof(rs->msg)];
+	va_list ap;
+	va_start(ap, fmt);
+	bpfrt_vfmt(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	rs->status = status;
+	rs->fault_pc = (size_t)(pc - rs->prog->dec);
+	memcpy(rs->msg, tmp, sizeof(tmp));
+	return status;
+}
+
+#define FAULT(...)                                                     \
+	do {                                                           \
+		bpfrt_fmt(rs->msg, sizeof(rs->msg), __VA_ARGS__);      \
+		goto fault;                                            \
+	} while (0)
+
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+#define host_to_le16(x) (x)
+#define host_to_le32(x) (x)
+#define host_to_le64(x) (x)
+#define host_to_be16(x) __builtin_bswap16(x)
+#define host_to_be32(x) __builtin_bswap32(x)
+#define host_to_be64(x) __builtin_bswap64(x)
+#else
+#define host_to_le16(x) __builtin_bswap16(x)
+#define host_to_le32(x) __builtin_bswap32(x)
+#define host_to_le64(x) __builtin_bswap64(x)
+#define host_to_be16(x) (x)
+#define host_to_be32(x) (x)
+#define host_to_be64(x) (x)
+#endif
+
+#if defined(__GNUC__)
+#define INTERP_GOTO 1
+#define INTERP_SAFE 0
+#define INTERP_NAME run_goto_fast
+#include "interp_loop.h"
+#undef INTERP_SAFE
+#undef INTERP_NAME
+#define INTERP_SAFE 1
+#define INTERP_NAME run_goto_safe
+#include "interp_loop.h"
+#undef INTERP_SAFE
+#undef INTERP_NAME
+#undef INTERP_GOTO
+#endif
+
+#define INTERP_GOTO 0
+#define INTERP_SAFE 0
+#define INTERP_NAME run_switch_fast
+#include "interp_loop.h"
+#undef INTERP_SAFE
+#undef INTERP_NAME
+#define INTERP_SAFE 1
+#define INTERP_NAME run_switch_safe
+#include "interp_loop.h"
+#undef INTERP_SAFE
+#undef INTERP_NAME
+#undef INTERP_GOTO
+
+int bpfrt_interp_run(bpfrt_prog *prog, uint64_t r1, uint64_t r2,
+		     const struct bpfrt_region *given, uint64_t *r0)
+{
+	struct run rs;
+	bool safe = prog->flags & BPFRT_LOAD_SAFE;
+	rs.prog = prog;
+	rs.status = BPFRT_OK;
+	rs.budget = prog->insn_budget ? prog->insn_budget : DEFAULT_BUDGET;
+	if (safe) {
+		memset(rs.stack, 0, sizeof(rs.stack));
+		rs.nregions = 0;
+		run_add_region(&rs, (uintptr_t)rs.stack, sizeof(rs.stack));
+		if (given && given->hi > given->lo)
+			rs.region[rs.nregions++] = *given;
+	}
+	int rc;
+	bool use_switch = prog->engine == BPFRT_ENGINE_INTERP_SWITCH;
+#if defined(__GNUC__)
+	if (!use_switch)
+		rc = safe ? run_goto_safe(&rs, r1, r2, r0) : run_goto_fast(&rs, r1, r2, r0);
+	else
+#endif
+		rc = safe ? run_switch_safe(&rs, r1, r2, r0) : run_switch_fast(&rs, r1, r2, r0);
+	(void)use_switch;
+	if (rc != BPFRT_OK)
+		return bpfrt_prog_fail(prog, rc, "%s: insn %zu: %s",
+				       prog->name ? prog->name : "program", rs.fault_pc, rs.msg);
+	return BPFRT_OK;
+}

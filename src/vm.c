@@ -1,0 +1,323 @@
+/*
+ * vm.c — the public API: vms, the helper registry, and the load driver.
+ *
+ * The pipeline of a load, in order (each stage its own file):
+ *
+ *     copy → validate (validate.c) → [verify] → [rewrite] → engine (interp.c)
+ *
+ * The verifier, rewrite passes and JIT slot in here as they land.
+ */
+#include "internal.h"
+
+#include <time.h>
+
+_Noreturn void bpfrt_panic(const char *file, int line, const char *what)
+{
+	fprintf(stderr, "bpfrt: internal error at %s:%d: %s\n", file, line, what);
+	abort();
+}
+
+void bpfrt_vfmt(char *buf, size_t len, const char *fmt, va_list ap)
+{
+	if (!len)
+		return;
+	int n = vsnprintf(buf, len, fmt, ap);
+	if (n < 0)
+		buf[0] = '\0';
+}
+
+void bpfrt_fmt(char *buf, size_t len, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	bpfrt_vfmt(buf, len, fmt, ap);
+	va_end(ap);
+}
+
+int bpfrt_err_set(struct bpfrt_err *e, int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	bpfrt_vfmt(e->msg, sizeof(e->msg), fmt, ap);
+	va_end(ap);
+	e->status = status;
+	return status;
+}
+
+static void set_msg(pthread_mutex_t *lock, char *dst, const char *fmt, va_list ap)
+{
+	char tmp[BPFRT_ERRMSG_MAX];
+	bpfrt_vfmt(tmp, sizeof(tmp), fmt, ap);
+	pthread_mutex_lock(lock);
+	memcpy(dst, tmp, sizeof(tmp));
+	pthread_mutex_unlock(lock);
+}
+
+int bpfrt_vm_fail(bpfrt_vm *vm, int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	set_msg(&vm->lock, vm->errmsg, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+int bpfrt_prog_fail(bpfrt_prog *prog, int status, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	set_msg(&prog->lock, prog->errmsg, fmt, ap);
+	va_end(ap);
+	return status;
+}
+
+const char *bpfrt_status_str(int status)
+{
+	switch (status) {
+	case BPFRT_OK: return "ok";
+	case BPFRT_EINVAL: return "invalid argument";
+	case BPFRT_EREJECT: return "program rejected";
+	case BPFRT_EFAULT: return "run-time fault";
+	case BPFRT_EBUDGET: return "instruction budget exceeded";
+	case BPFRT_ENOMEM: return "out of memory";
+	case BPFRT_ENOTSUP: return "not supported";
+	case BPFRT_EASM: return "assembler error";
+	case BPFRT_EEXIST: return "already exists";
+	case BPFRT_EINTERNAL: return "internal error";
+	}
+	return "unknown status";
+}
+
+const char *bpfrt_version(void)
+{
+#define STR_(x) #x
+#define STR(x) STR_(x)
+	return STR(BPFRT_VERSION_MAJOR) "." STR(BPFRT_VERSION_MINOR) "." STR(BPFRT_VERSION_PATCH);
+}
+
+/* ------------------------------------------------------------------ vm */
+
+bpfrt_vm *bpfrt_vm_new(void)
+{
+	bpfrt_vm *vm = calloc(1, sizeof(*vm));
+	if (!vm)
+		return NULL;
+	pthread_mutex_init(&vm->lock, NULL);
+	if (bpfrt_helpers_register_defaults(vm) != BPFRT_OK) {
+		bpfrt_vm_free(vm);
+		return NULL;
+	}
+	return vm;
+}
+
+static void helper_table_free(struct bpfrt_helper_table *t)
+{
+	for (uint32_t i = 0; i < t->n; i++)
+		free(t->slot[i].name);
+	free(t->slot);
+	t->slot = NULL;
+	t->n = 0;
+}
+
+static int helper_table_copy(struct bpfrt_helper_table *dst, const struct bpfrt_helper_table *src)
+{
+	dst->n = 0;
+	dst->slot = calloc(src->n ? src->n : 1, sizeof(*dst->slot));
+	if (!dst->slot)
+		return BPFRT_ENOMEM;
+	dst->n = src->n;
+	for (uint32_t i = 0; i < src->n; i++) {
+		dst->slot[i] = src->slot[i];
+		if (src->slot[i].name && !(dst->slot[i].name = strdup(src->slot[i].name))) {
+			helper_table_free(dst);
+			return BPFRT_ENOMEM;
+		}
+	}
+	return BPFRT_OK;
+}
+
+void bpfrt_vm_free(bpfrt_vm *vm)
+{
+	if (!vm)
+		return;
+	helper_table_free(&vm->helpers);
+	pthread_mutex_destroy(&vm->lock);
+	free(vm);
+}
+
+const char *bpfrt_vm_errmsg(const bpfrt_vm *vm)
+{
+	return vm ? vm->errmsg : "no vm";
+}
+
+int bpfrt_vm_register_helper(bpfrt_vm *vm, uint32_t id, const char *name,
+			     bpfrt_helper_fn fn, uint32_t ret_mem_size)
+{
+	if (!vm)
+		return BPFRT_EINVAL;
+	if (id > BPFRT_MAX_HELPER_ID)
+		return bpfrt_vm_fail(vm, BPFRT_EINVAL, "helper id %u is out of range (0..%u)",
+				     id, BPFRT_MAX_HELPER_ID);
+	struct bpfrt_helper_table *t = &vm->helpers;
+	if (!fn) {
+		if (id < t->n) {
+			free(t->slot[id].name);
+			t->slot[id] = (struct bpfrt_helper_slot){ 0 };
+		}
+		return BPFRT_OK;
+	}
+	if (id < t->n && t->slot[id].fn)
+		return bpfrt_vm_fail(vm, BPFRT_EEXIST, "helper %u (%s) is already registered",
+				     id, t->slot[id].name ? t->slot[id].name : "?");
+	char *copy = NULL;
+	if (name && !(copy = strdup(name)))
+		return bpfrt_vm_fail(vm, BPFRT_ENOMEM, "out of memory");
+	if (id >= t->n) {
+		uint32_t n = t->n ? t->n : 16;
+		while (n <= id)
+			n *= 2;
+		struct bpfrt_helper_slot *s = realloc(t->slot, n * sizeof(*s));
+		if (!s) {
+			free(copy);
+			return bpfrt_vm_fail(vm, BPFRT_ENOMEM, "out of memory");
+		}
+		memset(s + t->n, 0, (n - t->n) * sizeof(*s));
+		t->slot = s;
+		t->n = n;
+	}
+	t->slot[id] = (struct bpfrt_helper_slot){ fn, ret_mem_size, copy };
+	return BPFRT_OK;
+}
+
+const char *bpfrt_vm_helper_name(const bpfrt_vm *vm, uint32_t id)
+{
+	const struct bpfrt_helper_slot *h = vm ? bpfrt_helper_get(&vm->helpers, id) : NULL;
+	return h ? h->name : NULL;
+}
+
+/* ------------------------------------------------------------ programs */
+
+void bpfrt_prog_free(bpfrt_prog *prog)
+{
+	if (!prog)
+		return;
+	helper_table_free(&prog->helpers);
+	free(prog->insns);
+	free(prog->dec);
+	free(prog->name);
+	pthread_mutex_destroy(&prog->lock);
+	free(prog);
+}
+
+/* Pseudo LDDW forms and kfunc calls need an object loader to resolve them;
+ * raw instructions loaded through this API cannot have them. */
+static int check_resolved(const struct bpfrt_insn *dec, size_t n, struct bpfrt_err *err)
+{
+	for (size_t pc = 0; pc < n; pc++) {
+		const struct bpfrt_form *f = &bpfrt_forms[dec[pc].code];
+		if (f->shape == SHAPE_LDDW_PSEUDO)
+			return bpfrt_err_set(err, BPFRT_ENOTSUP,
+				"insn %zu: %s (lddw with src %d) needs maps or relocations, "
+				"which raw instruction loads do not provide", pc, f->mnem, dec[pc].src);
+		if (bpfrt_op_is_lddw(dec[pc].code))
+			pc++;
+	}
+	return BPFRT_OK;
+}
+
+int bpfrt_prog_load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
+		    const struct bpfrt_load_opts *opts, bpfrt_prog **out)
+{
+	if (!vm)
+		return BPFRT_EINVAL;
+	if (!out || (!insns && n))
+		return bpfrt_vm_fail(vm, BPFRT_EINVAL, "bpfrt_prog_load: NULL argument");
+	*out = NULL;
+	struct bpfrt_load_opts o = { 0 };
+	if (opts) {
+		if (opts->sz < offsetof(struct bpfrt_load_opts, name) || opts->sz > sizeof(o))
+			return bpfrt_vm_fail(vm, BPFRT_EINVAL, "bpfrt_load_opts: bad sz %zu", opts->sz);
+		memcpy(&o, opts, opts->sz);
+	}
+	if (o.flags & ~BPFRT_LOAD_SAFE)
+		return bpfrt_vm_fail(vm, BPFRT_EINVAL, "unknown load flags %#x", o.flags);
+	if (o.engine == BPFRT_ENGINE_DEFAULT)
+		o.engine = BPFRT_ENGINE_INTERP;
+	if (o.engine != BPFRT_ENGINE_INTERP && o.engine != BPFRT_ENGINE_INTERP_SWITCH)
+		return bpfrt_vm_fail(vm, BPFRT_ENOTSUP, "engine %d is not available", o.engine);
+
+	struct bpfrt_err err = { 0 };
+	bpfrt_prog *p = calloc(1, sizeof(*p));
+	if (!p)
+		return bpfrt_vm_fail(vm, BPFRT_ENOMEM, "out of memory");
+	pthread_mutex_init(&p->lock, NULL);
+	p->vm = vm;
+	p->n = n;
+	p->flags = o.flags;
+	p->engine = o.engine;
+	p->insn_budget = o.insn_budget;
+	int rc = BPFRT_ENOMEM;
+	if ((o.name && !(p->name = strdup(o.name))) ||
+	    !(p->insns = malloc((n ? n : 1) * sizeof(*insns))) ||
+	    !(p->dec = malloc((n ? n : 1) * sizeof(*insns))) ||
+	    helper_table_copy(&p->helpers, &vm->helpers) != BPFRT_OK) {
+		bpfrt_err_set(&err, rc, "out of memory");
+		goto fail;
+	}
+	if (n)
+		memcpy(p->insns, insns, n * sizeof(*insns));
+
+	/* The pipeline. */
+	rc = bpfrt_validate(p->insns, n, &p->helpers, p->dec, &err);
+	if (rc == BPFRT_OK)
+		rc = check_resolved(p->dec, n, &err);
+	if (rc != BPFRT_OK)
+		goto fail;
+	*out = p;
+	return BPFRT_OK;
+fail:
+	bpfrt_vm_fail(vm, rc, "%s%s%s", o.name ? o.name : "", o.name ? ": " : "", err.msg);
+	bpfrt_prog_free(p);
+	return rc;
+}
+
+const char *bpfrt_prog_errmsg(const bpfrt_prog *prog)
+{
+	return prog ? prog->errmsg : "no program";
+}
+
+const struct bpfrt_insn *bpfrt_prog_insns(const bpfrt_prog *prog, size_t *n)
+{
+	if (n)
+		*n = prog ? prog->n : 0;
+	return prog ? prog->insns : NULL;
+}
+
+bpfrt_engine bpfrt_prog_engine(const bpfrt_prog *prog)
+{
+	return prog ? prog->engine : BPFRT_ENGINE_DEFAULT;
+}
+
+int bpfrt_prog_run_mem(bpfrt_prog *prog, void *mem, size_t len, uint64_t *r0)
+{
+	if (!prog || !r0 || (!mem && len))
+		return prog ? bpfrt_prog_fail(prog, BPFRT_EINVAL, "bpfrt_prog_run_mem: bad argument")
+			    : BPFRT_EINVAL;
+	struct bpfrt_region r = { (uintptr_t)mem, (uintptr_t)mem + len };
+	return bpfrt_interp_run(prog, (uintptr_t)mem, len, &r, r0);
+}
+
+int bpfrt_prog_run_ctx(bpfrt_prog *prog, void *ctx, size_t ctx_size, uint64_t *r0)
+{
+	if (!prog || !r0 || (!ctx && ctx_size))
+		return prog ? bpfrt_prog_fail(prog, BPFRT_EINVAL, "bpfrt_prog_run_ctx: bad argument")
+			    : BPFRT_EINVAL;
+	struct bpfrt_region r = { (uintptr_t)ctx, (uintptr_t)ctx + ctx_size };
+	return bpfrt_interp_run(prog, (uintptr_t)ctx, 0, &r, r0);
+}
+
+int bpfrt_disasm_insn(const bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
+		      size_t pc, char *buf, size_t buflen)
+{
+	return bpfrt_disasm_one(vm ? &vm->helpers : NULL, insns, n, pc, buf, buflen);
+}
