@@ -6,7 +6,7 @@
 #   make fuzz        run the libFuzzer target (FUZZ_TIME seconds, default 600)
 #   make deps        install the Debian packages we need
 #   make install     PREFIX=/usr/local DESTDIR=
-#   make SAN=address|undefined|thread ...   a sanitizer build, in build/san-$(SAN)
+#   make SAN=address|undefined|thread|address,undefined ...   in build/san-NAME
 #   make CC=clang    any C11 compiler with GNU extensions
 
 CC      ?= cc
@@ -16,15 +16,16 @@ SAN     ?=
 FUZZ_TIME ?= 600
 FUZZ_CC ?= clang-19
 
+comma := ,
 BUILD := build
 ifneq ($(SAN),)
-BUILD := build/san-$(SAN)
+BUILD := build/san-$(subst $(comma),-,$(SAN))
 SANFLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
 WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS  ?= -O2 -g
-ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -Iinclude -Isrc -Itools \
+ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -Iinclude -Isrc -Itools -Itests \
 	$(SANFLAGS) -MMD -MP
 LDLIBS  := -lpthread -lm
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)

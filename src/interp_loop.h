@@ -24,8 +24,8 @@ static int INTERP_NAME(struct run *rs, uint64_t r1, uint64_t r2, uint64_t *r0)
 	reg[1] = r1;
 	reg[2] = r2;
 	reg[10] = (uintptr_t)rs->stack + sizeof(rs->stack);
-	if (INTERP_SAFE)  /* deterministic values for registers the program did not get */
-		reg[0] = reg[3] = reg[4] = reg[5] = reg[6] = reg[7] = reg[8] = reg[9] = 0;
+	/* registers the program did not get start at zero: runs are deterministic */
+	reg[0] = reg[3] = reg[4] = reg[5] = reg[6] = reg[7] = reg[8] = reg[9] = 0;
 
 #if INTERP_GOTO
 	static const void *const labels[BPFRT_OP__COUNT] = {

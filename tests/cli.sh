@@ -1,0 +1,70 @@
+#!/bin/sh
+# cli.sh — tests of the bpfrt command-line tool.  Usage: cli.sh BPFRT
+set -u
+B=$1
+top=$(cd "$(dirname "$0")/.." && pwd)
+t=$(mktemp -d)
+trap 'rm -rf "$t"' EXIT
+pass=0
+fail=0
+
+# check NAME EXPECTED_EXIT EXPECTED_OUTPUT_SUBSTRING CMD...
+check() {
+	name=$1 want_rc=$2 want=$3
+	shift 3
+	out=$("$@" 2>&1)
+	rc=$?
+	if [ "$rc" -eq "$want_rc" ] && case "$out" in *"$want"*) true ;; *) false ;; esac; then
+		pass=$((pass + 1))
+	else
+		fail=$((fail + 1))
+		echo "FAIL $name: exit $rc (wanted $want_rc), output: $out"
+	fi
+}
+
+printf 'mov %%r0, 5\nadd %%r0, %%r2\nexit\n' > "$t/p.s"
+check "run asm" 0 "0x9" "$B" run "$t/p.s" --mem "00 01 02 03"
+check "run example" 0 "0xa" "$B" run "$top/examples/sum.s" --mem "01 02 03 04"
+check "run fast" 0 "0xa" "$B" run "$top/examples/sum.s" --mem "01020304" --fast
+check "run switch" 0 "0xa" "$B" run "$top/examples/sum.s" --mem "01020304" --interp-switch
+printf '\001\002\003' > "$t/m.bin"
+check "run mem-file" 0 "0x6" "$B" run "$top/examples/sum.s" --mem-file "$t/m.bin"
+check "run repeat" 0 "ns per run" "$B" run "$top/examples/sum.s" --mem "01" --repeat 1000
+check "asm -o" 0 "" "$B" asm "$t/p.s" -o "$t/p.bin"
+check "run bin" 0 "0x5" "$B" run "$t/p.bin"
+check "asm hex" 0 "0x00000005000000b7" "$B" asm "$t/p.s"
+check "disasm bin" 0 "    1: add %r0, %r2" "$B" disasm "$t/p.bin"
+check "disasm helper name" 0 "call 5 # bpf_ktime_get_ns" sh -c "printf 'call 5\nexit\n' > $t/h.s && $B disasm $t/h.s"
+cp "$top/tests/data/sdiv-min.data" "$t/x.data"
+check "run data" 0 "0x8000000000000000" "$B" run "$t/x.data"
+check "run data mem" 0 "0x1" "$B" run "$top/tests/data/safe-inbounds-load.data"
+check "safe fault" 1 "insn 0: out-of-bounds load of 4 bytes" "$B" run "$top/tests/data/safe-oob-load.data"
+check "budget" 1 "exceeded its budget of 100 instructions" "$B" run "$top/tests/data/safe-budget.data" --budget 100
+check "reject" 1 "insn 0: jump to insn 6 is outside the program" "$B" run "$top/tests/data/reject-jump-out.data"
+check "asm error" 1 "line 3: invalid register '%r11'" "$B" run "$top/tests/data/asm-error-line.data"
+printf 'abc' > "$t/bad.bin"
+check "bad bin" 1 "not a whole number of 8-byte instructions" "$B" run "$t/bad.bin"
+check "missing file" 1 "No such file" "$B" run "$t/nope.s"
+printf '\177ELFxxxx' > "$t/x.o"
+check "elf" 1 "ELF objects cannot be loaded yet" "$B" run "$t/x.o"
+check "jit" 1 "JIT is not available yet" "$B" run "$t/p.s" --jit
+check "bad mem" 1 "--mem: bad hex" "$B" run "$t/p.s" --mem "zz"
+check "plugin" 0 "3" sh -c "echo 'b7 00 00 00 03 00 00 00 95 00 00 00 00 00 00 00' | $B plugin"
+check "plugin mem" 0 "2211" sh -c "echo '69  10  00  00  00  00  00  00  95  00  00  00  00  00  00  00' | $B plugin --interp '11  22  '"
+check "plugin mem last" 0 "2211" sh -c "echo '6910000000000000 9500000000000000' | $B plugin '11  22  ' --interp-switch"
+check "plugin reject" 1 "reserved field" sh -c "echo '07 00 01 00 01 00 00 00 95 00 00 00 00 00 00 00' | $B plugin"
+check "plugin bad hex" 1 "not hex" sh -c "echo 'xyz' | $B plugin"
+ln -s "$(cd "$(dirname "$B")" && pwd)/$(basename "$B")" "$t/bpfrt-plugin"
+check "plugin argv0" 0 "3" sh -c "echo 'b70000000300000095000000 00000000' | $t/bpfrt-plugin"
+check "version" 0 "0.1.0" "$B" version
+check "help" 0 "commands:" "$B" help
+check "no args" 2 "usage" "$B"
+check "unknown cmd" 2 "unknown command 'frob'" "$B" frob
+for c in asm disasm run plugin; do
+	check "$c --help" 0 "usage: bpfrt $c" "$B" "$c" --help
+done
+check "run usage" 2 "usage: bpfrt run" "$B" run
+check "run bad opt" 2 "usage: bpfrt run" "$B" run "$t/p.s" --frob
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]

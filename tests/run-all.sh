@@ -1,0 +1,88 @@
+#!/bin/sh
+# run-all.sh — runs every test suite of bpfrt and sums their counts.
+# The last line is "N passed, N failed".  Called by `make check`.
+#
+#   BUILD=build           where the binaries are
+#   BPFRT_CORPUS=DIR      the shared test corpus (default: ../shared/corpus)
+set -u
+BUILD=${BUILD:-build}
+top=$(cd "$(dirname "$0")/.." && pwd)
+CORPUS=${BPFRT_CORPUS:-$top/../shared/corpus}
+BPFRT=$BUILD/bpfrt
+total_pass=0
+total_fail=0
+log=$(mktemp)
+trap 'rm -f "$log"' EXIT
+
+# add NAME PASS FAIL
+add() {
+	total_pass=$((total_pass + $2))
+	total_fail=$((total_fail + $3))
+	printf '  %-58s %5d passed, %d failed\n' "$1" "$2" "$3"
+}
+
+# suite NAME CMD...: runs CMD, shows its failures, takes its last "N passed, N failed"
+suite() {
+	name=$1
+	shift
+	"$@" >"$log" 2>&1
+	rc=$?
+	grep -E '^(FAIL|XFAIL|SKIP)|ERROR|runtime error|Sanitizer' "$log" | head -40
+	line=$(grep -E '[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	if [ -z "$line" ]; then
+		tail -20 "$log"
+		add "$name (no summary, exit $rc)" 0 1
+		return
+	fi
+	p=$(echo " $line" | sed -E 's/.*[^0-9]([0-9]+) passed, ([0-9]+) failed.*/\1/')
+	f=$(echo " $line" | sed -E 's/.*[^0-9]([0-9]+) passed, ([0-9]+) failed.*/\2/')
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then f=1; fi
+	add "$name" "$p" "$f"
+}
+
+# cmocka NAME BIN: a cmocka binary's "[  PASSED  ] N" / "[  FAILED  ] N"
+cmocka() {
+	"$2" >"$log" 2>&1
+	rc=$?
+	grep -E '^\[  FAILED  \]|^\[  ERROR   \]|runtime error|Sanitizer' "$log" | head -40
+	p=$(sed -n -E 's/^\[  PASSED  \] ([0-9]+) test.*/\1/p' "$log" | tail -n 1)
+	f=$(sed -n -E 's/^\[  FAILED  \] ([0-9]+) test.*/\1/p' "$log" | tail -n 1)
+	p=${p:-0}
+	f=${f:-0}
+	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
+		tail -20 "$log"
+		f=1
+	fi
+	add "$1" "$p" "$f"
+}
+
+echo "bpfrt tests ($BUILD)"
+for t in "$BUILD"/tests/test_*; do
+	[ -x "$t" ] && cmocka "unit: $(basename "$t")" "$t"
+done
+
+if [ ! -d "$CORPUS/conformance/tests" ]; then
+	echo "the shared corpus is missing: set BPFRT_CORPUS (looked in $CORPUS)"
+	add "corpus" 0 1
+else
+	C=$CORPUS/conformance
+	for opts in "--interp" "--interp-switch" "--interp --fast" "--interp-switch --fast"; do
+		# shellcheck disable=SC2086
+		suite "conformance tests/ ($opts)" "$BUILD/tests/run_conformance" "$BPFRT" "$C/tests" $opts
+	done
+	suite "conformance negative/" "$BUILD/tests/run_conformance" "$BPFRT" "$C/negative" --negative \
+		--xfail "error.data:returning r10 leaks a pointer, which the verifier refuses (issue 5)"
+	U=$CORPUS/ubpf/tests
+	suite "uBPF tests (all engines)" "$BUILD/tests/run_data" --ubpf-helpers \
+		--skip "reload.data:tests uBPF's load-twice API" \
+		--skip "err-too-many-instructions.data:uBPF's limit is 65536 insns, bpfrt's is the kernel's 1M" \
+		--skip "call_unwind.data:uBPF's unwind extension" \
+		--skip "err-unknown-opcode.data:0x06 is gotol (ja32) since ISA v4" \
+		"$U" "$U/errors" "$U/extensions" "$U/helpers" "$U/tcp-port-80" "$U/tcp-sack"
+fi
+suite "bpfrt data tests (all engines)" "$BUILD/tests/run_data" --match-errors "$top/tests/data"
+suite "fuzz corpus replay" "$BUILD/tests/fuzz_replay" "$top/fuzz/corpus"
+suite "CLI" sh "$top/tests/cli.sh" "$BPFRT"
+
+echo "$total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ]
