@@ -23,7 +23,7 @@ BUILD := build/san-$(subst $(comma),-,$(SAN))
 SANFLAGS := -fsanitize=$(SAN) -fno-omit-frame-pointer -fno-sanitize-recover=all
 endif
 
-WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
+WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -Iinclude -Isrc -Itools -Itests \
 	$(SANFLAGS) -MMD -MP
@@ -38,7 +38,7 @@ UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 TOOL_BIN := $(BUILD)/tests/run_conformance $(BUILD)/tests/run_data $(BUILD)/tests/fuzz_replay
 BENCH_BIN := $(BUILD)/bench/bench
 
-.PHONY: all check bench fuzz deps install clean unit
+.PHONY: all check bench fuzz deps install clean tests
 all: $(BUILD)/libbpfrt.a $(BUILD)/libbpfrt.so $(BUILD)/bpfrt
 
 $(BUILD)/%.o: %.c
@@ -73,6 +73,8 @@ deps:
 $(BUILD)/.deps-ok: scripts/deps.sh
 	@scripts/deps.sh check || scripts/deps.sh install
 	@mkdir -p $(BUILD) && touch $@
+
+tests: all $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN)
 
 check: $(BUILD)/.deps-ok
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN)

@@ -25,13 +25,13 @@
 
 #include "testutil.h"
 
-static uint64_t u_gather_bytes(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
+static uint64_t u_gather_bytes(uint64_t a __attribute__((unused)), uint64_t b __attribute__((unused)), uint64_t c __attribute__((unused)), uint64_t d __attribute__((unused)), uint64_t e __attribute__((unused)))
 {
 	return ((a & 0xff) << 32) | ((b & 0xff) << 24) | ((c & 0xff) << 16) |
 	       ((d & 0xff) << 8) | (e & 0xff);
 }
 
-static uint64_t u_memfrob(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
+static uint64_t u_memfrob(uint64_t a __attribute__((unused)), uint64_t b __attribute__((unused)), uint64_t c __attribute__((unused)), uint64_t d __attribute__((unused)), uint64_t e __attribute__((unused)))
 {
 	uint8_t *p = (uint8_t *)(uintptr_t)a;
 	for (uint64_t i = 0; i < b; i++)
@@ -39,17 +39,17 @@ static uint64_t u_memfrob(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64
 	return 0;
 }
 
-static uint64_t u_no_op(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
+static uint64_t u_no_op(uint64_t a __attribute__((unused)), uint64_t b __attribute__((unused)), uint64_t c __attribute__((unused)), uint64_t d __attribute__((unused)), uint64_t e __attribute__((unused)))
 {
 	return 0;
 }
 
-static uint64_t u_sqrti(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
+static uint64_t u_sqrti(uint64_t a __attribute__((unused)), uint64_t b __attribute__((unused)), uint64_t c __attribute__((unused)), uint64_t d __attribute__((unused)), uint64_t e __attribute__((unused)))
 {
 	return (uint64_t)sqrt((double)a);
 }
 
-static uint64_t u_strcmp_ext(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
+static uint64_t u_strcmp_ext(uint64_t a __attribute__((unused)), uint64_t b __attribute__((unused)), uint64_t c __attribute__((unused)), uint64_t d __attribute__((unused)), uint64_t e __attribute__((unused)))
 {
 	return (uint64_t)(int64_t)strcmp((const char *)(uintptr_t)a, (const char *)(uintptr_t)b);
 }

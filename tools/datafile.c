@@ -245,7 +245,8 @@ int df_program(const struct datafile *df, struct bpfrt_insn **insns, size_t *n,
 		*insns = malloc((df->nraw ? df->nraw : 1) * sizeof(**insns));
 		if (!*insns)
 			return BPFRT_ENOMEM;
-		memcpy(*insns, df->raw, df->nraw * sizeof(**insns));
+		if (df->nraw)
+			memcpy(*insns, df->raw, df->nraw * sizeof(**insns));
 		*n = df->nraw;
 		return BPFRT_OK;
 	}

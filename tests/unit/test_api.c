@@ -28,7 +28,7 @@ static bpfrt_prog *load_asm(bpfrt_vm *vm, const char *text, uint32_t flags, int 
 	return p;
 }
 
-static uint64_t h_sum(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
+static uint64_t h_sum(uint64_t a __attribute__((unused)), uint64_t b __attribute__((unused)), uint64_t c __attribute__((unused)), uint64_t d __attribute__((unused)), uint64_t e __attribute__((unused)))
 {
 	return a + 10 * b + 100 * c + 1000 * d + 10000 * e;
 }
@@ -62,7 +62,7 @@ static void helpers_registry(void **state)
 }
 
 static uint8_t helper_mem[16] = { [8] = 0x2a };
-static uint64_t h_mem(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
+static uint64_t h_mem(uint64_t a __attribute__((unused)), uint64_t b __attribute__((unused)), uint64_t c __attribute__((unused)), uint64_t d __attribute__((unused)), uint64_t e __attribute__((unused)))
 {
 	return a ? (uintptr_t)helper_mem : 0;
 }
