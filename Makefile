@@ -49,9 +49,9 @@ $(BUILD)/libbpfrt.a: $(LIB_OBJ)
 	@rm -f $@
 	ar rcs $@ $^
 
+SOMAJOR := $(shell sed -n 's/^\#define BPFRT_VERSION_MAJOR //p' include/bpfrt.h)
 $(BUILD)/libbpfrt.so: $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libbpfrt.so.$(shell sed -n 's/^#define BPFRT_VERSION_MAJOR //p' include/bpfrt.h) \
-		$(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) -shared -Wl,-soname,libbpfrt.so.$(SOMAJOR) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bpfrt: $(CLI_OBJ) $(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -94,10 +94,12 @@ install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \
 		$(DESTDIR)$(PREFIX)/lib/pkgconfig
 	install -m 644 $(BUILD)/libbpfrt.a $(DESTDIR)$(PREFIX)/lib/
-	install -m 755 $(BUILD)/libbpfrt.so $(DESTDIR)$(PREFIX)/lib/
+	install -m 755 $(BUILD)/libbpfrt.so $(DESTDIR)$(PREFIX)/lib/libbpfrt.so.$(SOMAJOR)
+	ln -sf libbpfrt.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libbpfrt.so
 	install -m 644 include/bpfrt.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/bpfrt $(DESTDIR)$(PREFIX)/bin/
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e "s|@VERSION@|$$($(BUILD)/bpfrt version)|" \
+	sed -e 's|@PREFIX@|$(PREFIX)|' \
+		-e "s|@VERSION@|$$(sed -n 's/^#define BPFRT_VERSION_\(MAJOR\|MINOR\|PATCH\) //p' include/bpfrt.h | paste -sd.)|" \
 		bpfrt.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/bpfrt.pc
 
 clean:

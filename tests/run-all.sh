@@ -83,6 +83,10 @@ fi
 suite "bpfrt data tests (all engines)" "$BUILD/tests/run_data" --match-errors "$top/tests/data"
 suite "fuzz corpus replay" "$BUILD/tests/fuzz_replay" "$top/fuzz/corpus"
 suite "CLI" sh "$top/tests/cli.sh" "$BPFRT"
+case "$BUILD" in
+*san-*) echo "SKIP install + embed: a sanitizer build's library needs the sanitizer runtime to link" ;;
+*) suite "install + embed via pkg-config" sh "$top/tests/install.sh" "$BUILD" ;;
+esac
 
 echo "$total_pass passed, $total_fail failed"
 [ "$total_fail" -eq 0 ]
