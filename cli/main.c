@@ -66,20 +66,22 @@ static const char usage_run[] =
 	"  --mem HEX        the memory, as hex bytes (default: a .data file's -- mem)\n"
 	"  --mem-file F     the memory, from a file\n"
 	"  --repeat N       run N times and print the mean ns per run\n"
-	"  --safe           bounds-check every memory access (the default while\n"
-	"                   bpfrt has no verifier)\n"
-	"  --fast           trust the program: no run-time checks\n"
+	"  --safe           bounds-check every memory access, on the interpreter (the\n"
+	"                   default while bpfrt has no verifier)\n"
+	"  --fast           trust the program: no run-time checks; the JIT where it can\n"
+	"                   compile the program, else the interpreter\n"
 	"  --budget N       safe mode: stop after N instructions\n"
-	"  --interp         the interpreter (the only engine so far)\n"
+	"  --interp         the interpreter\n"
 	"  --interp-switch  the interpreter built with switch dispatch\n"
-	"  --jit            the x86-64 JIT (not available yet)\n";
+	"  --jit            the x86-64 JIT (trusts the program: implies --fast)\n";
 
 static const char usage_plugin[] =
 	"usage: bpfrt plugin [--interp|--interp-switch|--jit] [--fast] [MEMORY_HEX]\n"
 	"The bpf_conformance plugin protocol: reads the program as hex bytes on\n"
-	"stdin, runs it in safe mode on a copy of MEMORY_HEX (the one argument not\n"
-	"starting with --) and prints r0 in hex; exits non-zero with a message on\n"
-	"stderr if the program is refused or faults.\n";
+	"stdin, runs it on a copy of MEMORY_HEX (the one argument not starting\n"
+	"with --) and prints r0 in hex; exits non-zero with a message on stderr if\n"
+	"the program is refused or faults.  The interpreter runs in safe mode\n"
+	"unless --fast; --jit trusts the program.\n";
 
 static bool has_suffix(const char *s, const char *suf)
 {
@@ -217,7 +219,7 @@ static int cmd_disasm(int argc, char **argv)
 
 struct run_opts {
 	bpfrt_engine engine;
-	bool fast, jit;
+	bool fast;
 	uint64_t budget;
 };
 
@@ -226,7 +228,7 @@ static int engine_opt(const char *a, struct run_opts *o)
 {
 	if (!strcmp(a, "--interp")) o->engine = BPFRT_ENGINE_INTERP;
 	else if (!strcmp(a, "--interp-switch")) o->engine = BPFRT_ENGINE_INTERP_SWITCH;
-	else if (!strcmp(a, "--jit")) o->jit = true;
+	else if (!strcmp(a, "--jit")) { o->engine = BPFRT_ENGINE_JIT; o->fast = true; }
 	else if (!strcmp(a, "--safe")) o->fast = false;
 	else if (!strcmp(a, "--fast")) o->fast = true;
 	else return 0;
@@ -236,8 +238,6 @@ static int engine_opt(const char *a, struct run_opts *o)
 static int load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
 		const struct run_opts *o, const char *name, bpfrt_prog **p)
 {
-	if (o->jit)
-		return die("the JIT is not available yet: use --interp");
 	struct bpfrt_load_opts lo = {
 		.sz = sizeof(lo),
 		.flags = o->fast ? 0 : BPFRT_LOAD_SAFE,

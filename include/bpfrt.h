@@ -111,13 +111,18 @@ typedef struct bpfrt_prog bpfrt_prog;
 
 /* Execution engines. */
 typedef enum bpfrt_engine {
-	BPFRT_ENGINE_DEFAULT = 0,     /* the fastest available */
-	BPFRT_ENGINE_INTERP = 1,      /* interpreter, computed-goto dispatch */
-	BPFRT_ENGINE_INTERP_SWITCH = 2 /* interpreter, portable switch dispatch */
+	BPFRT_ENGINE_DEFAULT = 0,      /* the JIT where available (not in safe mode), else
+					* the interpreter */
+	BPFRT_ENGINE_INTERP = 1,       /* interpreter, computed-goto dispatch */
+	BPFRT_ENGINE_INTERP_SWITCH = 2,/* interpreter, portable switch dispatch */
+	BPFRT_ENGINE_JIT = 3           /* x86-64 JIT */
 } bpfrt_engine;
 
 /* Load flags. */
-#define BPFRT_LOAD_SAFE (1u << 0) /* bounds-check every memory access at run time */
+#define BPFRT_LOAD_SAFE (1u << 0)         /* bounds-check every memory access at run time
+					   * (interpreter only) */
+#define BPFRT_LOAD_JIT_FALLBACK (1u << 1) /* BPFRT_ENGINE_JIT: if the JIT cannot compile
+					   * the program, use the interpreter */
 
 /*
  * Load options; pass NULL for defaults.  Set `sz` to sizeof(struct
@@ -129,6 +134,8 @@ struct bpfrt_load_opts {
 	bpfrt_engine engine;
 	uint64_t insn_budget;  /* safe mode: max instructions per run (0 = 1<<32) */
 	const char *name;      /* program name for messages (copied), or NULL */
+	unsigned jit_permute;  /* testing: a permutation of the JIT's register map
+				* (0 = the kernel's mapping; 1..2879 others) */
 };
 
 /*

@@ -39,6 +39,7 @@ struct bpfrt_prog {
 	uint32_t flags;                    /* BPFRT_LOAD_* */
 	bpfrt_engine engine;
 	uint64_t insn_budget;
+	struct bpfrt_jit *jit;             /* JIT engine: the compiled code */
 	pthread_mutex_t lock; /* guards errmsg */
 	char errmsg[BPFRT_ERRMSG_MAX];
 };

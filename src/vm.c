@@ -3,11 +3,13 @@
  *
  * The pipeline of a load, in order (each stage its own file):
  *
- *     copy → validate (validate.c) → [verify] → [rewrite] → engine (interp.c)
+ *     copy → validate (validate.c) → [verify] → [rewrite]
+ *          → engine: interpret (interp.c) | JIT (jit_x86.c)
  *
  * The verifier, rewrite passes and JIT slot in here as they land.
  */
 #include "internal.h"
+#include "jit.h"
 
 #include <time.h>
 
@@ -202,6 +204,7 @@ void bpfrt_prog_free(bpfrt_prog *prog)
 	if (!prog)
 		return;
 	helper_table_free(&prog->helpers);
+	bpfrt_jit_free(prog->jit);
 	free(prog->insns);
 	free(prog->dec);
 	free(prog->name);
@@ -235,16 +238,22 @@ int bpfrt_prog_load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
 	*out = NULL;
 	struct bpfrt_load_opts o = { 0 };
 	if (opts) {
-		if (opts->sz < offsetof(struct bpfrt_load_opts, name) || opts->sz > sizeof(o))
+		if (opts->sz < offsetof(struct bpfrt_load_opts, jit_permute) || opts->sz > sizeof(o))
 			return bpfrt_vm_fail(vm, BPFRT_EINVAL, "bpfrt_load_opts: bad sz %zu", opts->sz);
 		memcpy(&o, opts, opts->sz);
 	}
-	if (o.flags & ~BPFRT_LOAD_SAFE)
+	if (o.flags & ~(BPFRT_LOAD_SAFE | BPFRT_LOAD_JIT_FALLBACK))
 		return bpfrt_vm_fail(vm, BPFRT_EINVAL, "unknown load flags %#x", o.flags);
-	if (o.engine == BPFRT_ENGINE_DEFAULT)
-		o.engine = BPFRT_ENGINE_INTERP;
-	if (o.engine != BPFRT_ENGINE_INTERP && o.engine != BPFRT_ENGINE_INTERP_SWITCH)
+	if (o.engine == BPFRT_ENGINE_DEFAULT) {
+		o.engine = (o.flags & BPFRT_LOAD_SAFE) ? BPFRT_ENGINE_INTERP : BPFRT_ENGINE_JIT;
+		o.flags |= BPFRT_LOAD_JIT_FALLBACK;
+	}
+	if (o.engine != BPFRT_ENGINE_INTERP && o.engine != BPFRT_ENGINE_INTERP_SWITCH &&
+	    o.engine != BPFRT_ENGINE_JIT)
 		return bpfrt_vm_fail(vm, BPFRT_ENOTSUP, "engine %d is not available", o.engine);
+	if (o.engine == BPFRT_ENGINE_JIT && (o.flags & BPFRT_LOAD_SAFE))
+		return bpfrt_vm_fail(vm, BPFRT_ENOTSUP,
+				     "safe mode runs on the interpreter: the JIT trusts the program");
 
 	struct bpfrt_err err = { 0 };
 	bpfrt_prog *p = calloc(1, sizeof(*p));
@@ -271,6 +280,15 @@ int bpfrt_prog_load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
 	rc = bpfrt_validate(p->insns, n, &p->helpers, p->dec, &err);
 	if (rc == BPFRT_OK)
 		rc = check_resolved(p->dec, n, &err);
+	if (rc == BPFRT_OK && p->engine == BPFRT_ENGINE_JIT) {
+		rc = bpfrt_jit_compile(p, o.jit_permute, &err);
+		if (rc != BPFRT_OK && (o.flags & BPFRT_LOAD_JIT_FALLBACK)) {
+			bpfrt_prog_fail(p, BPFRT_OK, "the JIT could not compile the program, so it "
+					"runs on the interpreter: %s", err.msg);
+			p->engine = BPFRT_ENGINE_INTERP;
+			rc = BPFRT_OK;
+		}
+	}
 	if (rc != BPFRT_OK)
 		goto fail;
 	*out = p;
@@ -303,6 +321,8 @@ int bpfrt_prog_run_mem(bpfrt_prog *prog, void *mem, size_t len, uint64_t *r0)
 	if (!prog || !r0 || (!mem && len))
 		return prog ? bpfrt_prog_fail(prog, BPFRT_EINVAL, "bpfrt_prog_run_mem: bad argument")
 			    : BPFRT_EINVAL;
+	if (prog->jit)
+		return bpfrt_jit_run(prog, (uintptr_t)mem, len, r0);
 	struct bpfrt_region r = { (uintptr_t)mem, (uintptr_t)mem + len };
 	return bpfrt_interp_run(prog, (uintptr_t)mem, len, &r, r0);
 }
@@ -312,6 +332,8 @@ int bpfrt_prog_run_ctx(bpfrt_prog *prog, void *ctx, size_t ctx_size, uint64_t *r
 	if (!prog || !r0 || (!ctx && ctx_size))
 		return prog ? bpfrt_prog_fail(prog, BPFRT_EINVAL, "bpfrt_prog_run_ctx: bad argument")
 			    : BPFRT_EINVAL;
+	if (prog->jit)
+		return bpfrt_jit_run(prog, (uintptr_t)ctx, 0, r0);
 	struct bpfrt_region r = { (uintptr_t)ctx, (uintptr_t)ctx + ctx_size };
 	return bpfrt_interp_run(prog, (uintptr_t)ctx, 0, &r, r0);
 }

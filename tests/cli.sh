@@ -47,7 +47,8 @@ check "bad bin" 1 "not a whole number of 8-byte instructions" "$B" run "$t/bad.b
 check "missing file" 1 "No such file" "$B" run "$t/nope.s"
 printf '\177ELFxxxx' > "$t/x.o"
 check "elf" 1 "ELF objects cannot be loaded yet" "$B" run "$t/x.o"
-check "jit" 1 "JIT is not available yet" "$B" run "$t/p.s" --jit
+check "jit" 0 "0x9" "$B" run "$t/p.s" --jit --mem "00 01 02 03"
+check "jit safe" 1 "safe mode runs on the interpreter" "$B" run "$t/p.s" --jit --safe
 check "bad mem" 1 "--mem: bad hex" "$B" run "$t/p.s" --mem "zz"
 check "plugin" 0 "3" sh -c "echo 'b7 00 00 00 03 00 00 00 95 00 00 00 00 00 00 00' | $B plugin"
 check "plugin mem" 0 "2211" sh -c "echo '69  10  00  00  00  00  00  00  95  00  00  00  00  00  00  00' | $B plugin --interp '11  22  '"

@@ -66,21 +66,24 @@ if [ ! -d "$CORPUS/conformance/tests" ]; then
 	add "corpus" 0 1
 else
 	C=$CORPUS/conformance
-	for opts in "--interp" "--interp-switch" "--interp --fast" "--interp-switch --fast"; do
+	for opts in "--interp" "--interp-switch" "--interp --fast" "--interp-switch --fast" "--jit"; do
 		# shellcheck disable=SC2086
 		suite "conformance tests/ ($opts)" "$BUILD/tests/run_conformance" "$BPFRT" "$C/tests" $opts
 	done
 	suite "conformance negative/" "$BUILD/tests/run_conformance" "$BPFRT" "$C/negative" --negative \
 		--xfail "error.data:returning r10 leaks a pointer, which the verifier refuses (issue 5)"
 	U=$CORPUS/ubpf/tests
-	suite "uBPF tests (all engines)" "$BUILD/tests/run_data" --ubpf-helpers \
+	suite "conformance tests/ (JIT, 24 permuted register maps)" "$BUILD/tests/run_data" \
+		--jit-permutations 24 "$C/tests"
+	suite "uBPF tests (all engines)" "$BUILD/tests/run_data" --ubpf-helpers --jit-permutations 8 \
 		--skip "reload.data:tests uBPF's load-twice API" \
 		--skip "err-too-many-instructions.data:uBPF's limit is 65536 insns, bpfrt's is the kernel's 1M" \
 		--skip "call_unwind.data:uBPF's unwind extension" \
 		--skip "err-unknown-opcode.data:0x06 is gotol (ja32) since ISA v4" \
 		"$U" "$U/errors" "$U/extensions" "$U/helpers" "$U/tcp-port-80" "$U/tcp-sack"
 fi
-suite "bpfrt data tests (all engines)" "$BUILD/tests/run_data" --match-errors "$top/tests/data"
+suite "bpfrt data tests (all engines)" "$BUILD/tests/run_data" --match-errors --jit-permutations 8 \
+	"$top/tests/data"
 suite "fuzz corpus replay" "$BUILD/tests/fuzz_replay" "$top/fuzz/corpus"
 suite "CLI" sh "$top/tests/cli.sh" "$BPFRT"
 case "$BUILD" in

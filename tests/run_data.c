@@ -1,7 +1,8 @@
 /*
  * run_data.c — data-driven program tests, run in-process on every engine.
  *
- *   run_data [--match-errors] [--ubpf-helpers] [--skip NAME:REASON]... PATH...
+ *   run_data [--match-errors] [--ubpf-helpers] [--jit-permutations N]
+ *            [--skip NAME:REASON]... PATH...
  *
  * Each PATH is a .data file or a directory of them (the bpf_conformance
  * format: -- asm / -- raw, -- mem, -- result, -- error).  A test with a
@@ -59,16 +60,20 @@ static const char *skips[32];
 static int nskips;
 static int passed, failed;
 
-static const struct config {
+struct config {
 	bpfrt_engine engine;
 	uint32_t flags;
-	const char *name;
-} configs[] = {
-	{ BPFRT_ENGINE_INTERP, BPFRT_LOAD_SAFE, "interp/safe" },
-	{ BPFRT_ENGINE_INTERP, 0, "interp/fast" },
-	{ BPFRT_ENGINE_INTERP_SWITCH, BPFRT_LOAD_SAFE, "switch/safe" },
-	{ BPFRT_ENGINE_INTERP_SWITCH, 0, "switch/fast" },
+	unsigned permute;
+	char name[32];
 };
+static struct config configs[64] = {
+	{ BPFRT_ENGINE_INTERP, BPFRT_LOAD_SAFE, 0, "interp/safe" },
+	{ BPFRT_ENGINE_INTERP, 0, 0, "interp/fast" },
+	{ BPFRT_ENGINE_INTERP_SWITCH, BPFRT_LOAD_SAFE, 0, "switch/safe" },
+	{ BPFRT_ENGINE_INTERP_SWITCH, 0, 0, "switch/fast" },
+	{ BPFRT_ENGINE_JIT, 0, 0, "jit" },
+};
+static size_t nconfigs = 5;
 
 static bpfrt_vm *new_vm(void)
 {
@@ -156,14 +161,15 @@ static void run_file(const char *path)
 		df_free(&df);
 		return;
 	}
-	for (size_t c = 0; c < sizeof(configs) / sizeof(configs[0]); c++) {
+	for (size_t c = 0; c < nconfigs; c++) {
 		const struct config *cf = &configs[c];
 		if (want_error && !(cf->flags & BPFRT_LOAD_SAFE))
 			continue;
 		bpfrt_vm *vm = new_vm();
 		bpfrt_prog *p = NULL;
 		struct bpfrt_load_opts o = { .sz = sizeof(o), .flags = cf->flags,
-					     .engine = cf->engine, .insn_budget = 1u << 24 };
+					     .engine = cf->engine, .insn_budget = 1u << 24,
+					     .jit_permute = cf->permute };
 		char why[700];
 		bool ok;
 		if (bpfrt_prog_load(vm, insns, n, &o, &p) != BPFRT_OK) {
@@ -207,7 +213,17 @@ int main(int argc, char **argv)
 			match_errors = true;
 		else if (!strcmp(argv[i], "--ubpf-helpers"))
 			ubpf_helpers = true;
-		else if (!strcmp(argv[i], "--skip") && i + 1 < argc && nskips < 32)
+		else if (!strcmp(argv[i], "--jit-permutations") && i + 1 < argc) {
+			/* N register maps spread over the 2880 permutations */
+			int np = atoi(argv[++i]);
+			for (int k = 1; k <= np && nconfigs < 64; k++) {
+				struct config *cf = &configs[nconfigs++];
+				cf->engine = BPFRT_ENGINE_JIT;
+				cf->flags = 0;
+				cf->permute = (unsigned)(k * 1019) % 2880;
+				snprintf(cf->name, sizeof(cf->name), "jit/perm%u", cf->permute);
+			}
+		} else if (!strcmp(argv[i], "--skip") && i + 1 < argc && nskips < 32)
 			skips[nskips++] = argv[++i];
 		else {
 			struct stat st;

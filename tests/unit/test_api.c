@@ -113,7 +113,7 @@ static void load_options_and_arguments(void **state)
 	struct bpfrt_insn prog[] = { { .code = 0xb7, .imm = 3 }, { .code = 0x95 } };
 	bpfrt_prog *p = NULL;
 	assert_int_equal(bpfrt_prog_load(vm, prog, 2, NULL, &p), BPFRT_OK);
-	assert_int_equal(bpfrt_prog_engine(p), BPFRT_ENGINE_INTERP);
+	assert_int_equal(bpfrt_prog_engine(p), BPFRT_ENGINE_JIT); /* the default, not in safe mode */
 	size_t n;
 	const struct bpfrt_insn *back = bpfrt_prog_insns(p, &n);
 	assert_int_equal(n, 2);
@@ -149,6 +149,7 @@ static void size_limit(void **state)
 	struct bpfrt_insn *in = calloc(n, sizeof(*in));
 	for (size_t i = 0; i < n; i++)
 		in[i] = (struct bpfrt_insn){ .code = 0x07, .imm = 1 }; /* add r0, 1 */
+	in[0] = (struct bpfrt_insn){ .code = 0xb7, .imm = 1 };      /* mov r0, 1 */
 	in[BPFRT_MAX_INSNS - 1] = (struct bpfrt_insn){ .code = 0x95 };
 	bpfrt_prog *p = NULL;
 	assert_int_equal(bpfrt_prog_load(vm, in, BPFRT_MAX_INSNS, NULL, &p), BPFRT_OK);

@@ -1,0 +1,47 @@
+/*
+ * jit.h — the x86-64 JIT and its executable memory.
+ */
+#ifndef BPFRT_JIT_H
+#define BPFRT_JIT_H
+
+#include "common.h"
+
+/* jit_mem.c */
+struct bpfrt_jit_mem {
+	uint8_t *rw;   /* where bpfrt writes */
+	uint8_t *rx;   /* where threads execute */
+	size_t size;
+	bool single;   /* one mapping, mprotect'ed to RX by seal */
+	void *pack;
+};
+BPFRT_HIDDEN int bpfrt_jit_mem_alloc(size_t size, struct bpfrt_jit_mem *out);
+BPFRT_HIDDEN int bpfrt_jit_mem_seal(struct bpfrt_jit_mem *m);
+BPFRT_HIDDEN void bpfrt_jit_mem_free(struct bpfrt_jit_mem *m);
+/* Can a rel32 from anywhere in the code window reach target? */
+BPFRT_HIDDEN bool bpfrt_jit_mem_reaches(uintptr_t target);
+BPFRT_HIDDEN bool bpfrt_jit_mem_in_reach(uintptr_t a, uintptr_t b);
+
+/* jit_x86.c */
+typedef uint64_t (*bpfrt_jit_fn)(uint64_t r1, uint64_t r2);
+
+struct bpfrt_jit {
+	struct bpfrt_jit_mem mem;
+	bpfrt_jit_fn fn;          /* entry of the main program */
+	size_t code_size;         /* bytes of code */
+	uint32_t *insn_ofs;       /* code offset of each BPF instruction (n + 1) */
+	uint64_t *helper_tab;     /* callx: helper functions by id */
+	uint32_t nhelper_tab;
+	bool has_callx;
+	int passes;
+};
+
+struct bpfrt_prog;
+struct bpfrt_err;
+/* JIT options (internal; the public flags map onto them) */
+#define BPFRT_JIT_PERMUTE_SHIFT 0 /* low 8 bits: register permutation (0 = the kernel's) */
+BPFRT_HIDDEN int bpfrt_jit_compile(struct bpfrt_prog *prog, unsigned permute,
+				   struct bpfrt_err *err);
+BPFRT_HIDDEN void bpfrt_jit_free(struct bpfrt_jit *jit);
+BPFRT_HIDDEN int bpfrt_jit_run(struct bpfrt_prog *prog, uint64_t r1, uint64_t r2, uint64_t *r0);
+
+#endif

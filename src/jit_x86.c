@@ -1,0 +1,932 @@
+/*
+ * jit_x86.c — the x86-64 JIT.
+ *
+ *   decoded program ──► functions (main + subprograms), frame sizes, saved
+ *   registers, call graph check ──► passes: emit every function with the
+ *   previous pass's offsets until the offsets stop changing ──► allocate
+ *   executable memory ──► final pass at the final address, which must
+ *   reproduce the converged size exactly ──► seal (RX view).
+ *
+ * Register mapping (the kernel's):
+ *
+ *   R0 rax   R1 rdi   R2 rsi   R3 rdx   R4 rcx   R5 r8
+ *   R6 rbx   R7 r13   R8 r14   R9 r15   R10 rbp
+ *   r10: BPF_REG_AX (blinding), r11 and r9: scratch
+ *
+ * R1..R5 are the SysV argument registers, so a helper call is a plain call;
+ * R6..R9 are callee-saved, so they survive helper calls.  A test mode
+ * permutes R1..R5 among themselves and R6..R9 among themselves (uBPF's
+ * trick) to catch code that assumes the mapping.
+ *
+ * Each function (the main program and every subprogram) has its own frame,
+ * laid out as seed 004 and the kernel's current JIT:
+ *
+ *   0f 1f 44 00 00   nop5            patch site (fentry / trampolines)
+ *   0f 1f 00         nop3            (xor rax,rax when a tail call is reachable)
+ *   55               push rbp
+ *   48 89 e5         mov rbp, rsp    <- a tail call enters here (12 bytes in)
+ *   48 81 ec imm32   sub rsp, depth  the function's stack (BPF R10 = rbp)
+ *   push rbx/r13/r14/r15             only those the function uses
+ *   ...
+ *   pop  r15/r14/r13/rbx             the single epilogue, in reverse
+ *   c9               leave
+ *   c3               ret
+ *
+ * depth is rounded so that rsp is 16-byte aligned after the pushes: helpers
+ * are ordinary C functions.  Every exit jumps to the epilogue (the last one
+ * falls into it).  Local calls are `call rel32`; helper calls `call rel32`
+ * when the code window reaches the helper, else `movabs r11, fn; call r11`.
+ *
+ * Jumps use the shortest form that fits; offsets come from the previous
+ * pass (the first pass assumes every instruction is 64 bytes, so it is all
+ * long jumps) and passes repeat until no offset changes.  If that does not
+ * happen within MAX_PASSES, every jump is made long, which converges in two.
+ */
+#include "internal.h"
+#include "jit.h"
+#include "x86_enc.h"
+
+#include <setjmp.h>
+
+#define MAX_PASSES 20
+#define PATCH_SIZE 5          /* nop5 */
+#define TAIL_CALL_OFFSET 12   /* nop5 + nop3 + push rbp + mov rbp,rsp */
+
+struct jfunc {
+	size_t start, end;      /* instructions [start, end) */
+	uint32_t depth;         /* bytes subtracted from rsp */
+	uint8_t nsaved;
+	uint8_t saved[4];       /* x86 callee-saved registers pushed, in order */
+	uint32_t entry;         /* code offset of the prologue */
+	uint32_t epilogue;      /* code offset of the epilogue */
+};
+
+struct jctx {
+	const struct bpfrt_prog *prog;
+	const struct bpfrt_insn *in;
+	size_t n;
+	uint8_t reg[11];        /* BPF register -> x86 register */
+	bool permuted_args;     /* R1..R5 are not in SysV order */
+	struct jfunc *fn;
+	size_t nfn;
+	uint32_t *fn_of;        /* instruction -> function index */
+	uint32_t *ofs;          /* previous pass: code offset of each instruction */
+	uint32_t *cur;          /* this pass */
+	bool force_long;
+	uintptr_t base;         /* address of the code (0 while sizing) */
+	const uint64_t *helper_tab;
+	uint32_t nhelper_tab;
+	struct x86_buf b;
+};
+
+/* ---- thread-local fault exit (callx to a bad id) ---- */
+
+static __thread jmp_buf *fault_jb;
+static __thread uint64_t fault_pc, fault_val;
+
+static void __attribute__((noreturn, used)) jit_callx_fault(uint64_t pc, uint64_t val)
+{
+	fault_pc = pc;
+	fault_val = val;
+	longjmp(*fault_jb, 1);
+}
+
+/* ---- small emission helpers that know the register map ---- */
+
+#define R(x) (c->reg[(x)])
+
+/* A jump to an absolute code offset: short if it fits and not forced long. */
+static void j_jmp(struct jctx *c, uint32_t target)
+{
+	if (c->force_long) {
+		emit1(&c->b, 0xe9); /* jmp rel32 */
+		emit4(&c->b, (uint32_t)((int64_t)target - (int64_t)(c->b.len + 4)));
+	} else {
+		emit_jmp(&c->b, target);
+	}
+}
+
+static void j_jcc(struct jctx *c, enum x86_cc cc, uint32_t target)
+{
+	if (c->force_long) {
+		emit2(&c->b, 0x0f, (uint8_t)(0x80 | cc)); /* jcc rel32 */
+		emit4(&c->b, (uint32_t)((int64_t)target - (int64_t)(c->b.len + 4)));
+	} else {
+		emit_jcc(&c->b, cc, target);
+	}
+}
+
+/* A forward jcc rel8 inside one instruction's code; patched by fwd_here. */
+static size_t fwd_jcc(struct x86_buf *b, enum x86_cc cc)
+{
+	emit2(b, (uint8_t)(0x70 | cc), 0);
+	return b->len - 1;
+}
+
+static size_t fwd_jmp(struct x86_buf *b)
+{
+	emit2(b, 0xeb, 0);
+	return b->len - 1;
+}
+
+static void fwd_here(struct x86_buf *b, size_t at)
+{
+	size_t d = b->len - (at + 1);
+	BPFRT_ASSERT(d < 128);
+	if (b->p && at < b->cap)
+		b->p[at] = (uint8_t)d;
+}
+
+/* movzx/movsx dst, src8/16 (0f b6/b7/be/bf) */
+static void emit_movx_rr(struct x86_buf *b, bool w, uint8_t op, int dst, int src)
+{
+	bool byte = op == 0xb6 || op == 0xbe;
+	emit_rex(b, w, dst, src, byte && src >= RSP && src <= RDI);
+	emit2(b, 0x0f, op);
+	emit_modrm(b, 3, dst, src);
+}
+
+/* Calls a C function at fn: direct when the window reaches it. */
+static void emit_call_abs(struct jctx *c, uintptr_t fn)
+{
+	if (bpfrt_jit_mem_reaches(fn)) {
+		emit1(&c->b, 0xe8); /* call rel32 */
+		uintptr_t next = c->base + c->b.len + 4;
+		emit4(&c->b, c->base ? (uint32_t)(int32_t)(intptr_t)(fn - next) : 0);
+	} else {
+		emit_mov_ri(&c->b, true, R11, (int64_t)fn); /* movabs r11, fn */
+		emit_call_r(&c->b, R11);
+	}
+}
+
+/* Puts R1..R5 into the SysV argument registers when the mapping is permuted. */
+static void emit_args_to_sysv(struct jctx *c)
+{
+	static const uint8_t sysv[5] = { RDI, RSI, RDX, RCX, R8 };
+	if (!c->permuted_args)
+		return;
+	for (int r = 5; r >= 1; r--)
+		emit_push(&c->b, R(r));
+	for (int r = 1; r <= 5; r++)
+		emit_pop(&c->b, sysv[r - 1]);
+}
+
+/* ---- ALU ---- */
+
+static void emit_div(struct jctx *c, bool w, bool mod, bool sgn, int d, bool k, int s, int32_t imm)
+{
+	struct x86_buf *b = &c->b;
+	size_t done1 = SIZE_MAX, done2 = SIZE_MAX;
+	if (k) {
+		if (imm == 0) { /* d / 0 = 0; d % 0 = d */
+			if (!mod)
+				emit_mov_ri(b, false, d, 0);
+			else if (!w)
+				emit_mov_rr(b, false, d, d);
+			return;
+		}
+		if (sgn && imm == -1) { /* d / -1 = -d; d % -1 = 0 (no #DE on MIN / -1) */
+			if (!mod)
+				emit_grp3_r(b, w, 3, d); /* neg */
+			else
+				emit_mov_ri(b, false, d, 0);
+			return;
+		}
+		emit_mov_ri(b, w, R11, w ? (int64_t)imm : (int64_t)(uint32_t)imm);
+	} else {
+		emit_mov_rr(b, w, R11, s);
+		emit_test_rr(b, w, R11, R11);
+		size_t nz = fwd_jcc(b, CC_NE);
+		if (!mod)
+			emit_mov_ri(b, false, d, 0);
+		else if (!w)
+			emit_mov_rr(b, false, d, d);
+		done1 = fwd_jmp(b);
+		fwd_here(b, nz);
+		if (sgn) {
+			emit_alu_ri(b, w, X_CMP, R11, -1);
+			size_t ne = fwd_jcc(b, CC_NE);
+			if (!mod)
+				emit_grp3_r(b, w, 3, d);
+			else
+				emit_mov_ri(b, false, d, 0);
+			done2 = fwd_jmp(b);
+			fwd_here(b, ne);
+		}
+	}
+	/* rdx:rax / r11; rax and rdx saved in r10 and r9 unless they are d */
+	if (d != RAX)
+		emit_mov_rr(b, true, R10, RAX);
+	if (d != RDX)
+		emit_mov_rr(b, true, R9, RDX);
+	emit_mov_rr(b, w, RAX, d);
+	if (sgn) {
+		if (w)
+			emit2(b, 0x48, 0x99); /* cqo */
+		else
+			emit1(b, 0x99); /* cdq */
+	} else {
+		emit_op_rr(b, false, 0x31, RDX, RDX); /* xor edx, edx */
+	}
+	emit_grp3_r(b, w, sgn ? 7 : 6, R11); /* idiv / div r11 */
+	emit_mov_rr(b, w, d, mod ? RDX : RAX);
+	if (d != RAX)
+		emit_mov_rr(b, true, RAX, R10);
+	if (d != RDX)
+		emit_mov_rr(b, true, RDX, R9);
+	if (done1 != SIZE_MAX)
+		fwd_here(b, done1);
+	if (done2 != SIZE_MAX)
+		fwd_here(b, done2);
+}
+
+static void emit_shift_x(struct jctx *c, bool w, enum x86_shift op, int d, int s)
+{
+	struct x86_buf *b = &c->b;
+	if (s == RCX) {
+		emit_shift_rcl(b, w, op, d);
+	} else if (d == RCX) {
+		emit_mov_rr(b, true, R11, RCX);   /* r11 = d */
+		emit_mov_rr(b, true, RCX, s);
+		emit_shift_rcl(b, w, op, R11);
+		emit_mov_rr(b, true, RCX, R11);   /* d = result */
+	} else {
+		emit_mov_rr(b, true, R11, RCX);   /* save rcx */
+		emit_mov_rr(b, true, RCX, s);
+		emit_shift_rcl(b, w, op, d);
+		emit_mov_rr(b, true, RCX, R11);
+	}
+	if (!w && d == RCX)
+		emit_mov_rr(b, false, RCX, RCX);  /* the 64-bit moves above kept bits 32..63 */
+}
+
+static void emit_shift_k(struct jctx *c, bool w, enum x86_shift op, int d, int32_t imm)
+{
+	uint8_t n = (uint8_t)(imm & (w ? 63 : 31));
+	if (n)
+		emit_shift_ri(&c->b, w, op, d, n);
+	else if (!w)
+		emit_mov_rr(&c->b, false, d, d);
+}
+
+/* ---- atomics ---- */
+
+static void emit_atomic(struct jctx *c, enum bpfrt_op op, const struct bpfrt_insn *in)
+{
+	struct x86_buf *b = &c->b;
+	bool w = bpfrt_forms[op].code == 0xdb;
+	int d = R(in->dst), s = R(in->src);
+	int32_t off = in->off;
+	switch (op) {
+	case BPFRT_OP_AADD64: case BPFRT_OP_AADD32:
+		emit_mem_op(b, true, w, false, 0x01, d, off, s); /* lock add [d+off], s */
+		return;
+	case BPFRT_OP_AOR64: case BPFRT_OP_AOR32:
+		emit_mem_op(b, true, w, false, 0x09, d, off, s); /* lock or */
+		return;
+	case BPFRT_OP_AAND64: case BPFRT_OP_AAND32:
+		emit_mem_op(b, true, w, false, 0x21, d, off, s); /* lock and */
+		return;
+	case BPFRT_OP_AXOR64: case BPFRT_OP_AXOR32:
+		emit_mem_op(b, true, w, false, 0x31, d, off, s); /* lock xor */
+		return;
+	case BPFRT_OP_AFADD64: case BPFRT_OP_AFADD32:
+		emit_mem_op(b, true, w, true, 0xc1, d, off, s); /* lock xadd [d+off], s */
+		return;
+	case BPFRT_OP_AXCHG64: case BPFRT_OP_AXCHG32:
+		emit_mem_op(b, false, w, false, 0x87, d, off, s); /* xchg [d+off], s */
+		return;
+	case BPFRT_OP_ACMPXCHG64: case BPFRT_OP_ACMPXCHG32:
+		emit_mem_op(b, true, w, true, 0xb1, d, off, s); /* lock cmpxchg [d+off], s */
+		if (!w)
+			emit_mov_rr(b, false, RAX, RAX); /* r0 = (u32)old, on success too */
+		return;
+	default:
+		break;
+	}
+	/* fetch or/and/xor: a cmpxchg loop with rax as the accumulator.
+	 *   lea r9, [d+off]; mov r10, rax; mov rax, [r9]
+	 * 1: mov r11, rax; op r11, s'; lock cmpxchg [r9], r11; jne 1b
+	 *   mov s, rax; mov rax, r10 (unless s is rax: it takes the old value)
+	 * where s' is r10 when s is rax (the program's R0, saved). */
+	enum x86_alu alu = (op == BPFRT_OP_AFOR64 || op == BPFRT_OP_AFOR32) ? X_OR :
+			   (op == BPFRT_OP_AFAND64 || op == BPFRT_OP_AFAND32) ? X_AND : X_XOR;
+	emit_lea(b, R9, d, off);
+	emit_mov_rr(b, true, R10, RAX);
+	emit_load(b, w ? 8 : 4, false, RAX, R9, 0);
+	size_t loop = b->len;
+	emit_mov_rr(b, true, R11, RAX);
+	emit_alu_rr(b, w, alu, R11, s == RAX ? R10 : s);
+	emit_mem_op(b, true, w, true, 0xb1, R9, 0, R11);
+	emit_jcc(b, CC_NE, loop);
+	if (s != RAX) {
+		emit_mov_rr(b, w, s, RAX); /* 32-bit: zero-extended old value */
+		emit_mov_rr(b, true, RAX, R10);
+	} else if (!w) {
+		emit_mov_rr(b, false, RAX, RAX);
+	}
+}
+
+/* ---- one instruction ---- */
+
+static const struct jfunc *func_of(const struct jctx *c, size_t pc)
+{
+	return &c->fn[c->fn_of[pc]];
+}
+
+static void emit_insn(struct jctx *c, size_t pc)
+{
+	struct x86_buf *b = &c->b;
+	const struct bpfrt_insn *in = &c->in[pc];
+	enum bpfrt_op op = in->code;
+	const struct bpfrt_form *f = &bpfrt_forms[op];
+	int d = in->dst <= 10 ? R(in->dst) : 0, s = in->src <= 10 ? R(in->src) : 0;
+	int32_t imm = in->imm;
+	bool w = (f->code & 7) == BPF_ALU64 || (f->code & 7) == BPF_JMP;
+
+	switch (op) {
+#define ALU_CASES(N, X)                                                        \
+	case BPFRT_OP_##N##64_K: case BPFRT_OP_##N##32_K:                      \
+		emit_alu_ri(b, w, X, d, imm);                                  \
+		return;                                                        \
+	case BPFRT_OP_##N##64_X: case BPFRT_OP_##N##32_X:                      \
+		emit_alu_rr(b, w, X, d, s);                                    \
+		return;
+	ALU_CASES(ADD, X_ADD)
+	ALU_CASES(SUB, X_SUB)
+	ALU_CASES(OR, X_OR)
+	ALU_CASES(AND, X_AND)
+	ALU_CASES(XOR, X_XOR)
+#undef ALU_CASES
+	case BPFRT_OP_MUL64_K: case BPFRT_OP_MUL32_K:
+		emit_imul_rri(b, w, d, d, imm);
+		return;
+	case BPFRT_OP_MUL64_X: case BPFRT_OP_MUL32_X:
+		emit_imul_rr(b, w, d, s);
+		return;
+	case BPFRT_OP_DIV64_K: case BPFRT_OP_DIV32_K: case BPFRT_OP_DIV64_X: case BPFRT_OP_DIV32_X:
+	case BPFRT_OP_MOD64_K: case BPFRT_OP_MOD32_K: case BPFRT_OP_MOD64_X: case BPFRT_OP_MOD32_X:
+	case BPFRT_OP_SDIV64_K: case BPFRT_OP_SDIV32_K: case BPFRT_OP_SDIV64_X: case BPFRT_OP_SDIV32_X:
+	case BPFRT_OP_SMOD64_K: case BPFRT_OP_SMOD32_K: case BPFRT_OP_SMOD64_X: case BPFRT_OP_SMOD32_X: {
+		bool mod = (f->code & 0xf0) == 0x90;
+		bool k = !(f->code & 0x08);
+		emit_div(c, w, mod, in->off == 1, d, k, s, imm);
+		return;
+	}
+#define SHIFT_CASES(N, X)                                                      \
+	case BPFRT_OP_##N##64_K: case BPFRT_OP_##N##32_K:                      \
+		emit_shift_k(c, w, X, d, imm);                                 \
+		return;                                                        \
+	case BPFRT_OP_##N##64_X: case BPFRT_OP_##N##32_X:                      \
+		emit_shift_x(c, w, X, d, s);                                   \
+		return;
+	SHIFT_CASES(LSH, X_SHL)
+	SHIFT_CASES(RSH, X_SHR)
+	SHIFT_CASES(ARSH, X_SAR)
+#undef SHIFT_CASES
+	case BPFRT_OP_NEG64: case BPFRT_OP_NEG32:
+		emit_grp3_r(b, w, 3, d); /* neg */
+		return;
+	case BPFRT_OP_MOV64_K:
+		emit_mov_ri(b, true, d, imm);
+		return;
+	case BPFRT_OP_MOV32_K:
+		emit_mov_ri(b, false, d, imm);
+		return;
+	case BPFRT_OP_MOV64_X:
+		if (d != s)
+			emit_mov_rr(b, true, d, s);
+		return;
+	case BPFRT_OP_MOV32_X:
+		emit_mov_rr(b, false, d, s);
+		return;
+	case BPFRT_OP_MOVSX8_64:  emit_movx_rr(b, true, 0xbe, d, s); return;
+	case BPFRT_OP_MOVSX16_64: emit_movx_rr(b, true, 0xbf, d, s); return;
+	case BPFRT_OP_MOVSX32_64: /* movsxd d, s32 */
+		emit_rex(b, true, d, s, false);
+		emit1(b, 0x63);
+		emit_modrm(b, 3, d, s);
+		return;
+	case BPFRT_OP_MOVSX8_32:  emit_movx_rr(b, false, 0xbe, d, s); return;
+	case BPFRT_OP_MOVSX16_32: emit_movx_rr(b, false, 0xbf, d, s); return;
+	case BPFRT_OP_LE16:
+		emit_movx_rr(b, false, 0xb7, d, d); /* movzx d32, d16 */
+		return;
+	case BPFRT_OP_LE32:
+		emit_mov_rr(b, false, d, d);
+		return;
+	case BPFRT_OP_LE64:
+		return;
+	case BPFRT_OP_BE16: case BPFRT_OP_BSWAP16:
+		emit1(b, 0x66); /* rol d16, 8 */
+		emit_rex(b, false, 0, d, false);
+		emit1(b, 0xc1);
+		emit_modrm(b, 3, 0, d);
+		emit1(b, 8);
+		emit_movx_rr(b, false, 0xb7, d, d);
+		return;
+	case BPFRT_OP_BE32: case BPFRT_OP_BSWAP32:
+		emit_rex(b, false, 0, d, false);
+		emit2(b, 0x0f, (uint8_t)(0xc8 + (d & 7))); /* bswap d32 */
+		return;
+	case BPFRT_OP_BE64: case BPFRT_OP_BSWAP64:
+		emit_rex(b, true, 0, d, false);
+		emit2(b, 0x0f, (uint8_t)(0xc8 + (d & 7))); /* bswap d64 */
+		return;
+
+	case BPFRT_OP_JA:
+		if (in->off)
+			j_jmp(c, c->ofs[pc + 1 + in->off]);
+		return;
+	case BPFRT_OP_JA32:
+		if (imm)
+			j_jmp(c, c->ofs[pc + 1 + imm]);
+		return;
+	case BPFRT_OP_CALL: {
+		const struct bpfrt_helper_slot *h = bpfrt_helper_get(&c->prog->helpers, (uint32_t)imm);
+		emit_args_to_sysv(c);
+		emit_call_abs(c, (uintptr_t)h->fn);
+		return;
+	}
+	case BPFRT_OP_CALLX: {
+		/* r11 = id; if (id >= n || !tab[id]) fault; call tab[id] */
+		emit_mov_rr(b, true, R11, d);
+		emit_alu_ri(b, true, X_CMP, R11, (int32_t)c->nhelper_tab);
+		size_t bad1 = fwd_jcc(b, CC_AE);
+		emit_mov_ri(b, true, R9, (int64_t)(uintptr_t)c->helper_tab);
+		/* mov r11, [r9 + r11*8] */
+		emit3(b, 0x4f, 0x8b, 0x1c);
+		emit1(b, 0xd9);
+		emit_test_rr(b, true, R11, R11);
+		size_t bad2 = fwd_jcc(b, CC_E);
+		if (c->permuted_args) {
+			emit_push(b, R11);
+			emit_push(b, R11); /* keep rsp aligned */
+			emit_args_to_sysv(c);
+			emit_pop(b, R11);
+			emit_pop(b, R11);
+		}
+		emit_call_r(b, R11);
+		size_t done = fwd_jmp(b);
+		fwd_here(b, bad1);
+		fwd_here(b, bad2);
+		emit_mov_rr(b, true, RSI, d);
+		emit_mov_ri(b, true, RDI, (int64_t)pc);
+		emit_mov_ri(b, true, R11, (int64_t)(uintptr_t)jit_callx_fault);
+		emit_call_r(b, R11);
+		fwd_here(b, done);
+		return;
+	}
+	case BPFRT_OP_CALL_LOCAL: {
+		size_t t = pc + 1 + (size_t)(int64_t)imm;
+		emit_call_rel(b, c->fn[c->fn_of[t]].entry);
+		return;
+	}
+	case BPFRT_OP_EXIT: {
+		const struct jfunc *fn = func_of(c, pc);
+		if (pc + 1 != fn->end)
+			j_jmp(c, fn->epilogue);
+		return;
+	}
+	case BPFRT_OP_CALL_KFUNC:
+	case BPFRT_OP_LDDW_MAP_FD: case BPFRT_OP_LDDW_MAP_VALUE: case BPFRT_OP_LDDW_BTF_ID:
+	case BPFRT_OP_LDDW_FUNC: case BPFRT_OP_LDDW_MAP_IDX: case BPFRT_OP_LDDW_MAP_IDX_VALUE:
+		b->err = true; /* refused at load: never reaches the JIT */
+		return;
+	case BPFRT_OP_LDDW:
+		emit_mov_ri(b, true, d, (int64_t)((uint64_t)(uint32_t)in[0].imm |
+						  ((uint64_t)(uint32_t)in[1].imm << 32)));
+		return;
+
+	case BPFRT_OP_LDXB:  emit_load(b, 1, false, d, s, in->off); return;
+	case BPFRT_OP_LDXH:  emit_load(b, 2, false, d, s, in->off); return;
+	case BPFRT_OP_LDXW:  emit_load(b, 4, false, d, s, in->off); return;
+	case BPFRT_OP_LDXDW: emit_load(b, 8, false, d, s, in->off); return;
+	case BPFRT_OP_LDXSB: emit_load(b, 1, true, d, s, in->off); return;
+	case BPFRT_OP_LDXSH: emit_load(b, 2, true, d, s, in->off); return;
+	case BPFRT_OP_LDXSW: emit_load(b, 4, true, d, s, in->off); return;
+	case BPFRT_OP_STB:   emit_store_i(b, 1, d, in->off, imm); return;
+	case BPFRT_OP_STH:   emit_store_i(b, 2, d, in->off, imm); return;
+	case BPFRT_OP_STW:   emit_store_i(b, 4, d, in->off, imm); return;
+	case BPFRT_OP_STDW:  emit_store_i(b, 8, d, in->off, imm); return;
+	case BPFRT_OP_STXB:  emit_store_r(b, 1, d, in->off, s); return;
+	case BPFRT_OP_STXH:  emit_store_r(b, 2, d, in->off, s); return;
+	case BPFRT_OP_STXW:  emit_store_r(b, 4, d, in->off, s); return;
+	case BPFRT_OP_STXDW: emit_store_r(b, 8, d, in->off, s); return;
+	default:
+		break;
+	}
+	if (f->shape == SHAPE_ATOMIC || f->shape == SHAPE_ATOMIC_FETCH ||
+	    f->shape == SHAPE_ATOMIC_CMPXCHG) {
+		emit_atomic(c, op, in);
+		return;
+	}
+	if (f->shape == SHAPE_JCC_K || f->shape == SHAPE_JCC_X) {
+		bool k = f->shape == SHAPE_JCC_K;
+		bool w64 = (f->code & 7) == BPF_JMP;
+		enum x86_cc cc;
+		bool test = false;
+		switch (f->code & 0xf0) {
+		case 0x10: cc = CC_E; break;
+		case 0x20: cc = CC_A; break;
+		case 0x30: cc = CC_AE; break;
+		case 0x40: cc = CC_NE; test = true; break;
+		case 0x50: cc = CC_NE; break;
+		case 0x60: cc = CC_G; break;
+		case 0x70: cc = CC_GE; break;
+		case 0xa0: cc = CC_B; break;
+		case 0xb0: cc = CC_BE; break;
+		case 0xc0: cc = CC_L; break;
+		default:   cc = CC_LE; break;
+		}
+		if (test)
+			k ? emit_test_ri(b, w64, d, imm) : emit_test_rr(b, w64, d, s);
+		else if (k && imm == 0)
+			emit_test_rr(b, w64, d, d); /* same flags as cmp d, 0 */
+		else
+			k ? emit_alu_ri(b, w64, X_CMP, d, imm) : emit_alu_rr(b, w64, X_CMP, d, s);
+		j_jcc(c, cc, c->ofs[pc + 1 + in->off]);
+		return;
+	}
+	b->err = true;
+}
+
+/* ---- functions ---- */
+
+static void emit_prologue(struct jctx *c, const struct jfunc *fn, bool main)
+{
+	struct x86_buf *b = &c->b;
+	emit3(b, 0x0f, 0x1f, 0x44); /* nop5: patch site */
+	emit2(b, 0x00, 0x00);
+	emit3(b, 0x0f, 0x1f, 0x00); /* nop3: the tail-call counter slot */
+	emit_push(b, RBP);
+	emit_mov_rr(b, true, RBP, RSP);
+	if (fn->depth) {
+		emit_rex(b, true, 0, RSP, false);
+		if (is_imm8(fn->depth)) {
+			emit2(b, 0x83, 0xec); /* sub rsp, imm8 */
+			emit1(b, (uint8_t)fn->depth);
+		} else {
+			emit2(b, 0x81, 0xec); /* sub rsp, imm32 */
+			emit4(b, fn->depth);
+		}
+	}
+	for (int i = 0; i < fn->nsaved; i++)
+		emit_push(b, fn->saved[i]);
+	if (main && c->permuted_args) { /* C passes R1, R2 in rdi, rsi */
+		emit_push(b, RDI);
+		emit_push(b, RSI);
+		emit_pop(b, R(2));
+		emit_pop(b, R(1));
+	}
+}
+
+static void emit_epilogue(struct jctx *c, const struct jfunc *fn)
+{
+	for (int i = fn->nsaved - 1; i >= 0; i--)
+		emit_pop(&c->b, fn->saved[i]);
+	emit1(&c->b, 0xc9); /* leave */
+	emit1(&c->b, 0xc3); /* ret */
+}
+
+/* One pass over every function; returns false on an emission error. */
+static bool emit_all(struct jctx *c)
+{
+	c->b.len = 0;
+	c->b.err = false;
+	for (size_t f = 0; f < c->nfn; f++) {
+		struct jfunc *fn = &c->fn[f];
+		fn->entry = (uint32_t)c->b.len;
+		emit_prologue(c, fn, f == 0);
+		for (size_t pc = fn->start; pc < fn->end; pc++) {
+			c->cur[pc] = (uint32_t)c->b.len;
+			emit_insn(c, pc);
+			if (bpfrt_op_is_lddw(c->in[pc].code))
+				c->cur[++pc] = (uint32_t)c->b.len;
+		}
+		fn->epilogue = (uint32_t)c->b.len;
+		emit_epilogue(c, fn);
+	}
+	c->cur[c->n] = (uint32_t)c->b.len;
+	return !c->b.err && c->b.len < UINT32_MAX / 2;
+}
+
+/* Frame size: the deepest r10-relative access; 512 where r10 escapes. */
+static uint32_t frame_depth(const struct bpfrt_insn *in, size_t start, size_t end)
+{
+	int64_t depth = 0;
+	for (size_t pc = start; pc < end; pc++) {
+		const struct bpfrt_form *f = &bpfrt_forms[in[pc].code];
+		int size = 8;
+		bool base_is_fp = false;
+		switch (f->shape) {
+		case SHAPE_LDX:
+			base_is_fp = in[pc].src == 10;
+			if (in[pc].dst == 10 || (in[pc].src == 10 && !base_is_fp))
+				return BPFRT_STACK_SIZE;
+			break;
+		case SHAPE_ST: case SHAPE_STX: case SHAPE_ATOMIC: case SHAPE_ATOMIC_FETCH:
+		case SHAPE_ATOMIC_CMPXCHG:
+			base_is_fp = in[pc].dst == 10;
+			if (f->shape != SHAPE_ST && in[pc].src == 10)
+				return BPFRT_STACK_SIZE; /* the frame pointer is stored: it escapes */
+			break;
+		case SHAPE_LDDW: case SHAPE_LDDW_PSEUDO:
+			pc++;
+			continue;
+		default: {
+			unsigned zero = bpfrt_shape_zero_fields(f->shape);
+			if ((!(zero & F_SRC) && in[pc].src == 10 && f->sel != SEL_SRC) ||
+			    (!(zero & F_DST) && in[pc].dst == 10))
+				return BPFRT_STACK_SIZE; /* r10 used as a value */
+			continue;
+		}
+		}
+		if (!base_is_fp)
+			continue;
+		switch (f->code & 0x18) {
+		case 0x00: size = 4; break;
+		case 0x08: size = 2; break;
+		case 0x10: size = 1; break;
+		default: size = 8; break;
+		}
+		if (-(int64_t)in[pc].off > depth)
+			depth = -(int64_t)in[pc].off;
+		(void)size;
+	}
+	return depth > BPFRT_STACK_SIZE ? BPFRT_STACK_SIZE : (uint32_t)depth;
+}
+
+/* Register maps: the kernel's, and permutations of it for testing. */
+static void make_reg_map(unsigned permute, uint8_t reg[11], bool *permuted_args)
+{
+	static const uint8_t args[5] = { RDI, RSI, RDX, RCX, R8 };
+	static const uint8_t saved[4] = { RBX, R13, R14, R15 };
+	uint8_t a[5], s[4];
+	memcpy(a, args, 5);
+	memcpy(s, saved, 4);
+	unsigned p6 = permute % 24, p1 = (permute / 24) % 120;
+	for (int i = 0; i < 4; i++) { /* Lehmer code: pick the (p6 % (4-i))th remaining */
+		int k = (int)(p6 % (unsigned)(4 - i));
+		p6 /= (unsigned)(4 - i);
+		uint8_t t = s[i + k];
+		memmove(&s[i + 1], &s[i], (size_t)k);
+		s[i] = t;
+	}
+	for (int i = 0; i < 5; i++) {
+		int k = (int)(p1 % (unsigned)(5 - i));
+		p1 /= (unsigned)(5 - i);
+		uint8_t t = a[i + k];
+		memmove(&a[i + 1], &a[i], (size_t)k);
+		a[i] = t;
+	}
+	reg[0] = RAX;
+	memcpy(&reg[1], a, 5);
+	memcpy(&reg[6], s, 4);
+	reg[10] = RBP;
+	*permuted_args = memcmp(a, args, 5) != 0;
+}
+
+/* Subprograms, their frames and saved registers; refuses recursion and call
+ * chains deeper than BPFRT_MAX_CALL_FRAMES (the JIT uses the native stack). */
+static int plan_functions(struct jctx *c, struct bpfrt_err *err)
+{
+	size_t n = c->n;
+	uint8_t *start = calloc(n, 1);
+	if (!start)
+		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+	start[0] = 1;
+	for (size_t pc = 0; pc < n; pc++) {
+		if (c->in[pc].code == BPFRT_OP_CALL_LOCAL)
+			start[pc + 1 + (size_t)(int64_t)c->in[pc].imm] = 1;
+		if (bpfrt_op_is_lddw(c->in[pc].code))
+			pc++;
+	}
+	size_t nfn = 0;
+	for (size_t pc = 0; pc < n; pc++)
+		nfn += start[pc];
+	c->fn = calloc(nfn, sizeof(*c->fn));
+	c->fn_of = malloc(n * sizeof(*c->fn_of));
+	if (!c->fn || !c->fn_of) {
+		free(start);
+		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+	}
+	c->nfn = 0;
+	for (size_t pc = 0; pc < n; pc++) {
+		if (start[pc]) {
+			if (c->nfn)
+				c->fn[c->nfn - 1].end = pc;
+			c->fn[c->nfn++].start = pc;
+		}
+		c->fn_of[pc] = (uint32_t)(c->nfn - 1);
+	}
+	c->fn[c->nfn - 1].end = n;
+	free(start);
+
+	static const uint8_t callee_saved[4] = { RBX, R13, R14, R15 };
+	for (size_t f = 0; f < c->nfn; f++) {
+		struct jfunc *fn = &c->fn[f];
+		bool used[16] = { false };
+		for (size_t pc = fn->start; pc < fn->end; pc++) {
+			const struct bpfrt_insn *in = &c->in[pc];
+			if (in->dst >= 6 && in->dst <= 9)
+				used[c->reg[in->dst]] = true;
+			if (in->src >= 6 && in->src <= 9 && bpfrt_forms[in->code].sel != SEL_SRC)
+				used[c->reg[in->src]] = true;
+			if (bpfrt_op_is_lddw(in->code))
+				pc++;
+		}
+		for (int i = 0; i < 4; i++)
+			if (used[callee_saved[i]])
+				fn->saved[fn->nsaved++] = callee_saved[i];
+		uint32_t depth = (frame_depth(c->in, fn->start, fn->end) + 15) & ~15u;
+		if (fn->nsaved & 1)
+			depth += 8; /* rsp 16-aligned after the pushes */
+		fn->depth = depth;
+	}
+
+	/* The call graph: no cycle, at most BPFRT_MAX_CALL_FRAMES deep.  An
+	 * iterative depth-first search with an explicit stack. */
+	uint8_t *state = calloc(c->nfn, 1); /* 0 new, 1 on the path, 2 done */
+	uint32_t *height = calloc(c->nfn, sizeof(*height)); /* frames below, incl. itself */
+	struct { uint32_t f; size_t pc; } *stk = malloc(c->nfn * sizeof(*stk) + sizeof(*stk));
+	int rc = BPFRT_OK;
+	if (!state || !height || !stk) {
+		rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+		goto out;
+	}
+	for (uint32_t root = 0; root < c->nfn && rc == BPFRT_OK; root++) {
+		if (state[root])
+			continue;
+		size_t sp = 0;
+		stk[sp].f = root;
+		stk[sp].pc = c->fn[root].start;
+		state[root] = 1;
+		height[root] = 1;
+		sp++;
+		while (sp && rc == BPFRT_OK) {
+			uint32_t f = stk[sp - 1].f;
+			size_t pc = stk[sp - 1].pc;
+			const struct jfunc *fn = &c->fn[f];
+			while (pc < fn->end && c->in[pc].code != BPFRT_OP_CALL_LOCAL)
+				pc++;
+			if (pc >= fn->end) {
+				state[f] = 2;
+				sp--;
+				if (sp && height[f] + 1 > height[stk[sp - 1].f])
+					height[stk[sp - 1].f] = height[f] + 1;
+				continue;
+			}
+			stk[sp - 1].pc = pc + 1;
+			uint32_t g = c->fn_of[pc + 1 + (size_t)(int64_t)c->in[pc].imm];
+			if (state[g] == 1) {
+				rc = bpfrt_err_set(err, BPFRT_EREJECT,
+					"insn %zu: recursive call (to insn %zu): the JIT needs a bounded "
+					"call chain", pc, c->fn[g].start);
+			} else if (state[g] == 0) {
+				state[g] = 1;
+				height[g] = 1;
+				stk[sp].f = g;
+				stk[sp].pc = c->fn[g].start;
+				sp++;
+			} else if (height[g] + 1 > height[f]) {
+				height[f] = height[g] + 1;
+			}
+		}
+	}
+	if (rc == BPFRT_OK && height[0] > BPFRT_MAX_CALL_FRAMES)
+		rc = bpfrt_err_set(err, BPFRT_EREJECT, "the call chain is %u frames deep, over the "
+				   "limit of %d", height[0], BPFRT_MAX_CALL_FRAMES);
+out:
+	free(state);
+	free(height);
+	free(stk);
+	return rc;
+}
+
+int bpfrt_jit_compile(struct bpfrt_prog *prog, unsigned permute, struct bpfrt_err *err)
+{
+	struct jctx cx = { .prog = prog, .in = prog->dec, .n = prog->n };
+	struct jctx *c = &cx;
+	struct bpfrt_jit *jit = calloc(1, sizeof(*jit));
+	int rc = BPFRT_ENOMEM;
+	if (!jit)
+		return bpfrt_err_set(err, rc, "out of memory");
+	make_reg_map(permute, c->reg, &c->permuted_args);
+	c->ofs = malloc((c->n + 1) * sizeof(*c->ofs));
+	c->cur = malloc((c->n + 1) * sizeof(*c->cur));
+	if (!c->ofs || !c->cur) {
+		bpfrt_err_set(err, rc, "out of memory");
+		goto fail;
+	}
+	if ((rc = plan_functions(c, err)) != BPFRT_OK)
+		goto fail;
+	for (size_t pc = 0; pc < c->n; pc++)
+		if (c->in[pc].code == BPFRT_OP_CALLX)
+			jit->has_callx = true;
+	if (jit->has_callx) {
+		jit->nhelper_tab = prog->helpers.n;
+		jit->helper_tab = calloc(prog->helpers.n ? prog->helpers.n : 1, sizeof(uint64_t));
+		if (!jit->helper_tab) {
+			rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+			goto fail;
+		}
+		for (uint32_t i = 0; i < prog->helpers.n; i++)
+			jit->helper_tab[i] = (uintptr_t)prog->helpers.slot[i].fn;
+		c->helper_tab = jit->helper_tab;
+		c->nhelper_tab = jit->nhelper_tab;
+	}
+
+	/* Sizing passes: the first assumes 64 bytes an instruction. */
+	for (size_t pc = 0; pc <= c->n; pc++)
+		c->ofs[pc] = (uint32_t)(pc * 64);
+	for (size_t f = 0; f < c->nfn; f++) {
+		c->fn[f].entry = (uint32_t)(c->fn[f].start * 64);
+		c->fn[f].epilogue = (uint32_t)(c->fn[f].end * 64);
+	}
+	int pass;
+	bool converged = false;
+	for (pass = 1; pass <= MAX_PASSES + 2 && !converged; pass++) {
+		if (pass == MAX_PASSES + 1)
+			c->force_long = true; /* no convergence: all jumps long */
+		if (!emit_all(c)) {
+			rc = bpfrt_err_set(err, BPFRT_EINTERNAL, "internal error: JIT emission failed");
+			goto fail;
+		}
+		converged = !memcmp(c->ofs, c->cur, (c->n + 1) * sizeof(*c->ofs));
+		uint32_t *t = c->ofs;
+		c->ofs = c->cur;
+		c->cur = t;
+	}
+	if (!converged) {
+		rc = bpfrt_err_set(err, BPFRT_EINTERNAL, "internal error: JIT did not converge");
+		goto fail;
+	}
+	size_t size = c->b.len;
+	if ((rc = bpfrt_jit_mem_alloc(size, &jit->mem)) != BPFRT_OK) {
+		bpfrt_err_set(err, rc, "cannot allocate %zu bytes of executable memory", size);
+		goto fail;
+	}
+	/* The final pass, at the final address, must give the same layout. */
+	c->base = (uintptr_t)jit->mem.rx;
+	c->b.p = jit->mem.rw;
+	c->b.cap = jit->mem.size;
+	if (!emit_all(c) || c->b.len != size ||
+	    memcmp(c->ofs, c->cur, (c->n + 1) * sizeof(*c->ofs))) {
+		rc = bpfrt_err_set(err, BPFRT_EINTERNAL,
+				   "internal error: the final JIT pass gave %zu bytes, not %zu",
+				   c->b.len, size);
+		goto fail;
+	}
+	if ((rc = bpfrt_jit_mem_seal(&jit->mem)) != BPFRT_OK) {
+		bpfrt_err_set(err, rc, "cannot make JIT memory executable");
+		goto fail;
+	}
+	jit->fn = (bpfrt_jit_fn)(void *)(jit->mem.rx + c->fn[0].entry);
+	jit->code_size = size;
+	jit->insn_ofs = c->ofs;
+	jit->passes = pass - 1;
+	c->ofs = NULL;
+	free(c->cur);
+	free(c->fn);
+	free(c->fn_of);
+	prog->jit = jit;
+	return BPFRT_OK;
+fail:
+	free(c->ofs);
+	free(c->cur);
+	free(c->fn);
+	free(c->fn_of);
+	bpfrt_jit_free(jit);
+	return rc;
+}
+
+void bpfrt_jit_free(struct bpfrt_jit *jit)
+{
+	if (!jit)
+		return;
+	bpfrt_jit_mem_free(&jit->mem);
+	free(jit->insn_ofs);
+	free(jit->helper_tab);
+	free(jit);
+}
+
+int bpfrt_jit_run(struct bpfrt_prog *prog, uint64_t r1, uint64_t r2, uint64_t *r0)
+{
+	struct bpfrt_jit *jit = prog->jit;
+	if (!jit->has_callx) {
+		*r0 = jit->fn(r1, r2);
+		return BPFRT_OK;
+	}
+	jmp_buf jb, *outer = fault_jb;
+	fault_jb = &jb;
+	if (setjmp(jb)) {
+		fault_jb = outer;
+		return bpfrt_prog_fail(prog, BPFRT_EFAULT, "%s: insn %" PRIu64 ": callx to %#" PRIx64
+				       ", which is not a registered helper",
+				       prog->name ? prog->name : "program", fault_pc, fault_val);
+	}
+	*r0 = jit->fn(r1, r2);
+	fault_jb = outer;
+	return BPFRT_OK;
+}
