@@ -42,6 +42,7 @@ static const char usage_main[] =
 	"  asm FILE [-o OUT]      assemble FILE (uBPF/bpf_conformance syntax)\n"
 	"  disasm FILE            disassemble FILE (.bin raw, .s assembly, .data test)\n"
 	"  run FILE [OPTIONS]     run a program on memory and print r0\n"
+	"  dump jited FILE        each instruction and the x86 code the JIT made of it\n"
 	"  plugin [OPTIONS] [MEM] bpf_conformance plugin: program as hex on stdin\n"
 	"  version                print the version\n"
 	"  help                   this text\n"
@@ -82,6 +83,12 @@ static const char usage_plugin[] =
 	"with --) and prints r0 in hex; exits non-zero with a message on stderr if\n"
 	"the program is refused or faults.  The interpreter runs in safe mode\n"
 	"unless --fast; --jit trusts the program.\n";
+
+static const char usage_dump[] =
+	"usage: bpfrt dump jited FILE\n"
+	"Compiles FILE (.s/.asm, .data, .bin) with the x86-64 JIT and prints each BPF\n"
+	"instruction followed by its x86 code (disassembled by Zydis), with each\n"
+	"function's prologue and epilogue.\n";
 
 static bool has_suffix(const char *s, const char *suf)
 {
@@ -360,6 +367,39 @@ out:
 	return rc;
 }
 
+static int cmd_dump(int argc, char **argv)
+{
+	if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+		fputs(usage_dump, stdout);
+		return 0;
+	}
+	if (argc != 2 || strcmp(argv[0], "jited") || argv[1][0] == '-') {
+		fputs(usage_dump, stderr);
+		return 2;
+	}
+	struct bpfrt_insn *insns = NULL;
+	size_t n = 0;
+	if (read_program(argv[1], &insns, &n, NULL, NULL, NULL))
+		return 1;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_prog *p = NULL;
+	struct run_opts o = { .engine = BPFRT_ENGINE_JIT, .fast = true };
+	int rc = vm ? load(vm, insns, n, &o, argv[1], &p) : die("out of memory");
+	if (!rc) {
+		char *text;
+		if (bpfrt_prog_dump_jited(p, &text) != BPFRT_OK)
+			rc = die("%s", bpfrt_prog_errmsg(p));
+		else {
+			fputs(text, stdout);
+			free(text);
+		}
+	}
+	bpfrt_prog_free(p);
+	bpfrt_vm_free(vm);
+	free(insns);
+	return rc;
+}
+
 static int cmd_plugin(int argc, char **argv)
 {
 	struct run_opts o = { 0 };
@@ -442,6 +482,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "disasm")) return cmd_disasm(argc - 2, argv + 2);
 	if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
 	if (!strcmp(cmd, "plugin")) return cmd_plugin(argc - 2, argv + 2);
+	if (!strcmp(cmd, "dump")) return cmd_dump(argc - 2, argv + 2);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("%s\n", bpfrt_version());
 		return 0;

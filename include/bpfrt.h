@@ -134,8 +134,9 @@ struct bpfrt_load_opts {
 	bpfrt_engine engine;
 	uint64_t insn_budget;  /* safe mode: max instructions per run (0 = 1<<32) */
 	const char *name;      /* program name for messages (copied), or NULL */
-	unsigned jit_permute;  /* testing: a permutation of the JIT's register map
-				* (0 = the kernel's mapping; 1..2879 others) */
+	unsigned jit_permute;  /* testing: bits 0-15 a permutation of the JIT's register
+				* map (0 = the kernel's mapping; 1..2879 others); bit 16:
+				* call every helper through a register */
 };
 
 /*
@@ -172,6 +173,22 @@ BPFRT_API int bpfrt_prog_run_mem(bpfrt_prog *prog, void *mem, size_t len, uint64
 
 /* Runs the program on a context: r1 = ctx; safe mode allows [ctx, ctx+size). */
 BPFRT_API int bpfrt_prog_run_ctx(bpfrt_prog *prog, void *ctx, size_t ctx_size, uint64_t *r0);
+
+/*
+ * The JITed code of a program as text: each BPF instruction followed by its
+ * x86-64 code, disassembled (and each function's prologue and epilogue).
+ * *text is malloc'd; free it with free().  BPFRT_EINVAL if the program does
+ * not run on the JIT.
+ */
+BPFRT_API int bpfrt_prog_dump_jited(bpfrt_prog *prog, char **text);
+
+/* JIT figures of a loaded program (zeros when it does not run on the JIT). */
+struct bpfrt_jit_info {
+	size_t code_bytes;  /* native code */
+	size_t functions;   /* main program + subprograms */
+	int passes;         /* layout passes until the offsets converged */
+};
+BPFRT_API void bpfrt_prog_jit_info(const bpfrt_prog *prog, struct bpfrt_jit_info *info);
 
 /* ------------------------------------------------ assembler / disasm ---- */
 

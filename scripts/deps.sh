@@ -6,10 +6,11 @@
 #
 # gcc, make, pkg-config  the build
 # libcmocka-dev          the unit-test framework
+# libzydis-dev           x86 disassembly (dump jited), instruction lengths (hooks)
 # clang-19 and libclang-rt-19-dev  libFuzzer and the sanitizers' runtimes
 #                        (clang -fsanitize=fuzzer), and later BPF C test programs
 set -eu
-PKGS="gcc make pkg-config libcmocka-dev clang-19 libclang-rt-19-dev"
+PKGS="gcc make pkg-config libcmocka-dev libzydis-dev clang-19 libclang-rt-19-dev"
 
 missing() {
 	for p in $PKGS; do

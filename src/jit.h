@@ -26,22 +26,33 @@ typedef uint64_t (*bpfrt_jit_fn)(uint64_t r1, uint64_t r2);
 
 struct bpfrt_jit {
 	struct bpfrt_jit_mem mem;
-	bpfrt_jit_fn fn;          /* entry of the main program */
+	bpfrt_jit_fn entry;       /* entry of the main program */
 	size_t code_size;         /* bytes of code */
 	uint32_t *insn_ofs;       /* code offset of each BPF instruction (n + 1) */
 	uint64_t *helper_tab;     /* callx: helper functions by id */
 	uint32_t nhelper_tab;
 	bool has_callx;
 	int passes;
+	size_t nfn;               /* functions: main first, then subprograms */
+	struct bpfrt_jit_func {
+		uint32_t start, end;  /* instructions */
+		uint32_t entry, epilogue; /* code offsets */
+		uint32_t depth;
+		uint8_t nsaved, saved[4];
+	} *fn;
 };
 
 struct bpfrt_prog;
 struct bpfrt_err;
 /* JIT options (internal; the public flags map onto them) */
-#define BPFRT_JIT_PERMUTE_SHIFT 0 /* low 8 bits: register permutation (0 = the kernel's) */
+/* low 16 bits: a register permutation (0 = the kernel's map); this bit:
+ * call every helper through a register, as if none were in reach */
+#define BPFRT_JIT_FORCE_FAR (1u << 16)
 BPFRT_HIDDEN int bpfrt_jit_compile(struct bpfrt_prog *prog, unsigned permute,
 				   struct bpfrt_err *err);
 BPFRT_HIDDEN void bpfrt_jit_free(struct bpfrt_jit *jit);
+/* jit_dump.c: the BPF instructions, each followed by its x86 code */
+BPFRT_HIDDEN int bpfrt_jit_dump(const struct bpfrt_prog *prog, char **text);
 BPFRT_HIDDEN int bpfrt_jit_run(struct bpfrt_prog *prog, uint64_t r1, uint64_t r2, uint64_t *r0);
 
 #endif

@@ -73,6 +73,7 @@ struct jctx {
 	uint32_t *ofs;          /* previous pass: code offset of each instruction */
 	uint32_t *cur;          /* this pass */
 	bool force_long;
+	bool force_far;         /* testing: call helpers through a register */
 	uintptr_t base;         /* address of the code (0 while sizing) */
 	const uint64_t *helper_tab;
 	uint32_t nhelper_tab;
@@ -149,7 +150,7 @@ static void emit_movx_rr(struct x86_buf *b, bool w, uint8_t op, int dst, int src
 /* Calls a C function at fn: direct when the window reaches it. */
 static void emit_call_abs(struct jctx *c, uintptr_t fn)
 {
-	if (bpfrt_jit_mem_reaches(fn)) {
+	if (!c->force_far && bpfrt_jit_mem_reaches(fn)) {
 		emit1(&c->b, 0xe8); /* call rel32 */
 		uintptr_t next = c->base + c->b.len + 4;
 		emit4(&c->b, c->base ? (uint32_t)(int32_t)(intptr_t)(fn - next) : 0);
@@ -219,7 +220,8 @@ static void emit_div(struct jctx *c, bool w, bool mod, bool sgn, int d, bool k, 
 		emit_mov_rr(b, true, R10, RAX);
 	if (d != RDX)
 		emit_mov_rr(b, true, R9, RDX);
-	emit_mov_rr(b, w, RAX, d);
+	if (d != RAX)
+		emit_mov_rr(b, w, RAX, d);
 	if (sgn) {
 		if (w)
 			emit2(b, 0x48, 0x99); /* cqo */
@@ -228,8 +230,9 @@ static void emit_div(struct jctx *c, bool w, bool mod, bool sgn, int d, bool k, 
 	} else {
 		emit_op_rr(b, false, 0x31, RDX, RDX); /* xor edx, edx */
 	}
-	emit_grp3_r(b, w, sgn ? 7 : 6, R11); /* idiv / div r11 */
-	emit_mov_rr(b, w, d, mod ? RDX : RAX);
+	emit_grp3_r(b, w, sgn ? 7 : 6, R11); /* idiv / div r11 (32-bit: results zero-extended) */
+	if (d != (mod ? RDX : RAX))
+		emit_mov_rr(b, w, d, mod ? RDX : RAX);
 	if (d != RAX)
 		emit_mov_rr(b, true, RAX, R10);
 	if (d != RDX)
@@ -812,7 +815,8 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, unsigned permute, struct bpfrt_er
 	int rc = BPFRT_ENOMEM;
 	if (!jit)
 		return bpfrt_err_set(err, rc, "out of memory");
-	make_reg_map(permute, c->reg, &c->permuted_args);
+	make_reg_map(permute & 0xffff, c->reg, &c->permuted_args);
+	c->force_far = permute & BPFRT_JIT_FORCE_FAR;
 	c->ofs = malloc((c->n + 1) * sizeof(*c->ofs));
 	c->cur = malloc((c->n + 1) * sizeof(*c->cur));
 	if (!c->ofs || !c->cur) {
@@ -882,10 +886,22 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, unsigned permute, struct bpfrt_er
 		bpfrt_err_set(err, rc, "cannot make JIT memory executable");
 		goto fail;
 	}
-	jit->fn = (bpfrt_jit_fn)(void *)(jit->mem.rx + c->fn[0].entry);
+	jit->entry = (bpfrt_jit_fn)(void *)(jit->mem.rx + c->fn[0].entry);
 	jit->code_size = size;
 	jit->insn_ofs = c->ofs;
 	jit->passes = pass - 1;
+	jit->fn = calloc(c->nfn, sizeof(*jit->fn));
+	if (!jit->fn) {
+		rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+		goto fail;
+	}
+	jit->nfn = c->nfn;
+	for (size_t f = 0; f < c->nfn; f++) {
+		const struct jfunc *fn = &c->fn[f];
+		jit->fn[f] = (struct bpfrt_jit_func){ (uint32_t)fn->start, (uint32_t)fn->end, fn->entry,
+						      fn->epilogue, fn->depth, fn->nsaved, { 0 } };
+		memcpy(jit->fn[f].saved, fn->saved, sizeof(fn->saved));
+	}
 	c->ofs = NULL;
 	free(c->cur);
 	free(c->fn);
@@ -893,6 +909,8 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, unsigned permute, struct bpfrt_er
 	prog->jit = jit;
 	return BPFRT_OK;
 fail:
+	if (jit->insn_ofs == c->ofs)
+		c->ofs = NULL;
 	free(c->ofs);
 	free(c->cur);
 	free(c->fn);
@@ -907,6 +925,7 @@ void bpfrt_jit_free(struct bpfrt_jit *jit)
 		return;
 	bpfrt_jit_mem_free(&jit->mem);
 	free(jit->insn_ofs);
+	free(jit->fn);
 	free(jit->helper_tab);
 	free(jit);
 }
@@ -915,7 +934,7 @@ int bpfrt_jit_run(struct bpfrt_prog *prog, uint64_t r1, uint64_t r2, uint64_t *r
 {
 	struct bpfrt_jit *jit = prog->jit;
 	if (!jit->has_callx) {
-		*r0 = jit->fn(r1, r2);
+		*r0 = jit->entry(r1, r2);
 		return BPFRT_OK;
 	}
 	jmp_buf jb, *outer = fault_jb;
@@ -926,7 +945,7 @@ int bpfrt_jit_run(struct bpfrt_prog *prog, uint64_t r1, uint64_t r2, uint64_t *r
 				       ", which is not a registered helper",
 				       prog->name ? prog->name : "program", fault_pc, fault_val);
 	}
-	*r0 = jit->fn(r1, r2);
+	*r0 = jit->entry(r1, r2);
 	fault_jb = outer;
 	return BPFRT_OK;
 }

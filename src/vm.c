@@ -343,3 +343,24 @@ int bpfrt_disasm_insn(const bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t
 {
 	return bpfrt_disasm_one(vm ? &vm->helpers : NULL, insns, n, pc, buf, buflen);
 }
+
+int bpfrt_prog_dump_jited(bpfrt_prog *prog, char **text)
+{
+	if (!prog || !text)
+		return BPFRT_EINVAL;
+	*text = NULL;
+	if (!prog->jit)
+		return bpfrt_prog_fail(prog, BPFRT_EINVAL, "the program does not run on the JIT");
+	int rc = bpfrt_jit_dump(prog, text);
+	return rc == BPFRT_OK ? rc : bpfrt_prog_fail(prog, rc, "out of memory");
+}
+
+void bpfrt_prog_jit_info(const bpfrt_prog *prog, struct bpfrt_jit_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	if (prog && prog->jit) {
+		info->code_bytes = prog->jit->code_size;
+		info->functions = prog->jit->nfn;
+		info->passes = prog->jit->passes;
+	}
+}

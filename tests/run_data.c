@@ -220,8 +220,9 @@ int main(int argc, char **argv)
 				struct config *cf = &configs[nconfigs++];
 				cf->engine = BPFRT_ENGINE_JIT;
 				cf->flags = 0;
-				cf->permute = (unsigned)(k * 1019) % 2880;
-				snprintf(cf->name, sizeof(cf->name), "jit/perm%u", cf->permute);
+				cf->permute = (unsigned)(k * 1019) % 2880 | (k % 2 ? 1u << 16 : 0);
+				snprintf(cf->name, sizeof(cf->name), "jit/perm%u%s", cf->permute & 0xffff,
+					 cf->permute >> 16 ? "/far" : "");
 			}
 		} else if (!strcmp(argv[i], "--skip") && i + 1 < argc && nskips < 32)
 			skips[nskips++] = argv[++i];

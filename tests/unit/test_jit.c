@@ -1,0 +1,270 @@
+/*
+ * test_jit.c — the x86-64 JIT: the seed's prologue bytes, saved registers,
+ * frames, W^X executable memory, packs, faults, refusals and fallback.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "internal.h"
+#include "jit.h"
+#include "x86_enc.h"
+
+static bpfrt_prog *jit_load(bpfrt_vm *vm, const char *text, uint32_t flags, int expect)
+{
+	struct bpfrt_insn *in;
+	size_t n;
+	char err[256];
+	assert_int_equal(bpfrt_asm(text, &in, &n, err, sizeof(err)), BPFRT_OK);
+	struct bpfrt_load_opts o = { .sz = sizeof(o), .flags = flags, .engine = BPFRT_ENGINE_JIT };
+	bpfrt_prog *p = NULL;
+	int rc = bpfrt_prog_load(vm, in, n, &o, &p);
+	free(in);
+	if (rc != expect)
+		fail_msg("load: %d (%s), expected %d", rc, bpfrt_vm_errmsg(vm), expect);
+	return p;
+}
+
+static void prologue_bytes(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_prog *p = jit_load(vm, "mov %r0, 7\nexit", 0, BPFRT_OK);
+	static const uint8_t want[] = {
+		0x0f, 0x1f, 0x44, 0x00, 0x00, /* nop5 */
+		0x0f, 0x1f, 0x00,             /* nop3 */
+		0x55,                         /* push rbp */
+		0x48, 0x89, 0xe5,             /* mov rbp, rsp */
+		0xb8, 0x07, 0x00, 0x00, 0x00, /* mov eax, 7 */
+		0xc9, 0xc3,                   /* leave; ret */
+	};
+	assert_int_equal(p->jit->code_size, sizeof(want));
+	assert_memory_equal(p->jit->mem.rx, want, sizeof(want));
+	uint64_t r0;
+	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
+	assert_int_equal(r0, 7);
+	bpfrt_prog_free(p);
+	bpfrt_vm_free(vm);
+}
+
+static void saves_only_used_registers(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	/* r6 and r8: rbx and r14, an even count, so no padding */
+	bpfrt_prog *p = jit_load(vm, "mov %r6, 1\nmov %r8, 2\nmov %r0, %r6\nadd %r0, %r8\nexit", 0, 0);
+	const struct bpfrt_jit_func *f = &p->jit->fn[0];
+	assert_int_equal(f->nsaved, 2);
+	assert_int_equal(f->saved[0], RBX);
+	assert_int_equal(f->saved[1], R14);
+	assert_int_equal(f->depth, 0);
+	/* the pushes follow the 12-byte entry region directly (no sub rsp) */
+	assert_int_equal(p->jit->mem.rx[12], 0x53);                                /* push rbx */
+	assert_int_equal(p->jit->mem.rx[13], 0x41);
+	assert_int_equal(p->jit->mem.rx[14], 0x56);                                /* push r14 */
+	uint64_t r0;
+	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
+	assert_int_equal(r0, 3);
+	bpfrt_prog_free(p);
+	/* all four, plus a stack: the frame keeps rsp 16-byte aligned */
+	p = jit_load(vm, "mov %r6, 1\nmov %r7, 1\nmov %r8, 1\nmov %r9, 1\nstdw [%r10-24], 5\n"
+		     "ldxdw %r0, [%r10-24]\nexit", 0, 0);
+	f = &p->jit->fn[0];
+	assert_int_equal(f->nsaved, 4);
+	assert_int_equal(f->depth, 32);
+	bpfrt_prog_free(p);
+	/* one register and a stack of 8: 16 + 8 padding */
+	p = jit_load(vm, "mov %r9, 1\nstdw [%r10-8], 5\nldxdw %r0, [%r10-8]\nexit", 0, 0);
+	assert_int_equal(p->jit->fn[0].nsaved, 1);
+	assert_int_equal(p->jit->fn[0].saved[0], R15);
+	assert_int_equal(p->jit->fn[0].depth, 24);
+	/* r10 escaping (passed as a pointer) gives the full 512 bytes */
+	bpfrt_prog_free(p);
+	p = jit_load(vm, "mov %r1, %r10\nmov %r0, 0\nexit", 0, 0);
+	assert_int_equal(p->jit->fn[0].depth, 512);
+	bpfrt_prog_free(p);
+	bpfrt_vm_free(vm);
+}
+
+static void subprograms_have_their_own_frames(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_prog *p = jit_load(vm, "mov %r6, 2\ncall local f\nadd %r0, %r6\nexit\n"
+				 "f:\nstdw [%r10-16], 40\nldxdw %r0, [%r10-16]\nexit", 0, 0);
+	assert_int_equal(p->jit->nfn, 2);
+	assert_int_equal(p->jit->fn[0].nsaved, 1);
+	assert_int_equal(p->jit->fn[1].nsaved, 0);
+	assert_int_equal(p->jit->fn[1].depth, 16);
+	assert_int_equal(p->jit->fn[1].start, 4);
+	uint64_t r0;
+	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
+	assert_int_equal(r0, 42);
+	bpfrt_prog_free(p);
+	bpfrt_vm_free(vm);
+}
+
+/* No mapping of the process is writable and executable at once. */
+static void no_wx_mapping(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_prog *p = jit_load(vm, "mov %r0, 1\nexit", 0, 0);
+	FILE *f = fopen("/proc/self/maps", "r");
+	assert_non_null(f);
+	char line[512];
+	bool found_code = false;
+	uintptr_t code = (uintptr_t)p->jit->mem.rx;
+	while (fgets(line, sizeof(line), f)) {
+		uintptr_t lo, hi;
+		char perm[5];
+		if (sscanf(line, "%lx-%lx %4s", &lo, &hi, perm) != 3)
+			continue;
+		if (perm[1] == 'w' && perm[2] == 'x')
+			fail_msg("writable and executable mapping: %s", line);
+		if (code >= lo && code < hi) {
+			found_code = true;
+			assert_int_equal(perm[0], 'r');
+			assert_int_equal(perm[1], '-');
+			assert_int_equal(perm[2], 'x');
+		}
+	}
+	fclose(f);
+	assert_true(found_code);
+	bpfrt_prog_free(p);
+	bpfrt_vm_free(vm);
+}
+
+static void small_programs_share_a_pack(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_prog *a = jit_load(vm, "mov %r0, 1\nexit", 0, 0);
+	bpfrt_prog *b = jit_load(vm, "mov %r0, 2\nexit", 0, 0);
+	assert_ptr_equal(a->jit->mem.pack, b->jit->mem.pack);
+	assert_ptr_not_equal(a->jit->mem.rx, b->jit->mem.rx);
+	uint8_t *code = a->jit->mem.rx;
+	size_t size = a->jit->mem.size;
+	assert_int_equal(size % 64, 0);
+	/* the rest of a's chunk is int3 */
+	for (size_t i = a->jit->code_size; i < size; i++)
+		assert_int_equal(code[i], 0xcc);
+	bpfrt_prog_free(a);
+	for (size_t i = 0; i < size; i++) /* freed code becomes int3 */
+		assert_int_equal(code[i], 0xcc);
+	uint64_t r0;
+	assert_int_equal(bpfrt_prog_run_mem(b, NULL, 0, &r0), BPFRT_OK);
+	assert_int_equal(r0, 2);
+	/* the freed chunk is reused */
+	bpfrt_prog *c = jit_load(vm, "mov %r0, 3\nexit", 0, 0);
+	assert_ptr_equal(c->jit->mem.rx, code);
+	bpfrt_prog_free(b);
+	bpfrt_prog_free(c);
+	bpfrt_vm_free(vm);
+}
+
+static void callx_fault(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_prog *p = jit_load(vm, "mov %r2, 1000\ncall %r2\nexit", 0, 0);
+	uint64_t r0;
+	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_EFAULT);
+	assert_non_null(strstr(bpfrt_prog_errmsg(p), "insn 1: callx to 0x3e8, which is not a registered helper"));
+	bpfrt_prog_free(p);
+	/* and a good one: 8 is bpf_get_smp_processor_id */
+	p = jit_load(vm, "mov %r2, 8\ncall %r2\nrsh %r0, 16\nexit", 0, 0);
+	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
+	assert_int_equal(r0, 0);
+	bpfrt_prog_free(p);
+	bpfrt_vm_free(vm);
+}
+
+static void recursion_refused_or_interpreted(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	const char *rec = "mov %r0, 0\ncall local f\nexit\nf:\nadd %r0, 1\ncall local f\nexit";
+	jit_load(vm, rec, 0, BPFRT_EREJECT);
+	assert_non_null(strstr(bpfrt_vm_errmsg(vm), "insn 4: recursive call (to insn 3)"));
+	bpfrt_prog *p = jit_load(vm, rec, BPFRT_LOAD_JIT_FALLBACK, BPFRT_OK);
+	assert_int_equal(bpfrt_prog_engine(p), BPFRT_ENGINE_INTERP);
+	assert_non_null(strstr(bpfrt_prog_errmsg(p), "runs on the interpreter"));
+	uint64_t r0;
+	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_EFAULT);
+	bpfrt_prog_free(p);
+	/* a chain of 9 frames is refused too */
+	char text[1024] = "mov %r0, 0\ncall local f1\nexit\n";
+	for (int i = 1; i <= 8; i++) {
+		char fn[64];
+		if (i < 8)
+			snprintf(fn, sizeof(fn), "f%d:\ncall local f%d\nexit\n", i, i + 1);
+		else
+			snprintf(fn, sizeof(fn), "f%d:\nexit\n", i);
+		strcat(text, fn);
+	}
+	jit_load(vm, text, 0, BPFRT_EREJECT);
+	assert_non_null(strstr(bpfrt_vm_errmsg(vm), "the call chain is 9 frames deep"));
+	bpfrt_vm_free(vm);
+}
+
+static void safe_mode_is_interpreted(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	jit_load(vm, "mov %r0, 1\nexit", BPFRT_LOAD_SAFE, BPFRT_ENOTSUP);
+	assert_non_null(strstr(bpfrt_vm_errmsg(vm), "safe mode runs on the interpreter"));
+	bpfrt_vm_free(vm);
+}
+
+/* Jumps far enough to need rel32 in both directions, and the dump. */
+static void long_jumps_and_dump(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	size_t cap = 1 << 16, len = 0;
+	char *text = malloc(cap);
+	len += (size_t)snprintf(text + len, cap - len, "mov %%r0, 0\nmov %%r1, 3\nloop:\n");
+	for (int i = 0; i < 100; i++) /* 100 x 4 bytes: past rel8 */
+		len += (size_t)snprintf(text + len, cap - len, "add %%r0, 1\n");
+	len += (size_t)snprintf(text + len, cap - len, "sub %%r1, 1\njne %%r1, 0, loop\nja end\n");
+	for (int i = 0; i < 100; i++)
+		len += (size_t)snprintf(text + len, cap - len, "add %%r0, 1000\n");
+	snprintf(text + len, cap - len, "end:\nexit\n");
+	bpfrt_prog *p = jit_load(vm, text, 0, 0);
+	free(text);
+	uint64_t r0;
+	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
+	assert_int_equal(r0, 300);
+	char *dump;
+	assert_int_equal(bpfrt_prog_dump_jited(p, &dump), BPFRT_OK);
+	assert_non_null(strstr(dump, "jnz 0x"));
+	assert_non_null(strstr(dump, "0f 85 ")); /* the loop's jne is rel32 */
+	assert_non_null(strstr(dump, "e9 "));    /* ja end is rel32 */
+	assert_non_null(strstr(dump, "push rbp"));
+	free(dump);
+	struct bpfrt_jit_info info;
+	bpfrt_prog_jit_info(p, &info);
+	assert_int_equal(info.functions, 1);
+	assert_true(info.passes >= 2);
+	assert_int_equal(info.code_bytes, p->jit->code_size);
+	bpfrt_prog_free(p);
+	bpfrt_vm_free(vm);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(prologue_bytes),
+		cmocka_unit_test(saves_only_used_registers),
+		cmocka_unit_test(subprograms_have_their_own_frames),
+		cmocka_unit_test(no_wx_mapping),
+		cmocka_unit_test(small_programs_share_a_pack),
+		cmocka_unit_test(callx_fault),
+		cmocka_unit_test(recursion_refused_or_interpreted),
+		cmocka_unit_test(safe_mode_is_interpreted),
+		cmocka_unit_test(long_jumps_and_dump),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
