@@ -3,7 +3,7 @@
 #   make             build/libbpfrt.a, build/libbpfrt.so, build/bpfrt
 #   make check       every test (installs missing packages first)
 #   make bench       the benchmarks
-#   make fuzz        run the libFuzzer target (FUZZ_TIME seconds, default 600)
+#   make fuzz        run a libFuzzer target (FUZZER=load|jit, FUZZ_TIME seconds, default 600)
 #   make deps        install the Debian packages we need
 #   make install     PREFIX=/usr/local DESTDIR=
 #   make SAN=address|undefined|thread|address,undefined ...   in build/san-NAME
@@ -36,7 +36,9 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(BUILD)/cli/main.o $(BUILD)/tools/datafile.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-TOOL_BIN := $(BUILD)/tests/run_conformance $(BUILD)/tests/run_data $(BUILD)/tests/fuzz_replay
+FUZZERS := load jit
+TOOL_BIN := $(BUILD)/tests/run_conformance $(BUILD)/tests/run_data \
+	$(FUZZERS:%=$(BUILD)/tests/fuzz_%_replay)
 BENCH_BIN := $(BUILD)/bench/bench
 
 .PHONY: all check bench fuzz deps install clean tests
@@ -62,7 +64,7 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/tests/testutil.o $(
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 $(BUILD)/tests/run_%: $(BUILD)/tests/run_%.o $(BUILD)/tests/testutil.o $(BUILD)/tools/datafile.o $(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/tests/fuzz_replay: $(BUILD)/fuzz/fuzz_load.o $(BUILD)/fuzz/replay.o $(BUILD)/libbpfrt.a
+$(BUILD)/tests/fuzz_%_replay: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/replay.o $(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench/bench: $(BUILD)/bench/bench.o $(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -84,12 +86,14 @@ check: $(BUILD)/.deps-ok
 bench: all $(BENCH_BIN)
 	$(BENCH_BIN)
 
+# make fuzz FUZZER=load|jit FUZZ_TIME=seconds: new inputs go to build/fuzz/corpus-NAME
+FUZZER ?= load
 fuzz: $(BUILD)/.deps-ok
-	@mkdir -p build/fuzz
+	@mkdir -p build/fuzz/corpus-$(FUZZER)
 	$(FUZZ_CC) -std=gnu11 -O1 -g -fsanitize=fuzzer,address,undefined -Iinclude -Isrc \
-		-o build/fuzz/fuzz_load fuzz/fuzz_load.c $(LIB_SRC) $(LDLIBS)
-	build/fuzz/fuzz_load -max_total_time=$(FUZZ_TIME) -max_len=4096 -print_final_stats=1 \
-		build/fuzz/corpus fuzz/corpus
+		-o build/fuzz/fuzz_$(FUZZER) fuzz/fuzz_$(FUZZER).c $(LIB_SRC) $(LDLIBS)
+	build/fuzz/fuzz_$(FUZZER) -max_total_time=$(FUZZ_TIME) -max_len=4096 -print_final_stats=1 \
+		build/fuzz/corpus-$(FUZZER) fuzz/corpus/$(FUZZER)
 
 install: all
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/include $(DESTDIR)$(PREFIX)/bin \

@@ -930,6 +930,11 @@ void bpfrt_jit_free(struct bpfrt_jit *jit)
 	free(jit);
 }
 
+/* clang's -fsanitize=function reads a type signature just before the callee:
+ * JITed code has none. */
+#if defined(__clang__)
+__attribute__((no_sanitize("function")))
+#endif
 int bpfrt_jit_run(struct bpfrt_prog *prog, uint64_t r1, uint64_t r2, uint64_t *r0)
 {
 	struct bpfrt_jit *jit = prog->jit;
