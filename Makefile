@@ -66,7 +66,7 @@ $(BUILD)/tests/run_%: $(BUILD)/tests/run_%.o $(BUILD)/tests/testutil.o $(BUILD)/
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/fuzz_%_replay: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/replay.o $(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/bench/bench: $(BUILD)/bench/bench.o $(BUILD)/libbpfrt.a
+$(BUILD)/bench/bench: $(BUILD)/bench/bench.o $(BUILD)/bench/jit.o $(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 deps:

@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "bpfrt.h"
+#include "bench.h"
 
 struct workload {
 	const char *name;
@@ -53,7 +54,7 @@ static const struct workload workloads[] = {
 	  10000, helper_insns, 0, true, true },
 };
 
-static double now_ns(void)
+double now_ns(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -77,11 +78,11 @@ static char *subst(const char *text, unsigned long n)
 
 /* ---- the kernel, through bpf(2) ---- */
 
-static int kernel_load(const struct bpfrt_insn *in, size_t n, char *log, size_t loglen)
+int kernel_load(int type, const struct bpfrt_insn *in, size_t n, char *log, size_t loglen)
 {
 	union bpf_attr a;
 	memset(&a, 0, sizeof(a));
-	a.prog_type = BPF_PROG_TYPE_SOCKET_FILTER;
+	a.prog_type = (uint32_t)type;
 	a.insns = (uintptr_t)in;
 	a.insn_cnt = (uint32_t)n;
 	a.license = (uintptr_t)"GPL";
@@ -98,19 +99,32 @@ static int kernel_load(const struct bpfrt_insn *in, size_t n, char *log, size_t 
 }
 
 /* Mean ns per run over `repeat` runs, measured by the kernel; -1 on error. */
-static double kernel_run(int fd, uint32_t repeat, uint64_t *r0)
+double kernel_run(int fd, const void *pkt, uint32_t len, uint32_t repeat, uint64_t *r0)
 {
-	static uint8_t pkt[64];
 	union bpf_attr a;
 	memset(&a, 0, sizeof(a));
 	a.test.prog_fd = (uint32_t)fd;
 	a.test.data_in = (uintptr_t)pkt;
-	a.test.data_size_in = sizeof(pkt);
+	a.test.data_size_in = len;
 	a.test.repeat = repeat;
 	if (syscall(__NR_bpf, BPF_PROG_TEST_RUN, &a, sizeof(a)))
 		return -1;
 	*r0 = a.test.retval;
 	return (double)a.test.duration;
+}
+
+static int bench_interp(bool quick);
+
+int kernel_jit_enabled(void)
+{
+	FILE *jf = fopen("/proc/sys/net/core/bpf_jit_enable", "r");
+	int jit = -1;
+	if (jf) {
+		if (fscanf(jf, "%d", &jit) != 1)
+			jit = -1;
+		fclose(jf);
+	}
+	return jit;
 }
 
 struct engine {
@@ -123,24 +137,26 @@ static const struct engine engines[] = {
 	{ "interp (goto, fast)", BPFRT_ENGINE_INTERP, 0 },
 	{ "interp (switch, fast)", BPFRT_ENGINE_INTERP_SWITCH, 0 },
 	{ "interp (goto, safe)", BPFRT_ENGINE_INTERP, BPFRT_LOAD_SAFE },
+	{ "jit", BPFRT_ENGINE_JIT, 0 },
 };
 #define NENG (sizeof(engines) / sizeof(engines[0]))
 
 int main(int argc, char **argv)
 {
 	bool quick = argc > 1 && !strcmp(argv[1], "--quick");
+	if (bench_interp(quick))
+		return 1;
+	return bench_jit(quick);
+}
+
+static int bench_interp(bool quick)
+{
 	int rounds = quick ? 2 : 5;
 	double budget_ns = quick ? 2e7 : 1e8; /* per engine per round */
 	bpfrt_vm *vm = bpfrt_vm_new();
-	FILE *jf = fopen("/proc/sys/net/core/bpf_jit_enable", "r");
-	int jit = -1;
-	if (jf) {
-		if (fscanf(jf, "%d", &jit) != 1)
-			jit = -1;
-		fclose(jf);
-	}
-	printf("bpfrt %s benchmarks: ns per BPF instruction (best of %d rounds)\n",
-	       bpfrt_version(), rounds);
+	int jit = kernel_jit_enabled();
+	printf("bpfrt %s benchmarks\n\n== the interpreter: ns per BPF instruction (best of %d "
+	       "rounds) ==\n", bpfrt_version(), rounds);
 	for (size_t w = 0; w < sizeof(workloads) / sizeof(workloads[0]); w++) {
 		const struct workload *wl = &workloads[w];
 		char *text = subst(wl->text, wl->n);
@@ -189,7 +205,7 @@ int main(int argc, char **argv)
 			       best[e] / best[0]);
 		if (wl->kernel) {
 			char *log = calloc(1, 1 << 16);
-			int fd = kernel_load(in, n, log, 1 << 16);
+			int fd = kernel_load(BPF_PROG_TYPE_SOCKET_FILTER, in, n, log, 1 << 16);
 			if (fd < 0) {
 				size_t ll = strlen(log);
 				printf("  %-24s skipped: bpf(BPF_PROG_LOAD): %s%s%.200s\n", "kernel",
@@ -199,7 +215,8 @@ int main(int argc, char **argv)
 				uint64_t kr0 = 0;
 				uint32_t repeat = (uint32_t)(budget_ns / (per_run * 1.0) + 1);
 				for (int r = 0; r < rounds; r++) {
-					double d = kernel_run(fd, repeat, &kr0);
+					static uint8_t pkt[64];
+					double d = kernel_run(fd, pkt, sizeof(pkt), repeat, &kr0);
 					if (d < 0) {
 						kb = -1;
 						break;

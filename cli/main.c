@@ -74,7 +74,8 @@ static const char usage_run[] =
 	"  --budget N       safe mode: stop after N instructions\n"
 	"  --interp         the interpreter\n"
 	"  --interp-switch  the interpreter built with switch dispatch\n"
-	"  --jit            the x86-64 JIT (trusts the program: implies --fast)\n";
+	"  --jit            the x86-64 JIT (trusts the program: implies --fast)\n"
+	"  --retpoline      JIT: indirect calls through a retpoline\n";
 
 static const char usage_plugin[] =
 	"usage: bpfrt plugin [--interp|--interp-switch|--jit] [--fast] [MEMORY_HEX]\n"
@@ -85,7 +86,7 @@ static const char usage_plugin[] =
 	"unless --fast; --jit trusts the program.\n";
 
 static const char usage_dump[] =
-	"usage: bpfrt dump jited FILE\n"
+	"usage: bpfrt dump jited FILE [--retpoline]\n"
 	"Compiles FILE (.s/.asm, .data, .bin) with the x86-64 JIT and prints each BPF\n"
 	"instruction followed by its x86 code (disassembled by Zydis), with each\n"
 	"function's prologue and epilogue.\n";
@@ -226,7 +227,7 @@ static int cmd_disasm(int argc, char **argv)
 
 struct run_opts {
 	bpfrt_engine engine;
-	bool fast;
+	bool fast, retpoline;
 	uint64_t budget;
 };
 
@@ -238,6 +239,7 @@ static int engine_opt(const char *a, struct run_opts *o)
 	else if (!strcmp(a, "--jit")) { o->engine = BPFRT_ENGINE_JIT; o->fast = true; }
 	else if (!strcmp(a, "--safe")) o->fast = false;
 	else if (!strcmp(a, "--fast")) o->fast = true;
+	else if (!strcmp(a, "--retpoline")) o->retpoline = true;
 	else return 0;
 	return 1;
 }
@@ -247,7 +249,7 @@ static int load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
 {
 	struct bpfrt_load_opts lo = {
 		.sz = sizeof(lo),
-		.flags = o->fast ? 0 : BPFRT_LOAD_SAFE,
+		.flags = (o->fast ? 0 : BPFRT_LOAD_SAFE) | (o->retpoline ? BPFRT_LOAD_JIT_RETPOLINE : 0),
 		.engine = o->engine,
 		.insn_budget = o->budget,
 		.name = name,
@@ -373,6 +375,11 @@ static int cmd_dump(int argc, char **argv)
 		fputs(usage_dump, stdout);
 		return 0;
 	}
+	struct run_opts o = { .engine = BPFRT_ENGINE_JIT, .fast = true };
+	if (argc == 3 && !strcmp(argv[2], "--retpoline")) {
+		o.retpoline = true;
+		argc--;
+	}
 	if (argc != 2 || strcmp(argv[0], "jited") || argv[1][0] == '-') {
 		fputs(usage_dump, stderr);
 		return 2;
@@ -383,7 +390,6 @@ static int cmd_dump(int argc, char **argv)
 		return 1;
 	bpfrt_vm *vm = bpfrt_vm_new();
 	bpfrt_prog *p = NULL;
-	struct run_opts o = { .engine = BPFRT_ENGINE_JIT, .fast = true };
 	int rc = vm ? load(vm, insns, n, &o, argv[1], &p) : die("out of memory");
 	if (!rc) {
 		char *text;

@@ -123,6 +123,9 @@ typedef enum bpfrt_engine {
 					   * (interpreter only) */
 #define BPFRT_LOAD_JIT_FALLBACK (1u << 1) /* BPFRT_ENGINE_JIT: if the JIT cannot compile
 					   * the program, use the interpreter */
+#define BPFRT_LOAD_JIT_RETPOLINE (1u << 2) /* JIT: indirect-branch hardening: every
+					   * indirect call (a helper out of rel32 reach,
+					   * callx) goes through a retpoline */
 
 /*
  * Load options; pass NULL for defaults.  Set `sz` to sizeof(struct
@@ -186,7 +189,7 @@ BPFRT_API int bpfrt_prog_dump_jited(bpfrt_prog *prog, char **text);
 struct bpfrt_jit_info {
 	size_t code_bytes;  /* native code */
 	size_t functions;   /* main program + subprograms */
-	int passes;         /* layout passes until the offsets converged */
+	int passes;         /* relaxation sweeps until the jump sizes settled */
 };
 BPFRT_API void bpfrt_prog_jit_info(const bpfrt_prog *prog, struct bpfrt_jit_info *info);
 

@@ -12,32 +12,33 @@ const struct bpfrt_form bpfrt_forms[BPFRT_OP__COUNT] = {
 #undef INSN
 };
 
+static const uint8_t zero_tab[SHAPE_LDDW_PSEUDO + 1] = {
+	[SHAPE_ALU_K] = F_SRC | F_OFF,
+	[SHAPE_ALU_X] = F_IMM | F_OFF,
+	[SHAPE_NEG] = F_SRC | F_OFF | F_IMM,
+	[SHAPE_END] = F_SRC | F_OFF,
+	[SHAPE_JA] = F_DST | F_SRC | F_IMM,
+	[SHAPE_JA32] = F_DST | F_SRC | F_OFF,
+	[SHAPE_JCC_K] = F_SRC,
+	[SHAPE_JCC_X] = F_IMM,
+	[SHAPE_CALL_HELPER] = F_DST | F_OFF,
+	[SHAPE_CALL_LOCAL] = F_DST | F_OFF,
+	[SHAPE_CALL_KFUNC] = F_DST | F_OFF,
+	[SHAPE_CALLX] = F_SRC | F_OFF | F_IMM,
+	[SHAPE_EXIT] = F_DST | F_SRC | F_OFF | F_IMM,
+	[SHAPE_LDX] = F_IMM,
+	[SHAPE_ST] = F_SRC,
+	[SHAPE_STX] = F_IMM,
+	[SHAPE_ATOMIC] = 0,
+	[SHAPE_ATOMIC_FETCH] = 0,
+	[SHAPE_ATOMIC_CMPXCHG] = 0,
+	[SHAPE_LDDW] = F_OFF,
+	[SHAPE_LDDW_PSEUDO] = F_OFF,
+};
+
 unsigned bpfrt_shape_zero_fields(enum bpfrt_shape shape)
 {
-	switch (shape) {
-	case SHAPE_ALU_K:          return F_SRC | F_OFF;
-	case SHAPE_ALU_X:          return F_IMM | F_OFF;
-	case SHAPE_NEG:            return F_SRC | F_OFF | F_IMM;
-	case SHAPE_END:            return F_SRC | F_OFF;
-	case SHAPE_JA:             return F_DST | F_SRC | F_IMM;
-	case SHAPE_JA32:           return F_DST | F_SRC | F_OFF;
-	case SHAPE_JCC_K:          return F_SRC;
-	case SHAPE_JCC_X:          return F_IMM;
-	case SHAPE_CALL_HELPER:
-	case SHAPE_CALL_LOCAL:
-	case SHAPE_CALL_KFUNC:     return F_DST | F_OFF;
-	case SHAPE_CALLX:          return F_SRC | F_OFF | F_IMM;
-	case SHAPE_EXIT:           return F_DST | F_SRC | F_OFF | F_IMM;
-	case SHAPE_LDX:            return F_IMM;
-	case SHAPE_ST:             return F_SRC;
-	case SHAPE_STX:            return F_IMM;
-	case SHAPE_ATOMIC:
-	case SHAPE_ATOMIC_FETCH:
-	case SHAPE_ATOMIC_CMPXCHG: return 0;
-	case SHAPE_LDDW:
-	case SHAPE_LDDW_PSEUDO:    return F_OFF;
-	}
-	return 0;
+	return zero_tab[shape];
 }
 
 /* Forms by opcode byte: code_first[code] is the first form with that code,

@@ -32,7 +32,7 @@ struct bpfrt_jit {
 	uint64_t *helper_tab;     /* callx: helper functions by id */
 	uint32_t nhelper_tab;
 	bool has_callx;
-	int passes;
+	int passes;               /* relaxation sweeps */
 	size_t nfn;               /* functions: main first, then subprograms */
 	struct bpfrt_jit_func {
 		uint32_t start, end;  /* instructions */
@@ -45,10 +45,12 @@ struct bpfrt_jit {
 struct bpfrt_prog;
 struct bpfrt_err;
 /* JIT options (internal; the public flags map onto them) */
-/* low 16 bits: a register permutation (0 = the kernel's map); this bit:
- * call every helper through a register, as if none were in reach */
-#define BPFRT_JIT_FORCE_FAR (1u << 16)
-BPFRT_HIDDEN int bpfrt_jit_compile(struct bpfrt_prog *prog, unsigned permute,
+struct bpfrt_jit_opts {
+	unsigned permute;  /* a permutation of the register map (0 = the kernel's) */
+	bool force_far;    /* testing: call every helper through a register */
+	bool retpoline;    /* indirect calls through a retpoline thunk */
+};
+BPFRT_HIDDEN int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts,
 				   struct bpfrt_err *err);
 BPFRT_HIDDEN void bpfrt_jit_free(struct bpfrt_jit *jit);
 /* jit_dump.c: the BPF instructions, each followed by its x86 code */

@@ -96,7 +96,11 @@ int bpfrt_jit_dump(const struct bpfrt_prog *prog, char **out)
 			pc = next;
 		}
 		put(&t, "    epilogue\n");
-		x86(&t, jit, fn->epilogue, f + 1 < jit->nfn ? jit->fn[f + 1].entry : (uint32_t)jit->code_size);
+		x86(&t, jit, fn->epilogue, f + 1 < jit->nfn ? jit->fn[f + 1].entry : jit->insn_ofs[prog->n]);
+	}
+	if (jit->insn_ofs[prog->n] < jit->code_size) {
+		put(&t, "\n; retpoline thunk\n");
+		x86(&t, jit, jit->insn_ofs[prog->n], (uint32_t)jit->code_size);
 	}
 	if (t.oom) {
 		free(t.p);

@@ -37,10 +37,12 @@
  * falls into it).  Local calls are `call rel32`; helper calls `call rel32`
  * when the code window reaches the helper, else `movabs r11, fn; call r11`.
  *
- * Jumps use the shortest form that fits; offsets come from the previous
- * pass (the first pass assumes every instruction is 64 bytes, so it is all
- * long jumps) and passes repeat until no offset changes.  If that does not
- * happen within MAX_PASSES, every jump is made long, which converges in two.
+ * Jumps start short and become long for good where short does not reach.
+ * One sizing pass emits everything with short jumps (into no buffer) and
+ * records each jump; a relaxation over those records (no emission: only
+ * jumps change size) makes long the ones that do not reach, sweeping until
+ * nothing changes (sizes only grow, so it converges); the final pass, at the
+ * final address, must reproduce that layout exactly.  Two emissions, then.
  */
 #include "internal.h"
 #include "jit.h"
@@ -48,7 +50,6 @@
 
 #include <setjmp.h>
 
-#define MAX_PASSES 20
 #define PATCH_SIZE 5          /* nop5 */
 #define TAIL_CALL_OFFSET 12   /* nop5 + nop3 + push rbp + mov rbp,rsp */
 
@@ -72,8 +73,15 @@ struct jctx {
 	uint32_t *fn_of;        /* instruction -> function index */
 	uint32_t *ofs;          /* previous pass: code offset of each instruction */
 	uint32_t *cur;          /* this pass */
-	bool force_long;
+	uint8_t *is_long;       /* per instruction: its jump is rel32 */
+	uint8_t *jdelta;        /* per instruction: 0, or the growth of its jump when long */
+	uint32_t *jt;           /* per instruction: its jump's target (see JT_EPILOGUE) */
+	uint32_t *jend;         /* per instruction: where its jump ends in the sizing pass */
+	uint32_t *epi1;         /* per function: its epilogue's offset in the sizing pass */
+	bool grew;              /* this pass made a jump long */
+	int pass;
 	bool force_far;         /* testing: call helpers through a register */
+	bool retpoline;         /* indirect calls go through a retpoline thunk */
 	uintptr_t base;         /* address of the code (0 while sizing) */
 	const uint64_t *helper_tab;
 	uint32_t nhelper_tab;
@@ -96,24 +104,73 @@ static void __attribute__((noreturn, used)) jit_callx_fault(uint64_t pc, uint64_
 
 #define R(x) (c->reg[(x)])
 
-/* A jump to an absolute code offset: short if it fits and not forced long. */
-static void j_jmp(struct jctx *c, uint32_t target)
+/*
+ * Jumps between instructions start short and become long, for good, when
+ * the short form does not reach: sizes only grow, so the passes converge
+ * (a pass that makes no jump long changes no offset).  A backward target's
+ * offset is this pass's; a forward target's is the previous pass's, a lower
+ * bound (the first pass takes every forward jump as short).
+ */
+static int64_t target_ofs(const struct jctx *c, size_t pc, size_t t, bool *known)
 {
-	if (c->force_long) {
-		emit1(&c->b, 0xe9); /* jmp rel32 */
-		emit4(&c->b, (uint32_t)((int64_t)target - (int64_t)(c->b.len + 4)));
+	*known = t <= pc || c->pass > 1;
+	if (t <= pc)
+		return c->cur[t];
+	/* the previous offset, moved by what the code before pc grew this pass */
+	return (int64_t)c->ofs[t] + ((int64_t)c->cur[pc] - (int64_t)c->ofs[pc]);
+}
+
+/* In the sizing pass, each jump is recorded for the relaxation: where it
+ * ends, what it targets (an instruction, or a function's epilogue as
+ * JT_EPILOGUE - f), and how much longer its long form is. */
+#define JT_EPILOGUE UINT32_MAX
+static bool want_short(struct jctx *c, size_t pc, int64_t target, bool known, int len)
+{
+	if (c->pass == 1) {
+		c->jend[pc] = (uint32_t)(c->b.len + (size_t)len);
+		return true;
+	}
+	if (c->is_long[pc])
+		return false;
+	if (!known || is_imm8(target - (int64_t)(c->b.len + (size_t)len)))
+		return true;
+	c->is_long[pc] = 1;
+	c->grew = true;
+	return false;
+}
+
+static void j_jmp_ofs(struct jctx *c, size_t pc, int64_t target, bool known)
+{
+	struct x86_buf *b = &c->b;
+	c->jdelta[pc] = 3; /* jmp rel8 2 bytes, rel32 5 */
+	if (want_short(c, pc, target, known, 2)) {
+		emit2(b, 0xeb, (uint8_t)(target - (int64_t)(b->len + 2))); /* jmp rel8 */
 	} else {
-		emit_jmp(&c->b, target);
+		emit1(b, 0xe9); /* jmp rel32 */
+		emit4(b, (uint32_t)(target - (int64_t)(b->len + 4)));
 	}
 }
 
-static void j_jcc(struct jctx *c, enum x86_cc cc, uint32_t target)
+static void j_jmp(struct jctx *c, size_t pc, size_t t)
 {
-	if (c->force_long) {
-		emit2(&c->b, 0x0f, (uint8_t)(0x80 | cc)); /* jcc rel32 */
-		emit4(&c->b, (uint32_t)((int64_t)target - (int64_t)(c->b.len + 4)));
+	bool known;
+	int64_t target = target_ofs(c, pc, t, &known);
+	c->jt[pc] = (uint32_t)t;
+	j_jmp_ofs(c, pc, target, known);
+}
+
+static void j_jcc(struct jctx *c, size_t pc, enum x86_cc cc, size_t t)
+{
+	struct x86_buf *b = &c->b;
+	bool known;
+	int64_t target = target_ofs(c, pc, t, &known);
+	c->jt[pc] = (uint32_t)t;
+	c->jdelta[pc] = 4; /* jcc rel8 2 bytes, rel32 6 */
+	if (want_short(c, pc, target, known, 2)) {
+		emit2(b, (uint8_t)(0x70 | cc), (uint8_t)(target - (int64_t)(b->len + 2))); /* jcc rel8 */
 	} else {
-		emit_jcc(&c->b, cc, target);
+		emit2(b, 0x0f, (uint8_t)(0x80 | cc)); /* jcc rel32 */
+		emit4(b, (uint32_t)(target - (int64_t)(b->len + 4)));
 	}
 }
 
@@ -147,6 +204,37 @@ static void emit_movx_rr(struct x86_buf *b, bool w, uint8_t op, int dst, int src
 	emit_modrm(b, 3, dst, src);
 }
 
+/*
+ * An indirect call through r11.  With the retpoline option it is a direct
+ * call to this image's thunk, which the final pass knows the place of (the
+ * end of the code; any value while sizing: the size is the same):
+ *
+ *   thunk:  e8 07 00 00 00   call 1f
+ *        2: f3 90            pause
+ *           0f ae e8         lfence
+ *           eb f9            jmp 2b
+ *        1: 4c 89 1c 24      mov [rsp], r11
+ *           c3               ret
+ */
+#define THUNK_SIZE 17
+static void emit_icall_r11(struct jctx *c)
+{
+	if (c->retpoline)
+		emit_call_rel(&c->b, c->pass == 1 ? 0 : c->ofs[c->n]);
+	else
+		emit_call_r(&c->b, R11);
+}
+
+static void emit_thunk(struct x86_buf *b)
+{
+	emit1(b, 0xe8); emit4(b, 7);               /* call 1f */
+	emit2(b, 0xf3, 0x90);                      /* 2: pause */
+	emit3(b, 0x0f, 0xae, 0xe8);                /* lfence */
+	emit2(b, 0xeb, 0xf9);                      /* jmp 2b */
+	emit2(b, 0x4c, 0x89); emit2(b, 0x1c, 0x24); /* 1: mov [rsp], r11 */
+	emit1(b, 0xc3);                            /* ret */
+}
+
 /* Calls a C function at fn: direct when the window reaches it. */
 static void emit_call_abs(struct jctx *c, uintptr_t fn)
 {
@@ -156,7 +244,7 @@ static void emit_call_abs(struct jctx *c, uintptr_t fn)
 		emit4(&c->b, c->base ? (uint32_t)(int32_t)(intptr_t)(fn - next) : 0);
 	} else {
 		emit_mov_ri(&c->b, true, R11, (int64_t)fn); /* movabs r11, fn */
-		emit_call_r(&c->b, R11);
+		emit_icall_r11(c);
 	}
 }
 
@@ -439,11 +527,11 @@ static void emit_insn(struct jctx *c, size_t pc)
 
 	case BPFRT_OP_JA:
 		if (in->off)
-			j_jmp(c, c->ofs[pc + 1 + in->off]);
+			j_jmp(c, pc, pc + 1 + (size_t)(int64_t)in->off);
 		return;
 	case BPFRT_OP_JA32:
 		if (imm)
-			j_jmp(c, c->ofs[pc + 1 + imm]);
+			j_jmp(c, pc, pc + 1 + (size_t)(int64_t)imm);
 		return;
 	case BPFRT_OP_CALL: {
 		const struct bpfrt_helper_slot *h = bpfrt_helper_get(&c->prog->helpers, (uint32_t)imm);
@@ -469,14 +557,14 @@ static void emit_insn(struct jctx *c, size_t pc)
 			emit_pop(b, R11);
 			emit_pop(b, R11);
 		}
-		emit_call_r(b, R11);
+		emit_icall_r11(c);
 		size_t done = fwd_jmp(b);
 		fwd_here(b, bad1);
 		fwd_here(b, bad2);
 		emit_mov_rr(b, true, RSI, d);
 		emit_mov_ri(b, true, RDI, (int64_t)pc);
 		emit_mov_ri(b, true, R11, (int64_t)(uintptr_t)jit_callx_fault);
-		emit_call_r(b, R11);
+		emit_icall_r11(c);
 		fwd_here(b, done);
 		return;
 	}
@@ -487,8 +575,11 @@ static void emit_insn(struct jctx *c, size_t pc)
 	}
 	case BPFRT_OP_EXIT: {
 		const struct jfunc *fn = func_of(c, pc);
-		if (pc + 1 != fn->end)
-			j_jmp(c, fn->epilogue);
+		if (pc + 1 != fn->end) {
+			c->jt[pc] = JT_EPILOGUE - c->fn_of[pc];
+			j_jmp_ofs(c, pc, (int64_t)fn->epilogue + ((int64_t)c->cur[pc] - (int64_t)c->ofs[pc]),
+				  c->pass > 1);
+		}
 		return;
 	}
 	case BPFRT_OP_CALL_KFUNC:
@@ -548,7 +639,7 @@ static void emit_insn(struct jctx *c, size_t pc)
 			emit_test_rr(b, w64, d, d); /* same flags as cmp d, 0 */
 		else
 			k ? emit_alu_ri(b, w64, X_CMP, d, imm) : emit_alu_rr(b, w64, X_CMP, d, s);
-		j_jcc(c, cc, c->ofs[pc + 1 + in->off]);
+		j_jcc(c, pc, cc, pc + 1 + (size_t)(int64_t)in->off);
 		return;
 	}
 	b->err = true;
@@ -611,6 +702,8 @@ static bool emit_all(struct jctx *c)
 		emit_epilogue(c, fn);
 	}
 	c->cur[c->n] = (uint32_t)c->b.len;
+	if (c->retpoline)
+		emit_thunk(&c->b);
 	return !c->b.err && c->b.len < UINT32_MAX / 2;
 }
 
@@ -807,7 +900,100 @@ out:
 	return rc;
 }
 
-int bpfrt_jit_compile(struct bpfrt_prog *prog, unsigned permute, struct bpfrt_err *err)
+/*
+ * The relaxation.  The sizing pass laid everything out with short jumps;
+ * only jumps change size, so the layout is the sizing pass's offsets plus
+ * the growth of the long jumps before each point.  Sweep: compute the
+ * growth prefix, make long every short jump that does not reach; repeat
+ * until a sweep changes nothing.  Each sweep is O(n) and cheap: no code is
+ * emitted.  On return c->ofs holds the final offsets, c->cur[n] the size,
+ * and the result is the number of sweeps.
+ */
+/* The growth before instruction x: the prefix at the first jump at or
+ * after x (jump[] is sorted). */
+static size_t first_jump_at(const uint32_t *jump, size_t nj, size_t x)
+{
+	size_t lo = 0, hi = nj;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (jump[mid] < x)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo;
+}
+
+static uint32_t growth_at(const uint32_t *jump, const uint32_t *prefix, size_t nj, size_t x)
+{
+	return prefix[first_jump_at(jump, nj, x)];
+}
+
+static int relax(struct jctx *c)
+{
+	size_t n = c->n, nj = 0;
+	for (size_t pc = 0; pc < n; pc++)
+		nj += c->jdelta[pc] != 0;
+	uint32_t *jump = malloc((nj + 1) * sizeof(*jump));
+	uint32_t *prefix = malloc((nj + 1) * sizeof(*prefix));
+	uint32_t *tk = malloc((nj + 1) * sizeof(*tk)); /* a jump's target, as an index into jump[] */
+	if (!jump || !prefix || !tk) {
+		free(jump);
+		free(prefix);
+		free(tk);
+		return -1;
+	}
+	nj = 0;
+	for (size_t pc = 0; pc < n; pc++)
+		if (c->jdelta[pc])
+			jump[nj++] = (uint32_t)pc;
+	for (size_t k = 0; k < nj; k++) {
+		size_t pc = jump[k];
+		size_t t = c->jt[pc] > JT_EPILOGUE - c->nfn ? c->fn[JT_EPILOGUE - c->jt[pc]].end : c->jt[pc];
+		tk[k] = (uint32_t)first_jump_at(jump, nj, t);
+	}
+	int sweeps = 0;
+	bool changed = true;
+	while (changed) {
+		changed = false;
+		sweeps++;
+		prefix[0] = 0;
+		for (size_t k = 0; k < nj; k++)
+			prefix[k + 1] = prefix[k] + (c->is_long[jump[k]] ? c->jdelta[jump[k]] : 0);
+		for (size_t k = 0; k < nj; k++) {
+			size_t pc = jump[k];
+			if (c->is_long[pc])
+				continue;
+			int64_t end = (int64_t)c->jend[pc] + prefix[k];
+			int64_t target = prefix[tk[k]] + (int64_t)(c->jt[pc] > JT_EPILOGUE - c->nfn ?
+				c->epi1[JT_EPILOGUE - c->jt[pc]] : c->ofs[c->jt[pc]]);
+			if (!is_imm8(target - end)) {
+				c->is_long[pc] = 1;
+				changed = true;
+			}
+		}
+	}
+	prefix[0] = 0;
+	for (size_t k = 0; k < nj; k++)
+		prefix[k + 1] = prefix[k] + (c->is_long[jump[k]] ? c->jdelta[jump[k]] : 0);
+	/* the final layout: entries, epilogues, instructions (a merge walk) */
+	for (size_t f = 0; f < c->nfn; f++) {
+		c->fn[f].entry += growth_at(jump, prefix, nj, c->fn[f].start);
+		c->fn[f].epilogue = c->epi1[f] + growth_at(jump, prefix, nj, c->fn[f].end);
+	}
+	for (size_t pc = 0, k = 0; pc <= n; pc++) {
+		while (k < nj && jump[k] < pc)
+			k++;
+		c->ofs[pc] += prefix[k];
+	}
+	free(jump);
+	free(prefix);
+	free(tk);
+	return sweeps;
+}
+
+int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts,
+		      struct bpfrt_err *err)
 {
 	struct jctx cx = { .prog = prog, .in = prog->dec, .n = prog->n };
 	struct jctx *c = &cx;
@@ -815,8 +1001,9 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, unsigned permute, struct bpfrt_er
 	int rc = BPFRT_ENOMEM;
 	if (!jit)
 		return bpfrt_err_set(err, rc, "out of memory");
-	make_reg_map(permute & 0xffff, c->reg, &c->permuted_args);
-	c->force_far = permute & BPFRT_JIT_FORCE_FAR;
+	make_reg_map(opts->permute, c->reg, &c->permuted_args);
+	c->force_far = opts->force_far;
+	c->retpoline = opts->retpoline;
 	c->ofs = malloc((c->n + 1) * sizeof(*c->ofs));
 	c->cur = malloc((c->n + 1) * sizeof(*c->cur));
 	if (!c->ofs || !c->cur) {
@@ -841,32 +1028,31 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, unsigned permute, struct bpfrt_er
 		c->nhelper_tab = jit->nhelper_tab;
 	}
 
-	/* Sizing passes: the first assumes 64 bytes an instruction. */
-	for (size_t pc = 0; pc <= c->n; pc++)
-		c->ofs[pc] = (uint32_t)(pc * 64);
-	for (size_t f = 0; f < c->nfn; f++) {
-		c->fn[f].entry = (uint32_t)(c->fn[f].start * 64);
-		c->fn[f].epilogue = (uint32_t)(c->fn[f].end * 64);
-	}
-	int pass;
-	bool converged = false;
-	for (pass = 1; pass <= MAX_PASSES + 2 && !converged; pass++) {
-		if (pass == MAX_PASSES + 1)
-			c->force_long = true; /* no convergence: all jumps long */
-		if (!emit_all(c)) {
-			rc = bpfrt_err_set(err, BPFRT_EINTERNAL, "internal error: JIT emission failed");
-			goto fail;
-		}
-		converged = !memcmp(c->ofs, c->cur, (c->n + 1) * sizeof(*c->ofs));
-		uint32_t *t = c->ofs;
-		c->ofs = c->cur;
-		c->cur = t;
-	}
-	if (!converged) {
-		rc = bpfrt_err_set(err, BPFRT_EINTERNAL, "internal error: JIT did not converge");
+	/* One sizing pass with every jump short, then the relaxation. */
+	c->is_long = calloc(c->n + 1, 1);
+	c->jdelta = calloc(c->n + 1, 1);
+	c->jt = calloc(c->n + 1, sizeof(*c->jt));
+	c->jend = calloc(c->n + 1, sizeof(*c->jend));
+	c->epi1 = calloc(c->nfn, sizeof(*c->epi1));
+	if (!c->is_long || !c->jdelta || !c->jt || !c->jend || !c->epi1) {
+		rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
 		goto fail;
 	}
-	size_t size = c->b.len;
+	c->pass = 1;
+	if (!emit_all(c)) {
+		rc = bpfrt_err_set(err, BPFRT_EINTERNAL, "internal error: JIT emission failed");
+		goto fail;
+	}
+	memcpy(c->ofs, c->cur, (c->n + 1) * sizeof(*c->ofs)); /* pass-1 offsets */
+	for (size_t f = 0; f < c->nfn; f++)
+		c->epi1[f] = c->fn[f].epilogue;
+	int sweeps = relax(c);
+	if (sweeps < 0) {
+		rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+		goto fail;
+	}
+	/* c->ofs: the final offsets, which the final pass must give */
+	size_t size = c->ofs[c->n] + (c->retpoline ? THUNK_SIZE : 0);
 	if ((rc = bpfrt_jit_mem_alloc(size, &jit->mem)) != BPFRT_OK) {
 		bpfrt_err_set(err, rc, "cannot allocate %zu bytes of executable memory", size);
 		goto fail;
@@ -875,7 +1061,8 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, unsigned permute, struct bpfrt_er
 	c->base = (uintptr_t)jit->mem.rx;
 	c->b.p = jit->mem.rw;
 	c->b.cap = jit->mem.size;
-	if (!emit_all(c) || c->b.len != size ||
+	c->pass = 2;
+	if (!emit_all(c) || c->grew || c->b.len != size ||
 	    memcmp(c->ofs, c->cur, (c->n + 1) * sizeof(*c->ofs))) {
 		rc = bpfrt_err_set(err, BPFRT_EINTERNAL,
 				   "internal error: the final JIT pass gave %zu bytes, not %zu",
@@ -889,7 +1076,7 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, unsigned permute, struct bpfrt_er
 	jit->entry = (bpfrt_jit_fn)(void *)(jit->mem.rx + c->fn[0].entry);
 	jit->code_size = size;
 	jit->insn_ofs = c->ofs;
-	jit->passes = pass - 1;
+	jit->passes = sweeps;
 	jit->fn = calloc(c->nfn, sizeof(*jit->fn));
 	if (!jit->fn) {
 		rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
@@ -906,6 +1093,11 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, unsigned permute, struct bpfrt_er
 	free(c->cur);
 	free(c->fn);
 	free(c->fn_of);
+	free(c->is_long);
+	free(c->jdelta);
+	free(c->jt);
+	free(c->jend);
+	free(c->epi1);
 	prog->jit = jit;
 	return BPFRT_OK;
 fail:
@@ -915,6 +1107,11 @@ fail:
 	free(c->cur);
 	free(c->fn);
 	free(c->fn_of);
+	free(c->is_long);
+	free(c->jdelta);
+	free(c->jt);
+	free(c->jend);
+	free(c->epi1);
 	bpfrt_jit_free(jit);
 	return rc;
 }

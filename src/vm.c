@@ -242,7 +242,7 @@ int bpfrt_prog_load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
 			return bpfrt_vm_fail(vm, BPFRT_EINVAL, "bpfrt_load_opts: bad sz %zu", opts->sz);
 		memcpy(&o, opts, opts->sz);
 	}
-	if (o.flags & ~(BPFRT_LOAD_SAFE | BPFRT_LOAD_JIT_FALLBACK))
+	if (o.flags & ~(BPFRT_LOAD_SAFE | BPFRT_LOAD_JIT_FALLBACK | BPFRT_LOAD_JIT_RETPOLINE))
 		return bpfrt_vm_fail(vm, BPFRT_EINVAL, "unknown load flags %#x", o.flags);
 	if (o.engine == BPFRT_ENGINE_DEFAULT) {
 		o.engine = (o.flags & BPFRT_LOAD_SAFE) ? BPFRT_ENGINE_INTERP : BPFRT_ENGINE_JIT;
@@ -281,7 +281,10 @@ int bpfrt_prog_load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
 	if (rc == BPFRT_OK)
 		rc = check_resolved(p->dec, n, &err);
 	if (rc == BPFRT_OK && p->engine == BPFRT_ENGINE_JIT) {
-		rc = bpfrt_jit_compile(p, o.jit_permute, &err);
+		struct bpfrt_jit_opts jo = { .permute = o.jit_permute & 0xffff,
+					     .force_far = o.jit_permute & (1u << 16),
+					     .retpoline = o.flags & BPFRT_LOAD_JIT_RETPOLINE };
+		rc = bpfrt_jit_compile(p, &jo, &err);
 		if (rc != BPFRT_OK && (o.flags & BPFRT_LOAD_JIT_FALLBACK)) {
 			bpfrt_prog_fail(p, BPFRT_OK, "the JIT could not compile the program, so it "
 					"runs on the interpreter: %s", err.msg);

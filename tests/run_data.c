@@ -219,10 +219,10 @@ int main(int argc, char **argv)
 			for (int k = 1; k <= np && nconfigs < 64; k++) {
 				struct config *cf = &configs[nconfigs++];
 				cf->engine = BPFRT_ENGINE_JIT;
-				cf->flags = 0;
+				cf->flags = k % 4 == 1 ? BPFRT_LOAD_JIT_RETPOLINE : 0;
 				cf->permute = (unsigned)(k * 1019) % 2880 | (k % 2 ? 1u << 16 : 0);
-				snprintf(cf->name, sizeof(cf->name), "jit/perm%u%s", cf->permute & 0xffff,
-					 cf->permute >> 16 ? "/far" : "");
+				snprintf(cf->name, sizeof(cf->name), "jit/perm%u%s%s", cf->permute & 0xffff,
+					 cf->permute >> 16 ? "/far" : "", cf->flags ? "/retpoline" : "");
 			}
 		} else if (!strcmp(argv[i], "--skip") && i + 1 < argc && nskips < 32)
 			skips[nskips++] = argv[++i];

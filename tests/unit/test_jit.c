@@ -253,6 +253,43 @@ static void long_jumps_and_dump(void **state)
 	bpfrt_vm_free(vm);
 }
 
+static uint64_t h_add(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
+{
+	return a + b + c + d + e;
+}
+
+/* Retpoline: every indirect call goes through the image's thunk. */
+static void retpoline_thunk(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	assert_int_equal(bpfrt_vm_register_helper(vm, 300, "add", h_add, 0), BPFRT_OK);
+	struct bpfrt_insn *in;
+	size_t n;
+	char err[256];
+	assert_int_equal(bpfrt_asm("mov %r1, 1\nmov %r2, 2\nmov %r3, 3\nmov %r4, 4\nmov %r5, 5\n"
+				   "call 300\nmov %r6, %r0\nmov %r1, 300\nmov %r2, 2\nmov %r3, 3\nmov %r4, 4\n"
+				   "mov %r5, 5\ncall %r1\nadd %r0, %r6\nexit", &in, &n, err,
+				   sizeof(err)), BPFRT_OK);
+	/* far helper calls (bit 16) so that the helper call is indirect too */
+	struct bpfrt_load_opts o = { .sz = sizeof(o), .engine = BPFRT_ENGINE_JIT,
+				     .flags = BPFRT_LOAD_JIT_RETPOLINE, .jit_permute = 1u << 16 };
+	bpfrt_prog *p;
+	assert_int_equal(bpfrt_prog_load(vm, in, n, &o, &p), BPFRT_OK);
+	free(in);
+	uint64_t r0;
+	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
+	assert_int_equal(r0, 15 + 314); /* call 300 gives 15; callx with r1 = 300 gives 314 */
+	char *dump;
+	assert_int_equal(bpfrt_prog_dump_jited(p, &dump), BPFRT_OK);
+	assert_non_null(strstr(dump, "pause"));
+	assert_non_null(strstr(dump, "lfence"));
+	assert_null(strstr(dump, "call r11")); /* no indirect call is left */
+	free(dump);
+	bpfrt_prog_free(p);
+	bpfrt_vm_free(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -265,6 +302,7 @@ int main(void)
 		cmocka_unit_test(recursion_refused_or_interpreted),
 		cmocka_unit_test(safe_mode_is_interpreted),
 		cmocka_unit_test(long_jumps_and_dump),
+		cmocka_unit_test(retpoline_thunk),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
