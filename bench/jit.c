@@ -156,34 +156,25 @@ static void side_by_side(bpfrt_vm *vm, const char *name, const char *body, uint8
 	free(kin);
 }
 
-/* A large straight-line-and-forward-jumps program for compile figures. */
-static struct bpfrt_insn *big_program(size_t n)
+/* A large program for compile figures: a typical mix (stack loads and
+ * stores, 64- and 32-bit ALU, a forward branch every 9 instructions),
+ * `blocks` times. */
+static struct bpfrt_insn *big_program(int blocks, size_t *n)
 {
-	struct bpfrt_insn *in = calloc(n, sizeof(*in));
-	uint64_t x = 88172645463325252ull;
-	for (size_t i = 0; i < 10; i++)
-		in[i] = (struct bpfrt_insn){ .code = 0xb7, .dst = (uint8_t)i, .imm = (int32_t)i };
-	static const uint8_t ops[] = { 0x0f, 0x1f, 0x2f, 0x4f, 0x5f, 0xaf, 0xbf, 0x07, 0x17, 0x27,
-				       0x47, 0x57, 0xa7, 0x67, 0x77, 0xc7, 0x04, 0x0c, 0x3f, 0x9f };
-	for (size_t i = 10; i + 1 < n; i++) {
-		x ^= x << 13; x ^= x >> 7; x ^= x << 17;
-		uint8_t dst = (uint8_t)(x % 10), src = (uint8_t)((x >> 8) % 10);
-		if ((x >> 16) % 8 == 0 && i + 40 < n) { /* forward jump */
-			in[i] = (struct bpfrt_insn){ .code = 0x2d, .dst = dst, .src = src,
-						     .off = (int16_t)((x >> 24) % 32) };
-		} else if ((x >> 16) % 8 == 1) { /* stack load/store */
-			in[i] = (struct bpfrt_insn){ .code = (x >> 20) & 1 ? 0x79 : 0x7b,
-						     .dst = (x >> 20) & 1 ? dst : 10,
-						     .src = (x >> 20) & 1 ? 10 : src,
-						     .off = (int16_t)(-8 * (int)(1 + (x >> 24) % 32)) };
-		} else {
-			uint8_t op = ops[(x >> 24) % sizeof(ops)];
-			bool k = !(op & 8);
-			in[i] = (struct bpfrt_insn){ .code = op, .dst = dst, .src = k ? 0 : src,
-						     .imm = k ? (int32_t)((x >> 32) % 64) : 0 };
-		}
+	char *text = malloc((size_t)blocks * 256 + 256), *p = text;
+	p += sprintf(p, "mov %%r0, 0\nmov %%r3, 0\nmov %%r6, 1\nmov %%r8, 0\nstdw [%%r10-16], 0\n");
+	for (int i = 0; i < blocks; i++)
+		p += sprintf(p, "ldxdw %%r3, [%%r10-16]\nadd %%r3, %%r6\nmov32 %%r8, %%r0\nand32 %%r8, 1\n"
+			     "jeq %%r8, 0, L%d\nneg32 %%r8\nrsh32 %%r0, 1\nxor32 %%r0, %%r8\n"
+			     "stxdw [%%r10-16], %%r3\nL%d:\n", i, i);
+	sprintf(p, "exit\n");
+	struct bpfrt_insn *in;
+	char err[256];
+	if (bpfrt_asm(text, &in, n, err, sizeof(err)) != BPFRT_OK) {
+		fprintf(stderr, "bench: %s\n", err);
+		exit(1);
 	}
-	in[n - 1] = (struct bpfrt_insn){ .code = 0x95 };
+	free(text);
 	return in;
 }
 
@@ -226,8 +217,8 @@ int bench_jit(bool quick)
 	printf("\n(the hash-map lookup/update loop comes with maps)\n");
 
 	printf("\n== JIT compile ==\n");
-	size_t big = quick ? 20000 : 100000, code = 0;
-	struct bpfrt_insn *in = big_program(big);
+	size_t big, code = 0;
+	struct bpfrt_insn *in = big_program(quick ? 2000 : 11000, &big);
 	int reps = quick ? 3 : 10;
 	double t_jit = load_time(vm, in, big, BPFRT_ENGINE_JIT, reps, &code);
 	double t_int = load_time(vm, in, big, BPFRT_ENGINE_INTERP, reps, NULL);

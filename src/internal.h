@@ -67,8 +67,9 @@ bpfrt_helper_get(const struct bpfrt_helper_table *t, uint64_t id)
 BPFRT_HIDDEN int bpfrt_helpers_register_defaults(bpfrt_vm *vm);
 
 /* validate.c: structural validation; fills dec[] with decoded ops */
+#define BPFRT_VALIDATE_PSEUDO 1u /* allow LDDW pseudo forms (an object loader resolves them) */
 BPFRT_HIDDEN int bpfrt_validate(const struct bpfrt_insn *insns, size_t n,
-				const struct bpfrt_helper_table *helpers,
+				const struct bpfrt_helper_table *helpers, unsigned vflags,
 				struct bpfrt_insn *dec, struct bpfrt_err *err);
 
 /* interp.c */

@@ -76,13 +76,38 @@ static int written_reg(const struct bpfrt_insn *insn, enum bpfrt_shape shape)
 	}
 }
 
+/* Per decoded op: the fields that must be zero, the register fields used,
+ * the register written (1 dst, 2 src), and whether it needs more checks.
+ * Derived once from insn.def's shapes. */
+static struct op_rule {
+	uint8_t zero, regs, writes, special;
+} rules[BPFRT_OP__COUNT];
+static pthread_once_t rules_once = PTHREAD_ONCE_INIT;
+
+static void build_rules(void)
+{
+	for (int op = 0; op < BPFRT_OP__COUNT; op++) {
+		const struct bpfrt_form *f = &bpfrt_forms[op];
+		enum bpfrt_shape sh = f->shape;
+		struct bpfrt_insn probe = { 0 };
+		probe.dst = 1;
+		probe.src = 2;
+		rules[op].zero = (uint8_t)(bpfrt_shape_zero_fields(sh) & ~sel_bit(f->sel));
+		rules[op].regs = (uint8_t)used_regs(sh);
+		int w = written_reg(&probe, sh);
+		rules[op].writes = w == 1 ? 1 : w == 2 ? 2 : 0;
+		rules[op].special = sh == SHAPE_LDDW || sh == SHAPE_LDDW_PSEUDO ||
+				    sh == SHAPE_CALL_HELPER || sh == SHAPE_CALL_KFUNC || sh == SHAPE_CALLX;
+	}
+}
+
 static int check_one(const struct bpfrt_insn *insns, size_t n, size_t pc,
-		     const struct bpfrt_helper_table *helpers, enum bpfrt_op *opp,
+		     const struct bpfrt_helper_table *helpers, unsigned vflags, enum bpfrt_op *opp,
 		     struct bpfrt_err *err)
 {
 	const struct bpfrt_insn *insn = &insns[pc];
 	enum bpfrt_op op = bpfrt_insn_decode(insn);
-	if (op == BPFRT_OP_INVALID) {
+	if (unlikely(op == BPFRT_OP_INVALID)) {
 		uint8_t cls = BPF_CLASS(insn->code), mode = BPF_MODE(insn->code);
 		if ((cls == BPF_LD) && (mode == BPF_MODE_ABS || mode == BPF_MODE_IND))
 			return bpfrt_err_set(err, BPFRT_ENOTSUP,
@@ -97,27 +122,33 @@ static int check_one(const struct bpfrt_insn *insns, size_t n, size_t pc,
 		return bpfrt_err_set(err, BPFRT_EREJECT, "insn %zu: opcode 0x%02x (%s) with invalid %s %d",
 				     pc, insn->code, f->mnem, field_name(b), field_value(insn, b));
 	}
+	const struct op_rule *r = &rules[op];
 	const struct bpfrt_form *f = &bpfrt_forms[op];
-	enum bpfrt_shape shape = f->shape;
-	unsigned zero = bpfrt_shape_zero_fields(shape) & ~sel_bit(f->sel);
-	for (unsigned b = 1; b <= F_IMM; b <<= 1)
-		if ((zero & b) && field_value(insn, b) != 0)
-			return bpfrt_err_set(err, BPFRT_EREJECT,
-				"insn %zu: %s: reserved field %s is %d, must be 0",
-				pc, f->mnem, field_name(b), field_value(insn, b));
-	unsigned regs = used_regs(shape);
-	if ((regs & F_DST) && insn->dst > 10)
+	unsigned nz = (insn->dst ? F_DST : 0) | (insn->src ? F_SRC : 0) | (insn->off ? F_OFF : 0) |
+		      (insn->imm ? F_IMM : 0);
+	if (unlikely(nz & r->zero)) {
+		unsigned b = nz & r->zero & -(nz & r->zero); /* the first one */
+		return bpfrt_err_set(err, BPFRT_EREJECT, "insn %zu: %s: reserved field %s is %d, must be 0",
+				     pc, f->mnem, field_name(b), field_value(insn, b));
+	}
+	if (unlikely(((r->regs & F_DST) && insn->dst > 10) || ((r->regs & F_SRC) && insn->src > 10)))
 		return bpfrt_err_set(err, BPFRT_EREJECT, "insn %zu: %s: invalid register r%d",
-				     pc, f->mnem, insn->dst);
-	if ((regs & F_SRC) && insn->src > 10)
-		return bpfrt_err_set(err, BPFRT_EREJECT, "insn %zu: %s: invalid register r%d",
-				     pc, f->mnem, insn->src);
-	if (written_reg(insn, shape) == 10)
+				     pc, f->mnem, (r->regs & F_DST) && insn->dst > 10 ? insn->dst : insn->src);
+	if (unlikely(r->writes && (r->writes == 1 ? insn->dst : insn->src) == 10))
 		return bpfrt_err_set(err, BPFRT_EREJECT,
 				     "insn %zu: %s writes r10, the read-only frame pointer", pc, f->mnem);
-	switch (shape) {
-	case SHAPE_LDDW:
-	case SHAPE_LDDW_PSEUDO: {
+	if (likely(!r->special)) {
+		*opp = op;
+		return BPFRT_OK;
+	}
+	switch ((enum bpfrt_shape)f->shape) {
+	case SHAPE_LDDW_PSEUDO:
+		if (!(vflags & BPFRT_VALIDATE_PSEUDO))
+			return bpfrt_err_set(err, BPFRT_ENOTSUP,
+				"insn %zu: %s (lddw with src %d) needs maps or relocations, "
+				"which raw instruction loads do not provide", pc, f->mnem, insn->src);
+		/* fall through */
+	case SHAPE_LDDW: {
 		if (pc + 1 >= n)
 			return bpfrt_err_set(err, BPFRT_EREJECT,
 				"insn %zu: %s is cut off: its second slot is past the end", pc, f->mnem);
@@ -167,9 +198,10 @@ static int64_t branch_target(const struct bpfrt_insn *dec, size_t pc)
 }
 
 int bpfrt_validate(const struct bpfrt_insn *insns, size_t n,
-		   const struct bpfrt_helper_table *helpers,
+		   const struct bpfrt_helper_table *helpers, unsigned vflags,
 		   struct bpfrt_insn *dec, struct bpfrt_err *err)
 {
+	pthread_once(&rules_once, build_rules);
 	if (n == 0)
 		return bpfrt_err_set(err, BPFRT_EREJECT, "the program is empty");
 	if (n > BPFRT_MAX_INSNS)
@@ -185,7 +217,7 @@ int bpfrt_validate(const struct bpfrt_insn *insns, size_t n,
 	kind[0] |= K_SUBPROG;
 	for (size_t pc = 0; pc < n; pc++) {
 		enum bpfrt_op op = BPFRT_OP_INVALID;
-		if ((rc = check_one(insns, n, pc, helpers, &op, err)) != BPFRT_OK)
+		if ((rc = check_one(insns, n, pc, helpers, vflags, &op, err)) != BPFRT_OK)
 			goto out;
 		dec[pc] = insns[pc];
 		dec[pc].code = (uint8_t)op;

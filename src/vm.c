@@ -212,22 +212,6 @@ void bpfrt_prog_free(bpfrt_prog *prog)
 	free(prog);
 }
 
-/* Pseudo LDDW forms and kfunc calls need an object loader to resolve them;
- * raw instructions loaded through this API cannot have them. */
-static int check_resolved(const struct bpfrt_insn *dec, size_t n, struct bpfrt_err *err)
-{
-	for (size_t pc = 0; pc < n; pc++) {
-		const struct bpfrt_form *f = &bpfrt_forms[dec[pc].code];
-		if (f->shape == SHAPE_LDDW_PSEUDO)
-			return bpfrt_err_set(err, BPFRT_ENOTSUP,
-				"insn %zu: %s (lddw with src %d) needs maps or relocations, "
-				"which raw instruction loads do not provide", pc, f->mnem, dec[pc].src);
-		if (bpfrt_op_is_lddw(dec[pc].code))
-			pc++;
-	}
-	return BPFRT_OK;
-}
-
 int bpfrt_prog_load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
 		    const struct bpfrt_load_opts *opts, bpfrt_prog **out)
 {
@@ -277,9 +261,7 @@ int bpfrt_prog_load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
 		memcpy(p->insns, insns, n * sizeof(*insns));
 
 	/* The pipeline. */
-	rc = bpfrt_validate(p->insns, n, &p->helpers, p->dec, &err);
-	if (rc == BPFRT_OK)
-		rc = check_resolved(p->dec, n, &err);
+	rc = bpfrt_validate(p->insns, n, &p->helpers, 0, p->dec, &err);
 	if (rc == BPFRT_OK && p->engine == BPFRT_ENGINE_JIT) {
 		struct bpfrt_jit_opts jo = { .permute = o.jit_permute & 0xffff,
 					     .force_far = o.jit_permute & (1u << 16),
