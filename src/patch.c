@@ -1,0 +1,398 @@
+/*
+ * patch.c — the patchable-instruction list and its linearisation.  See
+ * patch.h for the semantics of each operation.
+ *
+ * Nodes of the original instructions live in one array (l->anchor), so a
+ * node's original index is its place in it; nodes that patches add come
+ * from chunks.  Nothing is freed before the list is: a deleted node stays
+ * in the chain, flagged, so that pointers to it stay valid (a jump to it
+ * lands on the next live node at linearisation).
+ */
+#include "internal.h"
+#include "patch.h"
+
+#define CHUNK_NODES 4096
+
+struct chunk {
+	struct chunk *next;
+	struct bpfrt_pnode node[CHUNK_NODES];
+};
+
+bool bpfrt_insn_branch(const struct bpfrt_insn *in, bool *in_imm)
+{
+	uint8_t cls = BPF_CLASS(in->code), op = in->code & 0xf0;
+	if (in->code == 0x18) { /* lddw: a branch only as ld_func */
+		*in_imm = true;
+		return in->src == 4;
+	}
+	if (cls != BPF_JMP && cls != BPF_JMP32)
+		return false;
+	if (op == 0x90 || (op == 0x80 && (in->code & 0x08))) /* exit, callx */
+		return false;
+	if (op == 0x80) { /* call: a branch only as a local call */
+		*in_imm = true;
+		return cls == BPF_JMP && in->src == 1;
+	}
+	*in_imm = in->code == 0x06; /* ja32 */
+	return true;
+}
+
+static struct bpfrt_pnode *node_new(struct bpfrt_plist *l)
+{
+	if (!l->chunks || l->chunk_used == CHUNK_NODES) {
+		struct chunk *c = malloc(sizeof(*c));
+		if (!c)
+			return NULL;
+		c->next = l->chunks;
+		l->chunks = c;
+		l->chunk_used = 0;
+	}
+	struct bpfrt_pnode *nd = &l->chunks->node[l->chunk_used++];
+	memset(nd, 0, sizeof(*nd));
+	nd->orig = PATCH_INSERTED;
+	l->nodes++;
+	return nd;
+}
+
+int bpfrt_plist_init(struct bpfrt_plist *l, const struct bpfrt_insn *insns, size_t n,
+		     void *const *aux, const struct bpfrt_linfo *linfo, size_t nlinfo,
+		     struct bpfrt_err *err)
+{
+	memset(l, 0, sizeof(*l));
+	l->anchor = calloc(n ? n : 1, sizeof(*l->anchor));
+	l->by_orig = calloc(n ? n : 1, sizeof(*l->by_orig));
+	l->linfo = malloc((nlinfo ? nlinfo : 1) * sizeof(*l->linfo));
+	if (!l->anchor || !l->by_orig || !l->linfo) {
+		bpfrt_plist_free(l);
+		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+	}
+	if (nlinfo)
+		memcpy(l->linfo, linfo, nlinfo * sizeof(*linfo));
+	l->nlinfo = nlinfo;
+	l->norig = n;
+	struct bpfrt_pnode *prev = &l->head;
+	for (size_t i = 0; i < n; i++) {
+		struct bpfrt_pnode *nd = &l->anchor[i];
+		nd->insn = insns[i];
+		nd->orig = (int32_t)i;
+		nd->aux = aux ? aux[i] : NULL;
+		l->by_orig[i] = nd;
+		prev->next = nd;
+		prev = nd;
+		l->nodes++;
+		l->live++;
+		l->slots++;
+		if (insns[i].code == 0x18 && i + 1 < n) { /* the second slot joins its node */
+			nd->wide = 1;
+			nd->imm_hi = insns[++i].imm;
+			l->slots++;
+		}
+	}
+	if (n)
+		l->anchor[0].subprog = 1;
+	/* branch targets, and the subprograms they start */
+	for (size_t i = 0; i < n; i++) {
+		struct bpfrt_pnode *nd = &l->anchor[i];
+		bool in_imm;
+		if (bpfrt_insn_branch(&nd->insn, &in_imm)) {
+			int64_t t = (int64_t)i + 1 + (in_imm ? nd->insn.imm : nd->insn.off);
+			if (t < 0 || t >= (int64_t)n || l->by_orig[t] == NULL ||
+			    (t > 0 && l->anchor[t - 1].wide)) {
+				bpfrt_plist_free(l);
+				return bpfrt_err_set(err, BPFRT_EINTERNAL,
+						     "internal error: insn %zu: bad branch target %" PRId64, i, t);
+			}
+			nd->target = &l->anchor[t];
+			if (in_imm && (nd->insn.code & 7) != BPF_JMP32)
+				nd->target->subprog = 1; /* a call or ld_func target */
+		}
+		if (nd->wide)
+			i++;
+	}
+	return BPFRT_OK;
+}
+
+void bpfrt_plist_free(struct bpfrt_plist *l)
+{
+	for (struct chunk *c = l->chunks, *next; c; c = next) {
+		next = c->next;
+		free(c);
+	}
+	free(l->anchor);
+	free(l->by_orig);
+	free(l->linfo);
+	memset(l, 0, sizeof(*l));
+}
+
+/* Fills node nd from pi; relative targets resolve against seq[] (the nodes
+ * of the sequence) and `after` (the node after the sequence). */
+static int set_insn(struct bpfrt_pnode *nd, const struct bpfrt_pinsn *pi, size_t i, size_t len,
+		    struct bpfrt_pnode **seq, struct bpfrt_pnode *after, struct bpfrt_err *err)
+{
+	nd->insn = pi->insn;
+	nd->imm_hi = pi->imm_hi;
+	nd->wide = pi->insn.code == 0x18;
+	nd->target = NULL;
+	bool in_imm;
+	if (!bpfrt_insn_branch(&pi->insn, &in_imm))
+		return BPFRT_OK;
+	if (pi->to) {
+		nd->target = pi->to;
+		return BPFRT_OK;
+	}
+	int64_t t = (int64_t)i + 1 + (in_imm ? pi->insn.imm : pi->insn.off);
+	if (t < 0 || t > (int64_t)len || (t == (int64_t)len && !after))
+		return bpfrt_err_set(err, BPFRT_EINTERNAL,
+				     "internal error: patch instruction %zu jumps to %" PRId64
+				     ", outside its sequence of %zu", i, t, len);
+	nd->target = t == (int64_t)len ? after : seq[t];
+	return BPFRT_OK;
+}
+
+/* Makes nodes for seq[1..len): nodes[0] is given; links them in a chain
+ * ending at `after`; fills every node from seq. */
+static int build_chain(struct bpfrt_plist *l, struct bpfrt_pnode *first, const struct bpfrt_pinsn *seq,
+		       size_t len, struct bpfrt_pnode *after, struct bpfrt_pnode **last,
+		       struct bpfrt_err *err)
+{
+	struct bpfrt_pnode *stack_nodes[16], **nodes = len <= 16 ? stack_nodes : malloc(len * sizeof(*nodes));
+	if (!nodes)
+		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+	int rc = BPFRT_OK;
+	nodes[0] = first;
+	for (size_t i = 1; i < len; i++)
+		if (!(nodes[i] = node_new(l))) {
+			rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+			goto out;
+		}
+	for (size_t i = 0; i < len && rc == BPFRT_OK; i++) {
+		rc = set_insn(nodes[i], &seq[i], i, len, nodes, after, err);
+		nodes[i]->next = i + 1 < len ? nodes[i + 1] : after;
+		l->live += i > 0;
+		l->slots += nodes[i]->wide ? 2 : 1;
+	}
+	*last = nodes[len - 1];
+out:
+	if (nodes != stack_nodes)
+		free(nodes);
+	return rc;
+}
+
+int bpfrt_plist_replace(struct bpfrt_plist *l, struct bpfrt_pnode *x, const struct bpfrt_pinsn *seq,
+			size_t len, struct bpfrt_err *err)
+{
+	if (!len || x->deleted)
+		return bpfrt_err_set(err, BPFRT_EINTERNAL, "internal error: bad replace");
+	void *aux = x->aux;
+	int32_t orig = x->orig;
+	struct bpfrt_pnode *after = x->next, *last;
+	l->slots -= x->wide ? 2 : 1;
+	int rc = build_chain(l, x, seq, len, after, &last, err);
+	if (rc != BPFRT_OK)
+		return rc;
+	/* the original's facts go to the last instruction of its replacement */
+	x->aux = NULL;
+	x->orig = PATCH_INSERTED;
+	last->aux = aux;
+	last->orig = orig;
+	if (orig >= 0)
+		l->by_orig[orig] = last;
+	return BPFRT_OK;
+}
+
+int bpfrt_plist_insert_before(struct bpfrt_plist *l, struct bpfrt_pnode *x,
+			      const struct bpfrt_pinsn *seq, size_t len, struct bpfrt_err *err)
+{
+	if (!len)
+		return BPFRT_OK;
+	/* x's node object becomes seq[0], so jumps to x land on the sequence;
+	 * x's instruction and facts move to a new node after it */
+	struct bpfrt_pnode *y = node_new(l), *last;
+	if (!y)
+		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+	*y = *x;
+	y->subprog = 0;
+	if (y->orig >= 0)
+		l->by_orig[y->orig] = y;
+	if (!x->deleted) {
+		l->slots -= x->wide ? 2 : 1; /* counted again below, and for y */
+		l->slots += y->wide ? 2 : 1;
+	} else {
+		l->live++; /* x becomes live as seq[0]; y is the deleted one */
+	}
+	x->deleted = 0;
+	x->aux = NULL;
+	x->orig = PATCH_INSERTED;
+	int rc = build_chain(l, x, seq, len, y, &last, err);
+	if (rc == BPFRT_OK && !y->deleted)
+		l->live++;
+	return rc;
+}
+
+int bpfrt_plist_insert_prologue(struct bpfrt_plist *l, struct bpfrt_pnode *x,
+				const struct bpfrt_pinsn *seq, size_t len, struct bpfrt_err *err)
+{
+	int rc = bpfrt_plist_insert_before(l, x, seq, len, err);
+	if (rc != BPFRT_OK || !len)
+		return rc;
+	struct bpfrt_pnode *y = x;
+	for (size_t i = 0; i < len; i++)
+		y = y->next; /* x's instruction, after the prologue */
+	/* Jumps that land on x: those to x, and those to the deleted nodes just
+	 * before it (they resolve to x).  Mark those with pad = 1. */
+	x->pad = 1;
+	for (struct bpfrt_pnode *nd = l->head.next, *run = NULL; nd && nd != x; nd = nd->next) {
+		if (!nd->deleted) {
+			run = NULL;
+			continue;
+		}
+		if (!run)
+			run = nd;
+		if (nd->next == x)
+			for (struct bpfrt_pnode *d = run; d != x; d = d->next)
+				d->pad = 1;
+	}
+	bool in_imm;
+	for (struct bpfrt_pnode *nd = l->head.next; nd; nd = nd->next) {
+		if (nd == x) /* skip the prologue itself */
+			nd = y;
+		if (nd->target && nd->target->pad && bpfrt_insn_branch(&nd->insn, &in_imm) &&
+		    !(in_imm && nd->insn.code != 0x06)) /* jumps and ja32, not calls or ld_func */
+			nd->target = y;
+	}
+	for (struct bpfrt_pnode *nd = l->head.next; nd; nd = nd->next)
+		nd->pad = 0;
+	return BPFRT_OK;
+}
+
+void bpfrt_plist_delete(struct bpfrt_plist *l, struct bpfrt_pnode *x)
+{
+	if (x->deleted)
+		return;
+	x->deleted = 1;
+	l->live--;
+	l->slots -= x->wide ? 2 : 1;
+}
+
+void bpfrt_linear_free(struct bpfrt_linear *lin)
+{
+	free(lin->insns);
+	free(lin->aux);
+	free(lin->orig);
+	free(lin->new_of_orig);
+	free(lin->subprog);
+	free(lin->linfo);
+	memset(lin, 0, sizeof(*lin));
+}
+
+static size_t anchor_index(const struct bpfrt_plist *l, const struct bpfrt_pnode *nd)
+{
+	return nd >= l->anchor && nd < l->anchor + l->norig ? (size_t)(nd - l->anchor) : SIZE_MAX;
+}
+
+int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struct bpfrt_err *err)
+{
+	memset(out, 0, sizeof(*out));
+	size_t n = l->slots;
+	if (n > UINT32_MAX / 2)
+		return bpfrt_err_set(err, BPFRT_EREJECT, "the rewritten program is too large");
+	out->insns = malloc((n ? n : 1) * sizeof(*out->insns));
+	out->aux = calloc(n ? n : 1, sizeof(*out->aux));
+	out->orig = malloc((n ? n : 1) * sizeof(*out->orig));
+	out->new_of_orig = malloc((l->norig ? l->norig : 1) * sizeof(*out->new_of_orig));
+	out->subprog = malloc((l->live ? l->live : 1) * sizeof(*out->subprog));
+	out->linfo = malloc((l->nlinfo ? l->nlinfo : 1) * sizeof(*out->linfo));
+	if (!out->insns || !out->aux || !out->orig || !out->new_of_orig || !out->subprog || !out->linfo) {
+		bpfrt_linear_free(out);
+		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+	}
+	/* 1. indices: a deleted node gets the index of the next live one */
+	uint32_t idx = 0;
+	for (struct bpfrt_pnode *nd = l->head.next; nd; nd = nd->next) {
+		nd->idx = idx;
+		if (!nd->deleted)
+			idx += nd->wide ? 2 : 1;
+	}
+	BPFRT_ASSERT(idx == n);
+	for (size_t i = 0; i < l->norig; i++)
+		out->new_of_orig[i] = -1;
+
+	/* 2. instructions, offsets, aux, subprograms, line info — one walk */
+	bool pending_start = false, have_pending_line = false;
+	struct bpfrt_linfo pending_line = { 0, 0 };
+	size_t k = 0; /* next line info entry (sorted by instruction) */
+	size_t nline = 0;
+	for (struct bpfrt_pnode *nd = l->head.next; nd; nd = nd->next) {
+		size_t a = anchor_index(l, nd);
+		if (nd->subprog) {
+			pending_start = true;
+			have_pending_line = false; /* a deleted line does not cross into another subprogram */
+		}
+		/* line info anchored at this node */
+		bool own_line = false;
+		struct bpfrt_linfo line = { 0, 0 };
+		while (a != SIZE_MAX && k < l->nlinfo && l->linfo[k].insn <= a) {
+			if (l->linfo[k].insn == a) {
+				line = l->linfo[k];
+				own_line = true;
+			}
+			k++;
+		}
+		if (nd->deleted) {
+			if (own_line) {
+				pending_line = line;
+				have_pending_line = true;
+			}
+			continue;
+		}
+		if (pending_start) {
+			out->subprog[out->nsubprog++] = nd->idx;
+			pending_start = false;
+		}
+		if (own_line || have_pending_line) {
+			out->linfo[nline].insn = nd->idx;
+			out->linfo[nline].line = own_line ? line.line : pending_line.line;
+			nline++;
+			have_pending_line = false;
+		}
+		if (a != SIZE_MAX)
+			out->new_of_orig[a] = nd->idx;
+		struct bpfrt_insn in = nd->insn;
+		bool in_imm;
+		if (bpfrt_insn_branch(&in, &in_imm)) {
+			if (!nd->target || (nd->target->idx >= n)) {
+				bpfrt_linear_free(out);
+				return bpfrt_err_set(err, BPFRT_EREJECT,
+					"insn %u: its jump target was deleted and nothing follows it", nd->idx);
+			}
+			int64_t d = (int64_t)nd->target->idx - ((int64_t)nd->idx + 1);
+			if (in_imm) {
+				in.imm = (int32_t)d;
+			} else if (d >= INT16_MIN && d <= INT16_MAX) {
+				in.off = (int16_t)d;
+			} else if (in.code == 0x05) { /* ja: becomes gotol */
+				in.code = 0x06;
+				in.off = 0;
+				in.imm = (int32_t)d;
+			} else {
+				bpfrt_linear_free(out);
+				return bpfrt_err_set(err, BPFRT_EREJECT,
+					"insn %u (originally %d): after rewriting, its conditional jump spans "
+					"%" PRId64 " instructions, beyond the 16-bit offset", nd->idx, nd->orig, d);
+			}
+		}
+		out->insns[nd->idx] = in;
+		out->aux[nd->idx] = nd->aux;
+		out->orig[nd->idx] = nd->orig;
+		if (nd->wide) {
+			out->insns[nd->idx + 1] = (struct bpfrt_insn){ .imm = nd->imm_hi };
+			out->aux[nd->idx + 1] = NULL;
+			out->orig[nd->idx + 1] = nd->orig >= 0 ? nd->orig + 1 : PATCH_INSERTED;
+			if (a != SIZE_MAX && a + 1 < l->norig)
+				out->new_of_orig[a + 1] = nd->idx + 1;
+		}
+	}
+	out->n = n;
+	out->nlinfo = nline;
+	return BPFRT_OK;
+}

@@ -1,0 +1,113 @@
+/*
+ * patch.h — the patchable-instruction list: bpfrt's only way of changing a
+ * program (seed 001's design: one list shared by every rewrite pass, jumps
+ * held as pointers to their target nodes, one linearisation at the end, so
+ * any number of patches costs O(N + P) instead of the kernel's O(N * P)).
+ *
+ * Semantics (the kernel's, so that the two agree; see tests/unit/test_patch.c,
+ * which checks this list against the kernel's one-patch-at-a-time algorithm):
+ *   - replace(X, seq): jumps and calls to X land on seq[0]; X's facts (aux
+ *     data and original index) go to the LAST instruction of seq, as the
+ *     kernel's adjust_insn_aux_data moves aux to the end of a patch;
+ *   - insert_before(X, seq): jumps to X land on seq[0]; X keeps its facts
+ *     (the seed's "prepend"); the inserted instructions have none;
+ *   - insert_prologue(X, seq): as insert_before, but jumps (not calls) to X
+ *     keep landing on X: the kernel's gen_prologue + adjust_jmp_off, for code
+ *     that runs once on entry (one O(N) walk);
+ *   - delete(X): jumps to X land on the next instruction that survives.
+ * Jumps inside seq are relative to seq (off/imm as in a program; the slot
+ * past the end of seq is the instruction after it), or target an existing
+ * node where the caller says so.
+ */
+#ifndef BPFRT_PATCH_H
+#define BPFRT_PATCH_H
+
+#include "common.h"
+
+#define PATCH_INSERTED (-1) /* orig of an instruction a pass added */
+
+struct bpfrt_pnode {
+	struct bpfrt_insn insn;     /* for an LDDW, its first slot */
+	int32_t imm_hi;             /* an LDDW's second slot's imm */
+	int32_t orig;               /* original index, or PATCH_INSERTED */
+	struct bpfrt_pnode *next;
+	struct bpfrt_pnode *target; /* the node a jump, call or ld_func targets */
+	void *aux;                  /* the facts passes attach (NULL for inserted) */
+	uint32_t idx;               /* scratch: index after linearisation */
+	uint8_t deleted;
+	uint8_t wide;               /* an LDDW: two slots */
+	uint8_t subprog;            /* the first instruction of a subprogram */
+	uint8_t pad;
+};
+
+/* An instruction of a patch sequence. */
+struct bpfrt_pinsn {
+	struct bpfrt_insn insn;
+	int32_t imm_hi;              /* LDDW: the second slot's imm */
+	struct bpfrt_pnode *to;      /* a branch to this existing node; NULL: relative */
+};
+
+struct bpfrt_linfo {
+	uint32_t insn;               /* instruction index */
+	uint32_t line;               /* opaque to the list (a line number, an index into BTF) */
+};
+
+struct bpfrt_plist {
+	struct bpfrt_pnode head;     /* dummy: head.next is the first instruction */
+	size_t nodes, live, slots;   /* running counts: nodes, live nodes, live slots */
+	struct bpfrt_pnode *anchor;  /* the nodes made for the original instructions, by
+				      * index (second slots unused): where jumps to an
+				      * original instruction land, and its line info */
+	struct bpfrt_pnode **by_orig;/* original index -> the node holding its facts */
+	size_t norig;
+	struct bpfrt_linfo *linfo;   /* line info by original index */
+	size_t nlinfo;
+	struct chunk *chunks;        /* node storage */
+	size_t chunk_used;
+};
+
+/* The output of a linearisation. */
+struct bpfrt_linear {
+	struct bpfrt_insn *insns;
+	size_t n;
+	void **aux;                  /* [n]: the aux of each instruction (NULL for second slots) */
+	int32_t *orig;               /* [n]: the original index, or PATCH_INSERTED */
+	int64_t *new_of_orig;        /* [norig]: where each original instruction went, or -1 */
+	uint32_t *subprog;           /* starts of subprograms (0 first) */
+	size_t nsubprog;
+	struct bpfrt_linfo *linfo;
+	size_t nlinfo;
+};
+
+BPFRT_HIDDEN int bpfrt_plist_init(struct bpfrt_plist *l, const struct bpfrt_insn *insns, size_t n,
+				  void *const *aux, const struct bpfrt_linfo *linfo, size_t nlinfo,
+				  struct bpfrt_err *err);
+BPFRT_HIDDEN void bpfrt_plist_free(struct bpfrt_plist *l);
+
+BPFRT_HIDDEN int bpfrt_plist_replace(struct bpfrt_plist *l, struct bpfrt_pnode *x,
+				     const struct bpfrt_pinsn *seq, size_t len, struct bpfrt_err *err);
+BPFRT_HIDDEN int bpfrt_plist_insert_before(struct bpfrt_plist *l, struct bpfrt_pnode *x,
+					   const struct bpfrt_pinsn *seq, size_t len,
+					   struct bpfrt_err *err);
+BPFRT_HIDDEN int bpfrt_plist_insert_prologue(struct bpfrt_plist *l, struct bpfrt_pnode *x,
+					     const struct bpfrt_pinsn *seq, size_t len,
+					     struct bpfrt_err *err);
+BPFRT_HIDDEN void bpfrt_plist_delete(struct bpfrt_plist *l, struct bpfrt_pnode *x);
+
+/* One pass over the list: final indices, offsets (a JA that no longer fits
+ * in 16 bits becomes a JA32; a conditional jump that does not fit is
+ * refused), subprogram starts, line info, aux, index maps. */
+BPFRT_HIDDEN int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out,
+				       struct bpfrt_err *err);
+BPFRT_HIDDEN void bpfrt_linear_free(struct bpfrt_linear *lin);
+
+/* Live nodes in order. */
+#define plist_for_each(node, list)                                              \
+	for (struct bpfrt_pnode *node = (list)->head.next; node; node = node->next) \
+		if (node->deleted) continue; else
+
+/* Whether the instruction is a branch whose target the list tracks, and
+ * whether that target is in off (jumps) or imm (ja32, calls, ld_func). */
+BPFRT_HIDDEN bool bpfrt_insn_branch(const struct bpfrt_insn *in, bool *in_imm);
+
+#endif

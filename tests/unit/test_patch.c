@@ -1,0 +1,437 @@
+/*
+ * test_patch.c — the patchable-instruction list against an oracle: the
+ * kernel's one-patch-at-a-time algorithm (bpf_patch_insn_data,
+ * bpf_remove_insns, adjust_jmp_off), written here over plain arrays.
+ * Random programs get the same random scripts of replace / insert-before /
+ * insert-prologue / delete through both, which must then agree on every
+ * instruction, the aux data, the original indices, line info and
+ * subprogram starts.  BPFRT_PATCH_SCRIPTS sets the number of scripts.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include "internal.h"
+#include "patch.h"
+
+/* ------------------------------------------------------------ the oracle */
+
+struct oprog {
+	struct bpfrt_insn *in;
+	void **aux;
+	int32_t *orig;
+	size_t n;
+	struct bpfrt_linfo *linfo;
+	size_t nlinfo;
+	uint32_t *sub;
+	size_t nsub;
+};
+
+/* an instruction of a patch: relative target, or an absolute old index */
+struct opatch {
+	struct bpfrt_insn insn;
+	int32_t imm_hi;
+	int64_t abs; /* -1: relative */
+};
+
+static bool is_wide(const struct bpfrt_insn *in) { return in->code == 0x18; }
+
+static bool branch(const struct bpfrt_insn *in, bool *in_imm) { return bpfrt_insn_branch(in, in_imm); }
+
+static int64_t target_of(const struct oprog *o, size_t i)
+{
+	bool in_imm;
+	if (!branch(&o->in[i], &in_imm))
+		return -1;
+	return (int64_t)i + 1 + (in_imm ? o->in[i].imm : o->in[i].off);
+}
+
+static void set_target(struct bpfrt_insn *in, int64_t from, int64_t to)
+{
+	bool in_imm;
+	branch(in, &in_imm);
+	if (in_imm)
+		in->imm = (int32_t)(to - from - 1);
+	else
+		in->off = (int16_t)(to - from - 1);
+}
+
+/* bpf_patch_insn_data: replace the w slots at off by buf[0..len) (slots) */
+static void o_patch(struct oprog *o, size_t off, size_t w, const struct opatch *buf, size_t len,
+		    size_t last_insn /* slot index in buf of the last instruction */)
+{
+	int64_t delta = (int64_t)len - (int64_t)w;
+	size_t n2 = (size_t)((int64_t)o->n + delta);
+	struct bpfrt_insn *in = malloc((n2 + 1) * sizeof(*in));
+	void **aux = calloc(n2 + 1, sizeof(*aux));
+	int32_t *orig = malloc((n2 + 1) * sizeof(*orig));
+#define MAP(t) ((t) <= (int64_t)off ? (t) : (t) + delta)
+	for (size_t i = 0; i < o->n; i++) {
+		if (i >= off && i < off + w)
+			continue;
+		size_t i2 = (size_t)(i < off ? (int64_t)i : (int64_t)i + delta);
+		in[i2] = o->in[i];
+		aux[i2] = o->aux[i];
+		orig[i2] = o->orig[i];
+		int64_t t = (i > 0 && is_wide(&o->in[i - 1])) ? -1 : target_of(o, i);
+		if (t >= 0)
+			set_target(&in[i2], (int64_t)i2, MAP(t));
+	}
+	for (size_t k = 0; k < len; k++) {
+		in[off + k] = buf[k].insn;
+		aux[off + k] = NULL;
+		orig[off + k] = PATCH_INSERTED;
+		if (buf[k].abs >= 0)
+			set_target(&in[off + k], (int64_t)(off + k), MAP(buf[k].abs));
+	}
+#undef MAP
+	aux[off + last_insn] = o->aux[off];
+	orig[off + last_insn] = o->orig[off];
+	if (last_insn + 1 < len && is_wide(&in[off + last_insn]))
+		orig[off + last_insn + 1] = o->orig[off] >= 0 && w == 2 ? o->orig[off + 1] :
+					    (o->orig[off] >= 0 ? o->orig[off] + 1 : PATCH_INSERTED);
+	for (size_t i = 0; i < o->nlinfo; i++)
+		if (o->linfo[i].insn > off)
+			o->linfo[i].insn = (uint32_t)((int64_t)o->linfo[i].insn + delta);
+	for (size_t i = 0; i < o->nsub; i++)
+		if (o->sub[i] > off)
+			o->sub[i] = (uint32_t)((int64_t)o->sub[i] + delta);
+	free(o->in);
+	free(o->aux);
+	free(o->orig);
+	o->in = in;
+	o->aux = aux;
+	o->orig = orig;
+	o->n = n2;
+}
+
+/* bpf_remove_insns(off, w) with the line info and subprogram rules */
+static void o_delete(struct oprog *o, size_t off, size_t w)
+{
+	/* line info: the deleted instruction's line moves to the next one if
+	 * that is in the same subprogram and has none of its own */
+	bool next_is_start = false;
+	for (size_t i = 0; i < o->nsub; i++)
+		next_is_start |= o->sub[i] == off + w;
+	ssize_t own = -1, next_own = -1;
+	for (size_t i = 0; i < o->nlinfo; i++) {
+		if (o->linfo[i].insn == off) own = (ssize_t)i;
+		if (o->linfo[i].insn == off + w) next_own = (ssize_t)i;
+	}
+	size_t k = 0;
+	for (size_t i = 0; i < o->nlinfo; i++) {
+		struct bpfrt_linfo e = o->linfo[i];
+		if ((ssize_t)i == own) {
+			if (next_is_start || next_own >= 0 || off + w >= o->n)
+				continue; /* dropped */
+			e.insn = (uint32_t)off;
+		} else if (e.insn > off) {
+			e.insn -= (uint32_t)w;
+		}
+		o->linfo[k++] = e;
+	}
+	o->nlinfo = k;
+	/* subprograms: a start at off stays (unless the subprogram is now empty) */
+	k = 0;
+	for (size_t i = 0; i < o->nsub; i++) {
+		uint32_t st = o->sub[i];
+		if (st == off && (next_is_start || off + w >= o->n))
+			continue;
+		o->sub[k++] = st > off ? st - (uint32_t)w : st;
+	}
+	o->nsub = k;
+	for (size_t i = 0; i < o->n; i++) {
+		if (i >= off && i < off + w)
+			continue;
+		int64_t t = (i > 0 && is_wide(&o->in[i - 1])) ? -1 : target_of(o, i);
+		size_t i2 = i < off ? i : i - w;
+		if (t >= 0) {
+			int64_t t2 = t <= (int64_t)off ? t : t - (int64_t)w;
+			set_target(&o->in[i], (int64_t)i2, t2);
+		}
+	}
+	memmove(&o->in[off], &o->in[off + w], (o->n - off - w) * sizeof(*o->in));
+	memmove(&o->aux[off], &o->aux[off + w], (o->n - off - w) * sizeof(*o->aux));
+	memmove(&o->orig[off], &o->orig[off + w], (o->n - off - w) * sizeof(*o->orig));
+	o->n -= w;
+}
+
+/* ------------------------------------------------------------ the script */
+
+static uint64_t rng = 0x9e3779b97f4a7c15ull;
+static uint32_t rnd(uint32_t n)
+{
+	rng ^= rng << 13;
+	rng ^= rng >> 7;
+	rng ^= rng << 17;
+	return n ? (uint32_t)(rng % n) : 0;
+}
+
+static int aux_objects[1024];
+
+/* first slots of the current program (positions of instructions) */
+static size_t starts(const struct oprog *o, size_t *pos)
+{
+	size_t k = 0;
+	for (size_t i = 0; i < o->n; i++) {
+		pos[k++] = i;
+		if (is_wide(&o->in[i]))
+			i++;
+	}
+	return k;
+}
+
+static struct bpfrt_insn rand_insn(bool allow_wide)
+{
+	uint32_t r = rnd(10);
+	if (r < 4)
+		return (struct bpfrt_insn){ .code = 0x07, .dst = (uint8_t)rnd(10), .imm = (int32_t)rnd(100) };
+	if (r < 5)
+		return (struct bpfrt_insn){ .code = 0x95 };
+	if (r < 6 && allow_wide)
+		return (struct bpfrt_insn){ .code = 0x18, .dst = 1, .imm = (int32_t)rnd(1000) };
+	if (r < 8)
+		return (struct bpfrt_insn){ .code = 0x15, .dst = 1, .imm = 3 }; /* jeq: target set later */
+	if (r < 9)
+		return (struct bpfrt_insn){ .code = 0x05 };                       /* ja */
+	return (struct bpfrt_insn){ .code = 0x85, .src = 1 };                     /* call local */
+}
+
+/* node of the instruction at slot pos of the list (walk) */
+static struct bpfrt_pnode *node_at(struct bpfrt_plist *l, size_t pos)
+{
+	size_t i = 0;
+	plist_for_each(nd, l) {
+		if (i == pos)
+			return nd;
+		i += nd->wide ? 2 : 1;
+	}
+	return NULL;
+}
+
+static bool trace;
+
+static void dump(const char *what, const struct bpfrt_insn *in, void *const *aux, const int32_t *orig,
+		 size_t n)
+{
+	fprintf(stderr, "%s:\n", what);
+	for (size_t i = 0; i < n; i++)
+		fprintf(stderr, "  %3zu: %02x off %4d imm %6d  aux %3ld orig %3d\n", i, in[i].code, in[i].off,
+			in[i].imm, aux[i] ? (long)((int *)aux[i] - aux_objects) : -1L, orig[i]);
+}
+
+static void compare(struct oprog *o, struct bpfrt_plist *l, int script)
+{
+	struct bpfrt_linear lin;
+	struct bpfrt_err err = { 0 };
+	int rc = bpfrt_plist_linearize(l, &lin, &err);
+	if (rc != BPFRT_OK)
+		fail_msg("script %d: linearize: %s", script, err.msg);
+	if (trace) {
+		dump("list", lin.insns, lin.aux, lin.orig, lin.n);
+		dump("oracle", o->in, o->aux, o->orig, o->n);
+	}
+	if (lin.n != o->n)
+		fail_msg("script %d: %zu instructions, oracle %zu", script, lin.n, o->n);
+	for (size_t i = 0; i < o->n; i++) {
+		if (memcmp(&lin.insns[i], &o->in[i], sizeof(o->in[i])))
+			fail_msg("script %d: insn %zu differs: %02x/%d/%d vs oracle %02x/%d/%d", script, i,
+				 lin.insns[i].code, lin.insns[i].off, lin.insns[i].imm, o->in[i].code,
+				 o->in[i].off, o->in[i].imm);
+		if (lin.aux[i] != o->aux[i])
+			fail_msg("script %d: aux of insn %zu differs", script, i);
+		if (lin.orig[i] != o->orig[i])
+			fail_msg("script %d: orig of insn %zu: %d vs oracle %d", script, i, lin.orig[i], o->orig[i]);
+	}
+	if (lin.nsubprog != o->nsub)
+		fail_msg("script %d: %zu subprograms, oracle %zu", script, lin.nsubprog, o->nsub);
+	for (size_t i = 0; i < o->nsub; i++)
+		if (lin.subprog[i] != o->sub[i])
+			fail_msg("script %d: subprogram %zu starts at %u, oracle %u", script, i,
+				 lin.subprog[i], o->sub[i]);
+	if (lin.nlinfo != o->nlinfo)
+		fail_msg("script %d: %zu line entries, oracle %zu", script, lin.nlinfo, o->nlinfo);
+	for (size_t i = 0; i < o->nlinfo; i++)
+		if (lin.linfo[i].insn != o->linfo[i].insn || lin.linfo[i].line != o->linfo[i].line)
+			fail_msg("script %d: line entry %zu: %u:%u vs oracle %u:%u", script, i, lin.linfo[i].insn,
+				 lin.linfo[i].line, o->linfo[i].insn, o->linfo[i].line);
+	bpfrt_linear_free(&lin);
+}
+
+static void one_script(int script)
+{
+	/* a random program */
+	size_t n = 2 + rnd(40);
+	struct bpfrt_insn *in = calloc(n + 2, sizeof(*in));
+	size_t m = 0;
+	while (m < n) {
+		in[m] = rand_insn(m + 2 < n);
+		if (is_wide(&in[m])) {
+			in[m + 1] = (struct bpfrt_insn){ .imm = 7 };
+			m += 2;
+		} else {
+			m++;
+		}
+	}
+	n = m;
+	size_t *pos = malloc(1024 * sizeof(*pos)); /* the program grows by at most 8 slots an op */
+	struct oprog o = { 0 };
+	o.in = in;
+	o.n = n;
+	o.aux = calloc(n, sizeof(*o.aux));
+	o.orig = malloc(n * sizeof(*o.orig));
+	for (size_t i = 0; i < n; i++) {
+		bool second = i > 0 && is_wide(&in[i - 1]) && o.aux[i - 1];
+		o.aux[i] = second ? NULL : &aux_objects[i % 1024];
+		o.orig[i] = (int32_t)i;
+	}
+	/* targets: any instruction start */
+	size_t k = starts(&o, pos);
+	for (size_t j = 0; j < k; j++) {
+		size_t i = pos[j];
+		bool in_imm;
+		if (!branch(&in[i], &in_imm))
+			continue;
+		set_target(&in[i], (int64_t)i, (int64_t)pos[rnd((uint32_t)k)]);
+	}
+	/* subprogram starts: 0 and call targets, sorted */
+	o.sub = malloc((n + 1) * sizeof(*o.sub));
+	uint8_t *is_sub = calloc(n, 1);
+	is_sub[0] = 1;
+	for (size_t j = 0; j < k; j++)
+		if (in[pos[j]].code == 0x85)
+			is_sub[target_of(&o, pos[j])] = 1;
+	for (size_t i = 0; i < n; i++)
+		if (is_sub[i])
+			o.sub[o.nsub++] = (uint32_t)i;
+	free(is_sub);
+	/* line info on some instructions (all subprogram starts among them) */
+	o.linfo = malloc((n + 1) * sizeof(*o.linfo));
+	for (size_t j = 0; j < k; j++)
+		if (rnd(3) == 0 || pos[j] == 0)
+			o.linfo[o.nlinfo++] = (struct bpfrt_linfo){ (uint32_t)pos[j], (uint32_t)(1000 + pos[j]) };
+	struct bpfrt_plist l;
+	struct bpfrt_err err = { 0 };
+	assert_int_equal(bpfrt_plist_init(&l, in, n, o.aux, o.linfo, o.nlinfo, &err), BPFRT_OK);
+	if (trace)
+		dump("initial", o.in, o.aux, o.orig, o.n);
+
+	int ops = 1 + (int)rnd(12);
+	for (int op = 0; op < ops; op++) {
+		k = starts(&o, pos);
+		size_t j = rnd((uint32_t)k), off = pos[j];
+		size_t w = is_wide(&o.in[off]) ? 2 : 1;
+		uint32_t kind = rnd(4);
+		if (kind == 3 && (k <= 1 || off + w >= o.n))
+			kind = 0; /* never delete the last instruction */
+		struct bpfrt_pnode *x = node_at(&l, off);
+		assert_non_null(x);
+		if (trace)
+			fprintf(stderr, "op %s at %zu (w %zu)\n",
+				(const char *[]){ "replace", "insert_before", "prologue", "delete" }[kind], off, w);
+		if (kind == 3) {
+			bpfrt_plist_delete(&l, x);
+			o_delete(&o, off, w);
+			continue;
+		}
+		/* a sequence of 1..4 instructions */
+		size_t len = 1 + rnd(4), slots = 0, last = 0;
+		struct bpfrt_pinsn seq[4];
+		struct opatch buf[12];
+		for (size_t i = 0; i < len; i++) {
+			struct bpfrt_insn pi = rand_insn(true);
+			if (pi.code == 0x85)
+				pi = (struct bpfrt_insn){ .code = 0x07, .imm = 1 }; /* no new subprograms */
+			seq[i] = (struct bpfrt_pinsn){ .insn = pi, .imm_hi = 5 };
+			last = slots;
+			buf[slots] = (struct opatch){ .insn = pi, .imm_hi = 5, .abs = -1 };
+			slots++;
+			if (is_wide(&pi))
+				buf[slots++] = (struct opatch){ .insn = { .imm = 5 }, .abs = -1 };
+		}
+		/* branches: to an existing instruction, or inside the sequence (its
+		 * end is the instruction after it); the list counts instructions,
+		 * the oracle's buffer slots */
+		size_t idx_slot[5], s2 = 0;
+		for (size_t i = 0; i < len; i++) {
+			idx_slot[i] = s2;
+			s2 += is_wide(&seq[i].insn) ? 2 : 1;
+		}
+		idx_slot[len] = s2;
+		for (size_t i = 0; i < len; i++) {
+			bool in_imm;
+			if (!branch(&seq[i].insn, &in_imm))
+				continue;
+			if (rnd(2)) {
+				size_t t = pos[rnd((uint32_t)k)];
+				seq[i].to = node_at(&l, t);
+				buf[idx_slot[i]].abs = (int64_t)t;
+			} else {
+				size_t tt = rnd((uint32_t)len + 1);
+				if (tt == len && kind == 0 && off + w >= o.n)
+					tt = 0; /* nothing follows a replaced last instruction */
+				set_target(&seq[i].insn, (int64_t)i, (int64_t)tt);
+				buf[idx_slot[i]].insn = seq[i].insn;
+				set_target(&buf[idx_slot[i]].insn, (int64_t)idx_slot[i], (int64_t)idx_slot[tt]);
+			}
+		}
+		if (kind == 0) { /* replace */
+			assert_int_equal(bpfrt_plist_replace(&l, x, seq, len, &err), BPFRT_OK);
+			o_patch(&o, off, w, buf, slots, last);
+		} else { /* insert before / prologue: the sequence, then the instruction */
+			buf[slots] = (struct opatch){ .insn = o.in[off], .abs = target_of(&o, off) };
+			if (w == 2)
+				buf[slots + 1] = (struct opatch){ .insn = o.in[off + 1], .abs = -1 };
+			if (kind == 1) {
+				assert_int_equal(bpfrt_plist_insert_before(&l, x, seq, len, &err), BPFRT_OK);
+				o_patch(&o, off, w, buf, slots + w, slots);
+			} else {
+				assert_int_equal(bpfrt_plist_insert_prologue(&l, x, seq, len, &err), BPFRT_OK);
+				o_patch(&o, off, w, buf, slots + w, slots);
+				/* adjust_jmp_off(off, slots): jumps (not calls) from outside the
+				 * prologue that land on off go to the instruction */
+				for (size_t i = 0; i < o.n; i++) {
+					if (i >= off && i < off + slots)
+						continue;
+					if (i > 0 && is_wide(&o.in[i - 1]))
+						continue;
+					bool in_imm;
+					if (!branch(&o.in[i], &in_imm) || (in_imm && o.in[i].code != 0x06))
+						continue;
+					if (target_of(&o, i) == (int64_t)off)
+						set_target(&o.in[i], (int64_t)i, (int64_t)(off + slots));
+				}
+			}
+		}
+	}
+	compare(&o, &l, script);
+	bpfrt_plist_free(&l);
+	free(o.in);
+	free(o.aux);
+	free(o.orig);
+	free(o.linfo);
+	free(o.sub);
+	free(pos);
+}
+
+static void oracle_scripts(void **state)
+{
+	(void)state;
+	const char *e = getenv("BPFRT_PATCH_SCRIPTS");
+
+	int scripts = e ? atoi(e) : 10000;
+	const char *only = getenv("BPFRT_PATCH_TRACE");
+	for (int s = 0; s < scripts; s++) {
+		trace = only && atoi(only) == s;
+		one_script(s);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(oracle_scripts),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
