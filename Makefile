@@ -30,7 +30,7 @@ ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -Iinclude -
 LDLIBS  := -lZydis -lpthread -lm
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
-LIB_SRC := src/insn.c src/validate.c src/interp.c src/jit_x86.c src/jit_mem.c src/jit_dump.c src/patch.c src/asm.c src/disasm.c \
+LIB_SRC := src/insn.c src/validate.c src/interp.c src/jit_x86.c src/jit_mem.c src/jit_dump.c src/patch.c src/rewrite.c src/asm.c src/disasm.c \
 	src/helpers.c src/vm.c
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(BUILD)/cli/main.o $(BUILD)/tools/datafile.o
@@ -60,13 +60,15 @@ $(BUILD)/bpfrt: $(CLI_OBJ) $(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # Tests link the static library, so they can reach internal functions.
-$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/tests/testutil.o $(BUILD)/tools/datafile.o $(BUILD)/libbpfrt.a
+$(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/tests/testutil.o $(BUILD)/tools/datafile.o \
+		$(BUILD)/tests/patch_oracle.o $(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
 $(BUILD)/tests/run_%: $(BUILD)/tests/run_%.o $(BUILD)/tests/testutil.o $(BUILD)/tools/datafile.o $(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/fuzz_%_replay: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/replay.o $(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
-$(BUILD)/bench/bench: $(BUILD)/bench/bench.o $(BUILD)/bench/jit.o $(BUILD)/libbpfrt.a
+$(BUILD)/bench/bench: $(BUILD)/bench/bench.o $(BUILD)/bench/jit.o $(BUILD)/bench/patch.o \
+		$(BUILD)/tests/patch_oracle.o $(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 deps:

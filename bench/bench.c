@@ -7,7 +7,7 @@
  * says).  The machine is shared and noisy: each figure is the best of 5
  * rounds, and the rounds of all engines are interleaved.
  *
- *   bench [--quick]
+ *   bench [--quick] [interp|jit|patch]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -144,9 +144,14 @@ static const struct engine engines[] = {
 int main(int argc, char **argv)
 {
 	bool quick = argc > 1 && !strcmp(argv[1], "--quick");
-	if (bench_interp(quick))
+	const char *only = argc > 2 ? argv[2] : (argc > 1 && argv[1][0] != '-' ? argv[1] : NULL);
+	if ((!only || !strcmp(only, "interp")) && bench_interp(quick))
 		return 1;
-	return bench_jit(quick);
+	if ((!only || !strcmp(only, "jit")) && bench_jit(quick))
+		return 1;
+	if ((!only || !strcmp(only, "patch")) && bench_patch(quick))
+		return 1;
+	return 0;
 }
 
 static int bench_interp(bool quick)

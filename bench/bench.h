@@ -12,4 +12,5 @@ int kernel_load(int type, const struct bpfrt_insn *in, size_t n, char *log, size
 double kernel_run(int fd, const void *pkt, uint32_t len, uint32_t repeat, uint64_t *r0);
 int kernel_jit_enabled(void);
 int bench_jit(bool quick);
+int bench_patch(bool quick);
 #endif

@@ -42,6 +42,7 @@ static const char usage_main[] =
 	"  asm FILE [-o OUT]      assemble FILE (uBPF/bpf_conformance syntax)\n"
 	"  disasm FILE            disassemble FILE (.bin raw, .s assembly, .data test)\n"
 	"  run FILE [OPTIONS]     run a program on memory and print r0\n"
+	"  dump xlated FILE       the program after the rewrite passes\n"
 	"  dump jited FILE        each instruction and the x86 code the JIT made of it\n"
 	"  plugin [OPTIONS] [MEM] bpf_conformance plugin: program as hex on stdin\n"
 	"  version                print the version\n"
@@ -75,7 +76,10 @@ static const char usage_run[] =
 	"  --interp         the interpreter\n"
 	"  --interp-switch  the interpreter built with switch dispatch\n"
 	"  --jit            the x86-64 JIT (trusts the program: implies --fast)\n"
-	"  --retpoline      JIT: indirect calls through a retpoline\n";
+	"  --retpoline      JIT: indirect calls through a retpoline\n"
+	"  --blind          constant blinding (JIT hardening)\n"
+	"  --zext           insert explicit 32-bit zero-extensions\n"
+	"  --stats          print the time of each load stage and instruction counts\n";
 
 static const char usage_plugin[] =
 	"usage: bpfrt plugin [--interp|--interp-switch|--jit] [--fast] [MEMORY_HEX]\n"
@@ -86,10 +90,11 @@ static const char usage_plugin[] =
 	"unless --fast; --jit trusts the program.\n";
 
 static const char usage_dump[] =
-	"usage: bpfrt dump jited FILE [--retpoline]\n"
-	"Compiles FILE (.s/.asm, .data, .bin) with the x86-64 JIT and prints each BPF\n"
-	"instruction followed by its x86 code (disassembled by Zydis), with each\n"
-	"function's prologue and epilogue.\n";
+	"usage: bpfrt dump xlated|jited FILE [--blind] [--zext] [--retpoline] [--stats]\n"
+	"xlated: the program after the rewrite passes, each instruction with its\n"
+	"original index (or 'added').  jited: compiles FILE (.s/.asm, .data, .bin)\n"
+	"with the x86-64 JIT and prints each BPF instruction followed by its x86\n"
+	"code (disassembled by Zydis), with each function's prologue and epilogue.\n";
 
 static bool has_suffix(const char *s, const char *suf)
 {
@@ -227,7 +232,7 @@ static int cmd_disasm(int argc, char **argv)
 
 struct run_opts {
 	bpfrt_engine engine;
-	bool fast, retpoline;
+	bool fast, retpoline, blind, zext, stats;
 	uint64_t budget;
 };
 
@@ -240,6 +245,9 @@ static int engine_opt(const char *a, struct run_opts *o)
 	else if (!strcmp(a, "--safe")) o->fast = false;
 	else if (!strcmp(a, "--fast")) o->fast = true;
 	else if (!strcmp(a, "--retpoline")) o->retpoline = true;
+	else if (!strcmp(a, "--blind")) o->blind = true;
+	else if (!strcmp(a, "--zext")) o->zext = true;
+	else if (!strcmp(a, "--stats")) o->stats = true;
 	else return 0;
 	return 1;
 }
@@ -249,13 +257,24 @@ static int load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
 {
 	struct bpfrt_load_opts lo = {
 		.sz = sizeof(lo),
-		.flags = (o->fast ? 0 : BPFRT_LOAD_SAFE) | (o->retpoline ? BPFRT_LOAD_JIT_RETPOLINE : 0),
+		.flags = (o->fast ? 0 : BPFRT_LOAD_SAFE) | (o->retpoline ? BPFRT_LOAD_JIT_RETPOLINE : 0) |
+			 (o->blind ? BPFRT_LOAD_BLIND : 0) | (o->zext ? BPFRT_LOAD_ZEXT : 0),
 		.engine = o->engine,
 		.insn_budget = o->budget,
 		.name = name,
 	};
 	if (bpfrt_prog_load(vm, insns, n, &lo, p) != BPFRT_OK)
 		return die("%s", bpfrt_vm_errmsg(vm));
+	if (o->stats) {
+		struct bpfrt_stats st;
+		bpfrt_prog_stats(*p, &st);
+		fprintf(stderr, "stats: validate %.1f us, rewrite %.1f us, linearise %.1f us, decode %.1f us, "
+			"jit %.1f us, total %.1f us\n"
+			"stats: %zu instructions in, %zu out (dead code %zu, nops %zu removed; zext %zu, "
+			"blinded %zu)\n", st.validate_ns / 1e3, st.rewrite_ns / 1e3, st.linearize_ns / 1e3,
+			st.decode_ns / 1e3, st.jit_ns / 1e3, st.total_ns / 1e3, st.insns_in, st.insns_out,
+			st.dead_removed, st.nops_removed, st.zext_added, st.blinded);
+	}
 	return 0;
 }
 
@@ -375,29 +394,59 @@ static int cmd_dump(int argc, char **argv)
 		fputs(usage_dump, stdout);
 		return 0;
 	}
-	struct run_opts o = { .engine = BPFRT_ENGINE_JIT, .fast = true };
-	if (argc == 3 && !strcmp(argv[2], "--retpoline")) {
-		o.retpoline = true;
-		argc--;
-	}
-	if (argc != 2 || strcmp(argv[0], "jited") || argv[1][0] == '-') {
+	if (argc < 2 || (strcmp(argv[0], "jited") && strcmp(argv[0], "xlated"))) {
 		fputs(usage_dump, stderr);
 		return 2;
 	}
+	bool jited = !strcmp(argv[0], "jited");
+	struct run_opts o = { .engine = jited ? BPFRT_ENGINE_JIT : BPFRT_ENGINE_INTERP, .fast = true };
+	const char *file = NULL;
+	for (int i = 1; i < argc; i++) {
+		if (engine_opt(argv[i], &o) && strcmp(argv[i], "--jit") && strcmp(argv[i], "--interp"))
+			continue;
+		if (argv[i][0] != '-' && !file)
+			file = argv[i];
+		else {
+			fputs(usage_dump, stderr);
+			return 2;
+		}
+	}
+	if (!file) {
+		fputs(usage_dump, stderr);
+		return 2;
+	}
+	o.engine = jited ? BPFRT_ENGINE_JIT : BPFRT_ENGINE_INTERP;
+	o.fast = true;
 	struct bpfrt_insn *insns = NULL;
 	size_t n = 0;
-	if (read_program(argv[1], &insns, &n, NULL, NULL, NULL))
+	if (read_program(file, &insns, &n, NULL, NULL, NULL))
 		return 1;
 	bpfrt_vm *vm = bpfrt_vm_new();
 	bpfrt_prog *p = NULL;
-	int rc = vm ? load(vm, insns, n, &o, argv[1], &p) : die("out of memory");
-	if (!rc) {
+	int rc = vm ? load(vm, insns, n, &o, file, &p) : die("out of memory");
+	if (!rc && jited) {
 		char *text;
 		if (bpfrt_prog_dump_jited(p, &text) != BPFRT_OK)
 			rc = die("%s", bpfrt_prog_errmsg(p));
 		else {
 			fputs(text, stdout);
 			free(text);
+		}
+	} else if (!rc) {
+		size_t nx;
+		const int32_t *orig;
+		const struct bpfrt_insn *x = bpfrt_prog_xlated(p, &nx, &orig);
+		printf("; %zu instructions (%zu before the rewrite passes)\n", nx, n);
+		for (size_t pc = 0; pc < nx;) {
+			char line[256];
+			int k = bpfrt_disasm_insn(vm, x, nx, pc, line, sizeof(line));
+			if (!orig)
+				printf("%5zu: %s\n", pc, line);
+			else if (orig[pc] >= 0)
+				printf("%5zu: %-44s ; insn %d\n", pc, line, orig[pc]);
+			else
+				printf("%5zu: %-44s ; added\n", pc, line);
+			pc += k > 0 ? (size_t)k : 1;
 		}
 	}
 	bpfrt_prog_free(p);

@@ -123,6 +123,11 @@ typedef enum bpfrt_engine {
 					   * (interpreter only) */
 #define BPFRT_LOAD_JIT_FALLBACK (1u << 1) /* BPFRT_ENGINE_JIT: if the JIT cannot compile
 					   * the program, use the interpreter */
+#define BPFRT_LOAD_BLIND (1u << 3)        /* constant blinding: every immediate is XORed with
+					   * a random key into a hidden register (JIT
+					   * hardening, as the kernel's bpf_jit_harden) */
+#define BPFRT_LOAD_ZEXT (1u << 4)         /* insert explicit 32-bit zero-extensions (for
+					   * back ends that need them; testing on ours) */
 #define BPFRT_LOAD_JIT_RETPOLINE (1u << 2) /* JIT: indirect-branch hardening: every
 					   * indirect call (a helper out of rel32 reach,
 					   * callx) goes through a retpoline */
@@ -162,6 +167,20 @@ BPFRT_API const char *bpfrt_prog_errmsg(const bpfrt_prog *prog);
 
 /* The instructions of a loaded program; *n receives their count. */
 BPFRT_API const struct bpfrt_insn *bpfrt_prog_insns(const bpfrt_prog *prog, size_t *n);
+
+/* The program after the rewrite passes, as the engines run it; orig, when
+ * not NULL, receives each instruction's original index (-1: added by a
+ * pass).  Register 11 is the passes' hidden register. */
+BPFRT_API const struct bpfrt_insn *bpfrt_prog_xlated(const bpfrt_prog *prog, size_t *n,
+						     const int32_t **orig);
+
+/* What a load cost, stage by stage (nanoseconds) and in instructions. */
+struct bpfrt_stats {
+	uint64_t validate_ns, rewrite_ns, linearize_ns, decode_ns, jit_ns, total_ns;
+	size_t insns_in, insns_out;   /* before and after the rewrite passes */
+	size_t dead_removed, nops_removed, zext_added, blinded;
+};
+BPFRT_API void bpfrt_prog_stats(const bpfrt_prog *prog, struct bpfrt_stats *stats);
 
 /* The engine a program runs on (never BPFRT_ENGINE_DEFAULT). */
 BPFRT_API bpfrt_engine bpfrt_prog_engine(const bpfrt_prog *prog);

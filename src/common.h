@@ -44,6 +44,12 @@
 
 BPFRT_HIDDEN _Noreturn void bpfrt_panic(const char *file, int line, const char *what);
 
+/* Large arrays (instruction lists, their outputs): mmap'd with transparent
+ * huge pages above 2 MiB, where page faults would otherwise dominate;
+ * malloc below.  Zeroed.  Free with bpfrt_big_free. */
+BPFRT_HIDDEN void *bpfrt_big_alloc(size_t size);
+BPFRT_HIDDEN void bpfrt_big_free(void *p);
+
 /* A message buffer for handles. */
 #define BPFRT_ERRMSG_MAX 512
 BPFRT_HIDDEN void bpfrt_vfmt(char *buf, size_t len, const char *fmt, va_list ap);

@@ -33,8 +33,12 @@ struct bpfrt_prog {
 	bpfrt_vm *vm;
 	char *name;
 	struct bpfrt_insn *insns; /* as loaded */
-	struct bpfrt_insn *dec;   /* decoded: code replaced by enum bpfrt_op */
 	size_t n;
+	struct bpfrt_insn *xlated;/* after the rewrite passes (what the engines run) */
+	int32_t *xlated_orig;     /* [nx]: the original index of each, or -1 if a pass added it */
+	struct bpfrt_insn *dec;   /* xlated, decoded: code replaced by enum bpfrt_op */
+	size_t nx;                /* instructions in xlated and dec */
+	struct bpfrt_stats stats;
 	struct bpfrt_helper_table helpers; /* snapshot of the vm's registry */
 	uint32_t flags;                    /* BPFRT_LOAD_* */
 	bpfrt_engine engine;
@@ -63,14 +67,36 @@ bpfrt_helper_get(const struct bpfrt_helper_table *t, uint64_t id)
 	return id < t->n && t->slot[id].fn ? &t->slot[id] : NULL;
 }
 
+/* The original index of xlated instruction pc, for messages: an instruction
+ * a pass added reports the original it was added for (the next original). */
+static inline size_t bpfrt_orig_pc(const struct bpfrt_prog *p, size_t pc)
+{
+	if (!p->xlated_orig)
+		return pc;
+	for (size_t i = pc; i < p->nx; i++)
+		if (p->xlated_orig[i] >= 0)
+			return (size_t)p->xlated_orig[i];
+	return pc;
+}
+
 /* helpers.c: the default helpers every vm starts with */
 BPFRT_HIDDEN int bpfrt_helpers_register_defaults(bpfrt_vm *vm);
 
 /* validate.c: structural validation; fills dec[] with decoded ops */
 #define BPFRT_VALIDATE_PSEUDO 1u /* allow LDDW pseudo forms (an object loader resolves them) */
+#define BPFRT_VALIDATE_AX 2u     /* allow the hidden register AX (rewritten programs) */
+#define BPFRT_REG_AX 11          /* the rewrites' hidden register (the kernel's BPF_REG_AX) */
 BPFRT_HIDDEN int bpfrt_validate(const struct bpfrt_insn *insns, size_t n,
 				const struct bpfrt_helper_table *helpers, unsigned vflags,
 				struct bpfrt_insn *dec, struct bpfrt_err *err);
+
+/* rewrite.c: the rewrite passes over one patchable list, one linearisation */
+struct bpfrt_rw_opts {
+	bool zext;        /* explicit zero-extension after 32-bit results */
+	bool blind;       /* constant blinding */
+	uint64_t seed;    /* blinding keys' seed */
+};
+BPFRT_HIDDEN int bpfrt_rewrite(bpfrt_prog *prog, const struct bpfrt_rw_opts *o, struct bpfrt_err *err);
 
 /* interp.c */
 struct bpfrt_region {

@@ -154,6 +154,7 @@ int bpfrt_interp_run(bpfrt_prog *prog, uint64_t r1, uint64_t r2,
 	(void)use_switch;
 	if (rc != BPFRT_OK)
 		return bpfrt_prog_fail(prog, rc, "%s: insn %zu: %s",
-				       prog->name ? prog->name : "program", rs.fault_pc, rs.msg);
+				       prog->name ? prog->name : "program", bpfrt_orig_pc(prog, rs.fault_pc),
+				       rs.msg);
 	return BPFRT_OK;
 }

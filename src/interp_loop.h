@@ -15,7 +15,7 @@ static int INTERP_NAME(struct run *rs, uint64_t r1, uint64_t r2, uint64_t *r0)
 	const struct bpfrt_prog *prog = rs->prog;
 	const struct bpfrt_insn *pc = prog->dec;
 	const struct bpfrt_helper_slot *helper;
-	uint64_t reg[11];
+	uint64_t reg[12]; /* r0..r10 and AX (11), the rewrites' hidden register */
 	struct frame frames[BPFRT_MAX_CALL_FRAMES];
 	unsigned depth = 0;
 	uint64_t budget = rs->budget;

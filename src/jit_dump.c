@@ -74,9 +74,11 @@ int bpfrt_jit_dump(const struct bpfrt_prog *prog, char **out)
 	*out = NULL;
 	if (!jit)
 		return BPFRT_EINVAL;
+	const struct bpfrt_insn *insns = prog->xlated ? prog->xlated : prog->insns;
+	size_t n = prog->nx;
 	put(&t, "; %zu BPF instructions, %zu bytes of x86 code (%.2f bytes per instruction), "
-		"%zu function(s), %d passes\n", prog->n, jit->code_size,
-	    (double)jit->code_size / (double)prog->n, jit->nfn, jit->passes);
+		"%zu function(s), %d relaxation sweeps\n", n, jit->code_size,
+	    (double)jit->code_size / (double)n, jit->nfn, jit->passes);
 	for (size_t f = 0; f < jit->nfn; f++) {
 		const struct bpfrt_jit_func *fn = &jit->fn[f];
 		put(&t, "\n; %s at insn %u: frame %u bytes, saves", f ? "subprogram" : "main program",
@@ -87,20 +89,26 @@ int bpfrt_jit_dump(const struct bpfrt_prog *prog, char **out)
 		x86(&t, jit, fn->entry, jit->insn_ofs[fn->start]);
 		for (uint32_t pc = fn->start; pc < fn->end;) {
 			char line[160];
-			int k = bpfrt_disasm_one(&prog->helpers, prog->insns, prog->n, pc, line, sizeof(line));
+			int k = bpfrt_disasm_one(&prog->helpers, insns, n, pc, line, sizeof(line));
 			if (k <= 0)
 				k = 1;
 			uint32_t next = pc + (uint32_t)k;
-			put(&t, "%5u: %s\n", pc, line);
+			int32_t orig = prog->xlated_orig ? prog->xlated_orig[pc] : (int32_t)pc;
+			if (orig == (int32_t)pc)
+				put(&t, "%5u: %s\n", pc, line);
+			else if (orig >= 0)
+				put(&t, "%5u: %-40s (insn %d)\n", pc, line, orig);
+			else
+				put(&t, "%5u: %-40s (added)\n", pc, line);
 			x86(&t, jit, jit->insn_ofs[pc], next < fn->end ? jit->insn_ofs[next] : fn->epilogue);
 			pc = next;
 		}
 		put(&t, "    epilogue\n");
-		x86(&t, jit, fn->epilogue, f + 1 < jit->nfn ? jit->fn[f + 1].entry : jit->insn_ofs[prog->n]);
+		x86(&t, jit, fn->epilogue, f + 1 < jit->nfn ? jit->fn[f + 1].entry : jit->insn_ofs[n]);
 	}
-	if (jit->insn_ofs[prog->n] < jit->code_size) {
+	if (jit->insn_ofs[n] < jit->code_size) {
 		put(&t, "\n; retpoline thunk\n");
-		x86(&t, jit, jit->insn_ofs[prog->n], (uint32_t)jit->code_size);
+		x86(&t, jit, jit->insn_ofs[n], (uint32_t)jit->code_size);
 	}
 	if (t.oom) {
 		free(t.p);

@@ -9,8 +9,9 @@
  * the JIT knows, before it lays out a program, which helpers are in reach:
  * see bpfrt_jit_mem_reaches).  Small programs share packs of PACK_SIZE
  * bytes, allocated first-fit in 64-byte chunks as the kernel's
- * bpf_prog_pack; a program larger than a pack gets packs of its own.  Free
- * space is filled with int3.
+ * bpf_prog_pack; a program larger than a pack gets packs of its own.  The
+ * pages programs occupy are filled with int3 around them, and freed code is
+ * overwritten with int3; pages no program has used yet are left unbacked.
  *
  * Where memfd_create is refused, a program gets an anonymous mapping that is
  * written, then mprotect'ed to read-execute (single view: it cannot be
@@ -34,6 +35,7 @@ struct pack {
 	size_t used_chunks;
 	bool shared;        /* a pack of small programs, with a bitmap */
 	bool busy;          /* a dedicated pack in use */
+	uint64_t *filled;   /* pages written with int3 (a bit each) */
 	uint64_t bitmap[CHUNKS / 64];
 };
 
@@ -99,6 +101,11 @@ static struct pack *pack_new(size_t size, bool shared)
 		return NULL;
 	pk->size = size;
 	pk->shared = shared;
+	pk->filled = calloc(size / 4096 / 64 + 1, sizeof(uint64_t));
+	if (!pk->filled) {
+		free(pk);
+		return NULL;
+	}
 	if (mem.have_memfd && mem.window && mem.window_used + size <= WINDOW_SIZE &&
 	    ftruncate(mem.fd, mem.file_used + (off_t)size) == 0) {
 		uint8_t *at = mem.window + mem.window_used;
@@ -111,13 +118,15 @@ static struct pack *pack_new(size_t size, bool shared)
 			pk->rw = rw;
 			mem.window_used += size;
 			mem.file_used += (off_t)size;
-			memset(pk->rw, 0xcc, size); /* int3 */
+			/* int3 is written where programs are placed (and back where they
+			 * are freed): the rest of a pack stays untouched, unbacked */
 			return pk;
 		}
 		if (rx != MAP_FAILED) /* give the window space back as reserved */
 			mmap(at, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
 			     -1, 0);
 	}
+	free(pk->filled);
 	free(pk);
 	return NULL;
 }
@@ -179,6 +188,18 @@ int bpfrt_jit_mem_alloc(size_t size, struct bpfrt_jit_mem *out)
 	pk->next = mem.packs;
 	mem.packs = pk;
 found:
+	{
+		/* int3 over the whole pages the program will occupy */
+		size_t off = first << CHUNK_SHIFT, len = pk->shared ? chunks << CHUNK_SHIFT : pk->size;
+		size_t lo = off & ~(size_t)4095, hi = (off + len + 4095) & ~(size_t)4095;
+		if (hi > pk->size)
+			hi = pk->size;
+		for (size_t pg = lo; pg < hi; pg += 4096)
+			if (!(pk->filled[pg / 4096 / 64] & (1ull << (pg / 4096 % 64)))) {
+				memset(pk->rw + pg, 0xcc, 4096);
+				pk->filled[pg / 4096 / 64] |= 1ull << (pg / 4096 % 64);
+			}
+	}
 	if (pk->shared) {
 		for (size_t c = first; c < first + chunks; c++)
 			pk->bitmap[c / 64] |= 1ull << (c % 64);

@@ -66,7 +66,7 @@ struct jctx {
 	const struct bpfrt_prog *prog;
 	const struct bpfrt_insn *in;
 	size_t n;
-	uint8_t reg[11];        /* BPF register -> x86 register */
+	uint8_t reg[12];        /* BPF register (and AX, 11) -> x86 register */
 	bool permuted_args;     /* R1..R5 are not in SysV order */
 	struct jfunc *fn;
 	size_t nfn;
@@ -431,7 +431,7 @@ static void emit_insn(struct jctx *c, size_t pc)
 	const struct bpfrt_insn *in = &c->in[pc];
 	enum bpfrt_op op = in->code;
 	const struct bpfrt_form *f = &bpfrt_forms[op];
-	int d = in->dst <= 10 ? R(in->dst) : 0, s = in->src <= 10 ? R(in->src) : 0;
+	int d = in->dst <= BPFRT_REG_AX ? R(in->dst) : 0, s = in->src <= BPFRT_REG_AX ? R(in->src) : 0;
 	int32_t imm = in->imm;
 	bool w = (f->code & 7) == BPF_ALU64 || (f->code & 7) == BPF_JMP;
 
@@ -780,6 +780,7 @@ static void make_reg_map(unsigned permute, uint8_t reg[11], bool *permuted_args)
 	memcpy(&reg[1], a, 5);
 	memcpy(&reg[6], s, 4);
 	reg[10] = RBP;
+	reg[BPFRT_REG_AX] = R10;
 	*permuted_args = memcmp(a, args, 5) != 0;
 }
 
@@ -995,7 +996,7 @@ static int relax(struct jctx *c)
 int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts,
 		      struct bpfrt_err *err)
 {
-	struct jctx cx = { .prog = prog, .in = prog->dec, .n = prog->n };
+	struct jctx cx = { .prog = prog, .in = prog->dec, .n = prog->nx };
 	struct jctx *c = &cx;
 	struct bpfrt_jit *jit = calloc(1, sizeof(*jit));
 	int rc = BPFRT_ENOMEM;
@@ -1145,7 +1146,8 @@ int bpfrt_jit_run(struct bpfrt_prog *prog, uint64_t r1, uint64_t r2, uint64_t *r
 		fault_jb = outer;
 		return bpfrt_prog_fail(prog, BPFRT_EFAULT, "%s: insn %" PRIu64 ": callx to %#" PRIx64
 				       ", which is not a registered helper",
-				       prog->name ? prog->name : "program", fault_pc, fault_val);
+				       prog->name ? prog->name : "program",
+				       (uint64_t)bpfrt_orig_pc(prog, fault_pc), fault_val);
 	}
 	*r0 = jit->entry(r1, r2);
 	fault_jb = outer;

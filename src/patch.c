@@ -11,11 +11,15 @@
 #include "internal.h"
 #include "patch.h"
 
-#define CHUNK_NODES 4096
+/* Chunks of nodes for patches: the first small, each next twice as large,
+ * up to 3 MiB (huge pages). */
+#define CHUNK_MIN 64
+#define CHUNK_MAX 65536
 
 struct chunk {
 	struct chunk *next;
-	struct bpfrt_pnode node[CHUNK_NODES];
+	size_t cap;
+	struct bpfrt_pnode node[];
 };
 
 bool bpfrt_insn_branch(const struct bpfrt_insn *in, bool *in_imm)
@@ -39,16 +43,19 @@ bool bpfrt_insn_branch(const struct bpfrt_insn *in, bool *in_imm)
 
 static struct bpfrt_pnode *node_new(struct bpfrt_plist *l)
 {
-	if (!l->chunks || l->chunk_used == CHUNK_NODES) {
-		struct chunk *c = malloc(sizeof(*c));
+	if (!l->chunks || l->chunk_used == l->chunks->cap) {
+		size_t cap = l->chunks ? l->chunks->cap * 2 : CHUNK_MIN;
+		if (cap > CHUNK_MAX)
+			cap = CHUNK_MAX;
+		struct chunk *c = bpfrt_big_alloc(sizeof(*c) + cap * sizeof(c->node[0]));
 		if (!c)
 			return NULL;
+		c->cap = cap;
 		c->next = l->chunks;
 		l->chunks = c;
 		l->chunk_used = 0;
 	}
-	struct bpfrt_pnode *nd = &l->chunks->node[l->chunk_used++];
-	memset(nd, 0, sizeof(*nd));
+	struct bpfrt_pnode *nd = &l->chunks->node[l->chunk_used++]; /* zeroed */
 	nd->orig = PATCH_INSERTED;
 	l->nodes++;
 	return nd;
@@ -59,8 +66,8 @@ int bpfrt_plist_init(struct bpfrt_plist *l, const struct bpfrt_insn *insns, size
 		     struct bpfrt_err *err)
 {
 	memset(l, 0, sizeof(*l));
-	l->anchor = calloc(n ? n : 1, sizeof(*l->anchor));
-	l->by_orig = calloc(n ? n : 1, sizeof(*l->by_orig));
+	l->anchor = bpfrt_big_alloc((n ? n : 1) * sizeof(*l->anchor));
+	l->by_orig = bpfrt_big_alloc((n ? n : 1) * sizeof(*l->by_orig));
 	l->linfo = malloc((nlinfo ? nlinfo : 1) * sizeof(*l->linfo));
 	if (!l->anchor || !l->by_orig || !l->linfo) {
 		bpfrt_plist_free(l);
@@ -90,6 +97,7 @@ int bpfrt_plist_init(struct bpfrt_plist *l, const struct bpfrt_insn *insns, size
 	}
 	if (n)
 		l->anchor[0].subprog = 1;
+	l->nsub = n ? 1 : 0;
 	/* branch targets, and the subprograms they start */
 	for (size_t i = 0; i < n; i++) {
 		struct bpfrt_pnode *nd = &l->anchor[i];
@@ -103,8 +111,10 @@ int bpfrt_plist_init(struct bpfrt_plist *l, const struct bpfrt_insn *insns, size
 						     "internal error: insn %zu: bad branch target %" PRId64, i, t);
 			}
 			nd->target = &l->anchor[t];
-			if (in_imm && (nd->insn.code & 7) != BPF_JMP32)
+			if (in_imm && (nd->insn.code & 7) != BPF_JMP32 && !nd->target->subprog) {
 				nd->target->subprog = 1; /* a call or ld_func target */
+				l->nsub++;
+			}
 		}
 		if (nd->wide)
 			i++;
@@ -116,10 +126,10 @@ void bpfrt_plist_free(struct bpfrt_plist *l)
 {
 	for (struct chunk *c = l->chunks, *next; c; c = next) {
 		next = c->next;
-		free(c);
+		bpfrt_big_free(c);
 	}
-	free(l->anchor);
-	free(l->by_orig);
+	bpfrt_big_free(l->anchor);
+	bpfrt_big_free(l->by_orig);
 	free(l->linfo);
 	memset(l, 0, sizeof(*l));
 }
@@ -276,12 +286,12 @@ void bpfrt_plist_delete(struct bpfrt_plist *l, struct bpfrt_pnode *x)
 
 void bpfrt_linear_free(struct bpfrt_linear *lin)
 {
-	free(lin->insns);
-	free(lin->aux);
-	free(lin->orig);
-	free(lin->new_of_orig);
-	free(lin->subprog);
-	free(lin->linfo);
+	bpfrt_big_free(lin->insns);
+	bpfrt_big_free(lin->aux);
+	bpfrt_big_free(lin->orig);
+	bpfrt_big_free(lin->new_of_orig);
+	bpfrt_big_free(lin->subprog);
+	bpfrt_big_free(lin->linfo);
 	memset(lin, 0, sizeof(*lin));
 }
 
@@ -290,40 +300,77 @@ static size_t anchor_index(const struct bpfrt_plist *l, const struct bpfrt_pnode
 	return nd >= l->anchor && nd < l->anchor + l->norig ? (size_t)(nd - l->anchor) : SIZE_MAX;
 }
 
+/* The branch of node nd, emitted at `at`: its offset to its target. */
+static int set_offset(struct bpfrt_linear *out, const struct bpfrt_pnode *nd, uint32_t at, size_t n,
+		      struct bpfrt_err *err)
+{
+	struct bpfrt_insn *in = &out->insns[at];
+	bool in_imm = false;
+	bpfrt_insn_branch(in, &in_imm);
+	if (nd->target->idx >= n)
+		return bpfrt_err_set(err, BPFRT_EREJECT,
+				     "insn %u: its jump target was deleted and nothing follows it", at);
+	int64_t d = (int64_t)nd->target->idx - ((int64_t)at + 1);
+	if (in_imm) {
+		in->imm = (int32_t)d;
+	} else if (d >= INT16_MIN && d <= INT16_MAX) {
+		in->off = (int16_t)d;
+	} else if (in->code == 0x05) { /* ja: becomes gotol */
+		in->code = 0x06;
+		in->off = 0;
+		in->imm = (int32_t)d;
+	} else {
+		return bpfrt_err_set(err, BPFRT_EREJECT,
+				     "insn %u (originally %d): after rewriting, its conditional jump spans "
+				     "%" PRId64 " instructions, beyond the 16-bit offset", at, nd->orig, d);
+	}
+	return BPFRT_OK;
+}
+
 int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struct bpfrt_err *err)
 {
+	int rc;
 	memset(out, 0, sizeof(*out));
 	size_t n = l->slots;
 	if (n > UINT32_MAX / 2)
 		return bpfrt_err_set(err, BPFRT_EREJECT, "the rewritten program is too large");
-	out->insns = malloc((n ? n : 1) * sizeof(*out->insns));
-	out->aux = calloc(n ? n : 1, sizeof(*out->aux));
-	out->orig = malloc((n ? n : 1) * sizeof(*out->orig));
-	out->new_of_orig = malloc((l->norig ? l->norig : 1) * sizeof(*out->new_of_orig));
-	out->subprog = malloc((l->live ? l->live : 1) * sizeof(*out->subprog));
-	out->linfo = malloc((l->nlinfo ? l->nlinfo : 1) * sizeof(*out->linfo));
+	size_t nsub = l->nsub;
+	out->insns = bpfrt_big_alloc((n ? n : 1) * sizeof(*out->insns));
+	out->aux = bpfrt_big_alloc((n ? n : 1) * sizeof(*out->aux));
+	out->orig = bpfrt_big_alloc((n ? n : 1) * sizeof(*out->orig));
+	out->new_of_orig = bpfrt_big_alloc((l->norig ? l->norig : 1) * sizeof(*out->new_of_orig));
+	out->subprog = bpfrt_big_alloc((nsub ? nsub : 1) * sizeof(*out->subprog));
+	out->linfo = bpfrt_big_alloc((l->nlinfo ? l->nlinfo : 1) * sizeof(*out->linfo));
 	if (!out->insns || !out->aux || !out->orig || !out->new_of_orig || !out->subprog || !out->linfo) {
 		bpfrt_linear_free(out);
 		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
 	}
-	/* 1. indices: a deleted node gets the index of the next live one */
-	uint32_t idx = 0;
-	for (struct bpfrt_pnode *nd = l->head.next; nd; nd = nd->next) {
-		nd->idx = idx;
-		if (!nd->deleted)
-			idx += nd->wide ? 2 : 1;
-	}
-	BPFRT_ASSERT(idx == n);
 	for (size_t i = 0; i < l->norig; i++)
 		out->new_of_orig[i] = -1;
+	/* One walk gives each node its index (a deleted node the index of the
+	 * next live one) and marks it reached (pad = this walk's epoch), emits
+	 * the live ones, and leaves branches to nodes not reached yet to a
+	 * fixup list resolved at the end. */
+	struct fixup { uint32_t at; struct bpfrt_pnode *nd; } *fix = NULL;
+	size_t nfix = 0, capfix = 0;
+	if (++l->epoch == 0) { /* wrapped: clear the marks */
+		for (struct bpfrt_pnode *nd = l->head.next; nd; nd = nd->next)
+			nd->pad = 0;
+		l->epoch = 1;
+	}
+	uint32_t idx = 0;
 
-	/* 2. instructions, offsets, aux, subprograms, line info — one walk */
+	/* instructions, offsets, aux, subprograms, line info — one walk */
 	bool pending_start = false, have_pending_line = false;
 	struct bpfrt_linfo pending_line = { 0, 0 };
 	size_t k = 0; /* next line info entry (sorted by instruction) */
 	size_t nline = 0;
 	for (struct bpfrt_pnode *nd = l->head.next; nd; nd = nd->next) {
 		size_t a = anchor_index(l, nd);
+		nd->idx = idx;
+		nd->pad = l->epoch;
+		if (!nd->deleted)
+			idx += nd->wide ? 2 : 1;
 		if (nd->subprog) {
 			pending_start = true;
 			have_pending_line = false; /* a deleted line does not cross into another subprogram */
@@ -357,31 +404,28 @@ int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struc
 		}
 		if (a != SIZE_MAX)
 			out->new_of_orig[a] = nd->idx;
-		struct bpfrt_insn in = nd->insn;
+		out->insns[nd->idx] = nd->insn;
 		bool in_imm;
-		if (bpfrt_insn_branch(&in, &in_imm)) {
-			if (!nd->target || (nd->target->idx >= n)) {
-				bpfrt_linear_free(out);
-				return bpfrt_err_set(err, BPFRT_EREJECT,
-					"insn %u: its jump target was deleted and nothing follows it", nd->idx);
+		if (bpfrt_insn_branch(&nd->insn, &in_imm)) {
+			if (!nd->target) {
+				rc = bpfrt_err_set(err, BPFRT_EINTERNAL, "internal error: a branch without target");
+				goto fail;
 			}
-			int64_t d = (int64_t)nd->target->idx - ((int64_t)nd->idx + 1);
-			if (in_imm) {
-				in.imm = (int32_t)d;
-			} else if (d >= INT16_MIN && d <= INT16_MAX) {
-				in.off = (int16_t)d;
-			} else if (in.code == 0x05) { /* ja: becomes gotol */
-				in.code = 0x06;
-				in.off = 0;
-				in.imm = (int32_t)d;
-			} else {
-				bpfrt_linear_free(out);
-				return bpfrt_err_set(err, BPFRT_EREJECT,
-					"insn %u (originally %d): after rewriting, its conditional jump spans "
-					"%" PRId64 " instructions, beyond the 16-bit offset", nd->idx, nd->orig, d);
+			if (nd->target->pad != l->epoch) { /* forward: later */
+				if (nfix == capfix) {
+					capfix = capfix ? capfix * 2 : 1024;
+					struct fixup *f = realloc(fix, capfix * sizeof(*f));
+					if (!f) {
+						rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+						goto fail;
+					}
+					fix = f;
+				}
+				fix[nfix++] = (struct fixup){ nd->idx, nd };
+			} else if ((rc = set_offset(out, nd, nd->idx, n, err)) != BPFRT_OK) {
+				goto fail;
 			}
 		}
-		out->insns[nd->idx] = in;
 		out->aux[nd->idx] = nd->aux;
 		out->orig[nd->idx] = nd->orig;
 		if (nd->wide) {
@@ -392,7 +436,16 @@ int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struc
 				out->new_of_orig[a + 1] = nd->idx + 1;
 		}
 	}
+	BPFRT_ASSERT(idx == n);
+	for (size_t i = 0; i < nfix; i++)
+		if ((rc = set_offset(out, fix[i].nd, fix[i].at, n, err)) != BPFRT_OK)
+			goto fail;
+	free(fix);
 	out->n = n;
 	out->nlinfo = nline;
 	return BPFRT_OK;
+fail:
+	free(fix);
+	bpfrt_linear_free(out);
+	return rc;
 }

@@ -37,7 +37,7 @@ struct bpfrt_pnode {
 	uint8_t deleted;
 	uint8_t wide;               /* an LDDW: two slots */
 	uint8_t subprog;            /* the first instruction of a subprogram */
-	uint8_t pad;
+	uint8_t pad;                /* scratch marks */
 };
 
 /* An instruction of a patch sequence. */
@@ -60,6 +60,8 @@ struct bpfrt_plist {
 				      * original instruction land, and its line info */
 	struct bpfrt_pnode **by_orig;/* original index -> the node holding its facts */
 	size_t norig;
+	size_t nsub;                 /* subprogram starts (flags set at init) */
+	uint8_t epoch;               /* linearisations so far (marks reached nodes) */
 	struct bpfrt_linfo *linfo;   /* line info by original index */
 	size_t nlinfo;
 	struct chunk *chunks;        /* node storage */

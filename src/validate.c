@@ -131,9 +131,10 @@ static int check_one(const struct bpfrt_insn *insns, size_t n, size_t pc,
 		return bpfrt_err_set(err, BPFRT_EREJECT, "insn %zu: %s: reserved field %s is %d, must be 0",
 				     pc, f->mnem, field_name(b), field_value(insn, b));
 	}
-	if (unlikely(((r->regs & F_DST) && insn->dst > 10) || ((r->regs & F_SRC) && insn->src > 10)))
+	unsigned maxreg = (vflags & BPFRT_VALIDATE_AX) ? BPFRT_REG_AX : 10;
+	if (unlikely(((r->regs & F_DST) && insn->dst > maxreg) || ((r->regs & F_SRC) && insn->src > maxreg)))
 		return bpfrt_err_set(err, BPFRT_EREJECT, "insn %zu: %s: invalid register r%d",
-				     pc, f->mnem, (r->regs & F_DST) && insn->dst > 10 ? insn->dst : insn->src);
+				     pc, f->mnem, (r->regs & F_DST) && insn->dst > maxreg ? insn->dst : insn->src);
 	if (unlikely(r->writes && (r->writes == 1 ? insn->dst : insn->src) == 10))
 		return bpfrt_err_set(err, BPFRT_EREJECT,
 				     "insn %zu: %s writes r10, the read-only frame pointer", pc, f->mnem);

@@ -11,12 +11,49 @@
 #include "internal.h"
 #include "jit.h"
 
+#include <sys/mman.h>
+#include <sys/random.h>
 #include <time.h>
 
 _Noreturn void bpfrt_panic(const char *file, int line, const char *what)
 {
 	fprintf(stderr, "bpfrt: internal error at %s:%d: %s\n", file, line, what);
 	abort();
+}
+
+#define BIG_HDR 64 /* keeps the block's alignment */
+#define BIG_MIN (2u << 20)
+
+void *bpfrt_big_alloc(size_t size)
+{
+	size_t total = size + BIG_HDR;
+	uint8_t *p;
+	if (total < BIG_MIN) {
+		p = calloc(1, total);
+		if (!p)
+			return NULL;
+	} else {
+		total = (total + BIG_MIN - 1) & ~(size_t)(BIG_MIN - 1);
+		p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED)
+			return NULL;
+		madvise(p, total, MADV_HUGEPAGE);
+	}
+	memcpy(p, &total, sizeof(total));
+	return p + BIG_HDR;
+}
+
+void bpfrt_big_free(void *q)
+{
+	if (!q)
+		return;
+	uint8_t *p = (uint8_t *)q - BIG_HDR;
+	size_t total;
+	memcpy(&total, p, sizeof(total));
+	if (total < BIG_MIN)
+		free(p);
+	else
+		munmap(p, total);
 }
 
 void bpfrt_vfmt(char *buf, size_t len, const char *fmt, va_list ap)
@@ -206,10 +243,27 @@ void bpfrt_prog_free(bpfrt_prog *prog)
 	helper_table_free(&prog->helpers);
 	bpfrt_jit_free(prog->jit);
 	free(prog->insns);
+	free(prog->xlated);
+	free(prog->xlated_orig);
 	free(prog->dec);
 	free(prog->name);
 	pthread_mutex_destroy(&prog->lock);
 	free(prog);
+}
+
+static uint64_t now_ns(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+static uint64_t random_seed(void)
+{
+	uint64_t s = 0;
+	if (getrandom(&s, sizeof(s), 0) != sizeof(s))
+		s = now_ns() ^ (uintptr_t)&s;
+	return s;
 }
 
 int bpfrt_prog_load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
@@ -226,7 +280,8 @@ int bpfrt_prog_load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
 			return bpfrt_vm_fail(vm, BPFRT_EINVAL, "bpfrt_load_opts: bad sz %zu", opts->sz);
 		memcpy(&o, opts, opts->sz);
 	}
-	if (o.flags & ~(BPFRT_LOAD_SAFE | BPFRT_LOAD_JIT_FALLBACK | BPFRT_LOAD_JIT_RETPOLINE))
+	if (o.flags & ~(BPFRT_LOAD_SAFE | BPFRT_LOAD_JIT_FALLBACK | BPFRT_LOAD_JIT_RETPOLINE |
+			BPFRT_LOAD_BLIND | BPFRT_LOAD_ZEXT))
 		return bpfrt_vm_fail(vm, BPFRT_EINVAL, "unknown load flags %#x", o.flags);
 	if (o.engine == BPFRT_ENGINE_DEFAULT) {
 		o.engine = (o.flags & BPFRT_LOAD_SAFE) ? BPFRT_ENGINE_INTERP : BPFRT_ENGINE_JIT;
@@ -260,8 +315,20 @@ int bpfrt_prog_load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
 	if (n)
 		memcpy(p->insns, insns, n * sizeof(*insns));
 
-	/* The pipeline. */
+	/* The pipeline: validate → [verify] → rewrite → engine. */
+	uint64_t t0 = now_ns();
+	p->nx = n;
 	rc = bpfrt_validate(p->insns, n, &p->helpers, 0, p->dec, &err);
+	uint64_t t1 = now_ns();
+	p->stats.validate_ns = t1 - t0;
+	if (rc == BPFRT_OK) {
+		struct bpfrt_rw_opts ro = { .zext = o.flags & BPFRT_LOAD_ZEXT,
+					    .blind = o.flags & BPFRT_LOAD_BLIND };
+		if (ro.blind)
+			ro.seed = random_seed();
+		rc = bpfrt_rewrite(p, &ro, &err);
+	}
+	uint64_t t2 = now_ns();
 	if (rc == BPFRT_OK && p->engine == BPFRT_ENGINE_JIT) {
 		struct bpfrt_jit_opts jo = { .permute = o.jit_permute & 0xffff,
 					     .force_far = o.jit_permute & (1u << 16),
@@ -276,6 +343,8 @@ int bpfrt_prog_load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
 	}
 	if (rc != BPFRT_OK)
 		goto fail;
+	p->stats.jit_ns = p->jit ? now_ns() - t2 : 0;
+	p->stats.total_ns = now_ns() - t0;
 	*out = p;
 	return BPFRT_OK;
 fail:
@@ -348,4 +417,21 @@ void bpfrt_prog_jit_info(const bpfrt_prog *prog, struct bpfrt_jit_info *info)
 		info->functions = prog->jit->nfn;
 		info->passes = prog->jit->passes;
 	}
+}
+
+const struct bpfrt_insn *bpfrt_prog_xlated(const bpfrt_prog *prog, size_t *n, const int32_t **orig)
+{
+	if (orig)
+		*orig = prog ? prog->xlated_orig : NULL;
+	if (n)
+		*n = prog ? prog->nx : 0;
+	return prog ? (prog->xlated ? prog->xlated : prog->insns) : NULL;
+}
+
+void bpfrt_prog_stats(const bpfrt_prog *prog, struct bpfrt_stats *stats)
+{
+	if (prog)
+		*stats = prog->stats;
+	else
+		memset(stats, 0, sizeof(*stats));
 }

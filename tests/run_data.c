@@ -72,8 +72,13 @@ static struct config configs[64] = {
 	{ BPFRT_ENGINE_INTERP_SWITCH, BPFRT_LOAD_SAFE, 0, "switch/safe" },
 	{ BPFRT_ENGINE_INTERP_SWITCH, 0, 0, "switch/fast" },
 	{ BPFRT_ENGINE_JIT, 0, 0, "jit" },
+	{ BPFRT_ENGINE_JIT, BPFRT_LOAD_BLIND, 0, "jit/blind" },
+	{ BPFRT_ENGINE_JIT, BPFRT_LOAD_ZEXT, 0, "jit/zext" },
+	{ BPFRT_ENGINE_INTERP, BPFRT_LOAD_SAFE | BPFRT_LOAD_BLIND | BPFRT_LOAD_ZEXT, 0,
+	  "interp/safe/blind/zext" },
+	{ BPFRT_ENGINE_INTERP, BPFRT_LOAD_BLIND, 0, "interp/fast/blind" },
 };
-static size_t nconfigs = 5;
+static size_t nconfigs = 9;
 
 static bpfrt_vm *new_vm(void)
 {

@@ -228,9 +228,11 @@ static void long_jumps_and_dump(void **state)
 	len += (size_t)snprintf(text + len, cap - len, "mov %%r0, 0\nmov %%r1, 3\nloop:\n");
 	for (int i = 0; i < 100; i++) /* 100 x 4 bytes: past rel8 */
 		len += (size_t)snprintf(text + len, cap - len, "add %%r0, 1\n");
-	len += (size_t)snprintf(text + len, cap - len, "sub %%r1, 1\njne %%r1, 0, loop\nja end\n");
+	/* the code ja skips is reachable (through the jeq), so it stays */
+	len += (size_t)snprintf(text + len, cap - len,
+				"sub %%r1, 1\njne %%r1, 0, loop\njeq %%r1, 77, mid\nja end\n");
 	for (int i = 0; i < 100; i++)
-		len += (size_t)snprintf(text + len, cap - len, "add %%r0, 1000\n");
+		len += (size_t)snprintf(text + len, cap - len, "%sadd %%r0, 1000\n", i == 50 ? "mid:\n" : "");
 	snprintf(text + len, cap - len, "end:\nexit\n");
 	bpfrt_prog *p = jit_load(vm, text, 0, 0);
 	free(text);

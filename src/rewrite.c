@@ -1,0 +1,292 @@
+/*
+ * rewrite.c — the rewrite passes.  They share one patchable-instruction list
+ * (patch.c) and the program is linearised once, after the last pass:
+ *
+ *     list ← program
+ *     dead code removal        instructions no path reaches
+ *     nop removal              ja +0, ja32 +0
+ *     [zero-extension]         mov32 r, r after each 32-bit result (flag)
+ *     [constant blinding]      imm → AX = imm ^ key; AX ^= key; op r, AX (flag)
+ *     program ← linearise(list)
+ *
+ * (ctx access conversion and helper call fixups join here once the verifier
+ * provides their facts.)  When no pass has anything to do, the program is
+ * left as it is and no list is built.
+ */
+#include "internal.h"
+#include "patch.h"
+
+#include <time.h>
+
+static uint64_t now(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* Reachability over the decoded original program: from the entry through
+ * fallthroughs, jumps, calls and function references. */
+static uint8_t *reachable(const struct bpfrt_insn *dec, size_t n, size_t *ndead)
+{
+	uint8_t *seen = calloc(n, 1);
+	uint32_t *work = malloc(n * sizeof(*work));
+	if (!seen || !work) {
+		free(seen);
+		free(work);
+		return NULL;
+	}
+	size_t top = 0;
+	work[top++] = 0;
+	seen[0] = 1;
+#define PUSH(t)                                            \
+	do {                                               \
+		size_t t_ = (t);                           \
+		if (t_ < n && !seen[t_]) {                 \
+			seen[t_] = 1;                      \
+			work[top++] = (uint32_t)t_;        \
+		}                                          \
+	} while (0)
+	while (top) {
+		size_t pc = work[--top];
+		const struct bpfrt_insn *in = &dec[pc];
+		enum bpfrt_shape sh = bpfrt_forms[in->code].shape;
+		switch (sh) {
+		case SHAPE_EXIT:
+			break;
+		case SHAPE_JA:
+			PUSH(pc + 1 + (size_t)(int64_t)in->off);
+			break;
+		case SHAPE_JA32:
+			PUSH(pc + 1 + (size_t)(int64_t)in->imm);
+			break;
+		case SHAPE_JCC_K: case SHAPE_JCC_X:
+			PUSH(pc + 1 + (size_t)(int64_t)in->off);
+			PUSH(pc + 1);
+			break;
+		case SHAPE_CALL_LOCAL:
+			PUSH(pc + 1 + (size_t)(int64_t)in->imm);
+			PUSH(pc + 1);
+			break;
+		case SHAPE_LDDW: case SHAPE_LDDW_PSEUDO:
+			if (in->code == BPFRT_OP_LDDW_FUNC)
+				PUSH(pc + 1 + (size_t)(int64_t)in->imm);
+			seen[pc + 1] = 1; /* the second slot */
+			PUSH(pc + 2);
+			break;
+		default:
+			PUSH(pc + 1);
+			break;
+		}
+	}
+#undef PUSH
+	free(work);
+	*ndead = 0;
+	for (size_t i = 0; i < n; i++)
+		*ndead += !seen[i];
+	return seen;
+}
+
+static bool is_nop(const struct bpfrt_insn *dec)
+{
+	return (dec->code == BPFRT_OP_JA && dec->off == 0) || (dec->code == BPFRT_OP_JA32 && dec->imm == 0);
+}
+
+/* The register holding a 32-bit result the instruction writes, or -1. */
+static int def32(const struct bpfrt_insn *dec)
+{
+	const struct bpfrt_form *f = &bpfrt_forms[dec->code];
+	switch ((enum bpfrt_shape)f->shape) {
+	case SHAPE_ALU_K: case SHAPE_ALU_X: case SHAPE_NEG:
+		return BPF_CLASS(f->code) == BPF_ALU ? dec->dst : -1;
+	case SHAPE_END:
+		return (dec->code == BPFRT_OP_LE16 || dec->code == BPFRT_OP_LE32 ||
+			dec->code == BPFRT_OP_BE16 || dec->code == BPFRT_OP_BE32 ||
+			dec->code == BPFRT_OP_BSWAP16 || dec->code == BPFRT_OP_BSWAP32) ? dec->dst : -1;
+	case SHAPE_LDX:
+		return (dec->code == BPFRT_OP_LDXW || dec->code == BPFRT_OP_LDXH ||
+			dec->code == BPFRT_OP_LDXB) ? dec->dst : -1;
+	case SHAPE_ATOMIC_FETCH:
+		return f->code == 0xc3 ? dec->src : -1;
+	case SHAPE_ATOMIC_CMPXCHG:
+		return f->code == 0xc3 ? 0 : -1;
+	default:
+		return -1;
+	}
+}
+
+/* Does constant blinding apply to this instruction? */
+static bool blindable(const struct bpfrt_insn *dec)
+{
+	const struct bpfrt_form *f = &bpfrt_forms[dec->code];
+	switch ((enum bpfrt_shape)f->shape) {
+	case SHAPE_ALU_K: case SHAPE_JCC_K: case SHAPE_ST:
+		return true;
+	case SHAPE_LDDW:
+		return true;
+	default:
+		return false;
+	}
+}
+
+static uint64_t next_key(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+#define INSN(c, d, s_, o, i) ((struct bpfrt_insn){ .code = (c), .dst = (d), .src = (s_), .off = (o), .imm = (i) })
+
+/* The blinded replacement of x (original decoded as dec) into seq; its length. */
+static size_t blind_one(const struct bpfrt_pnode *x, const struct bpfrt_insn *dec, uint32_t key,
+			struct bpfrt_pinsn *seq)
+{
+	const struct bpfrt_form *f = &bpfrt_forms[dec->code];
+	const uint8_t AX = BPFRT_REG_AX;
+	struct bpfrt_insn in = x->insn;
+	memset(seq, 0, 7 * sizeof(*seq));
+	if (f->shape == SHAPE_LDDW) {
+		/* AX = hi; AX <<= 32; dst = AX; AX = (u32)lo; dst |= AX — each constant blinded */
+		seq[0].insn = INSN(0xb7, AX, 0, 0, (int32_t)(key ^ (uint32_t)x->imm_hi)); /* mov AX, k^hi */
+		seq[1].insn = INSN(0xa7, AX, 0, 0, (int32_t)key);                         /* xor AX, k */
+		seq[2].insn = INSN(0x67, AX, 0, 0, 32);                                   /* lsh AX, 32 */
+		seq[3].insn = INSN(0xbf, in.dst, AX, 0, 0);                               /* mov dst, AX */
+		seq[4].insn = INSN(0xb4, AX, 0, 0, (int32_t)(key ^ (uint32_t)in.imm));    /* mov32 AX, k^lo */
+		seq[5].insn = INSN(0xa4, AX, 0, 0, (int32_t)key);                         /* xor32 AX, k */
+		seq[6].insn = INSN(0x4f, in.dst, AX, 0, 0);                               /* or dst, AX */
+		return 7;
+	}
+	bool w64 = BPF_CLASS(f->code) == BPF_ALU64 || BPF_CLASS(f->code) == BPF_JMP ||
+		   f->shape == SHAPE_ST;
+	/* AX = imm (sign-extended as the original would) */
+	seq[0].insn = INSN(w64 ? 0xb7 : 0xb4, AX, 0, 0, (int32_t)(key ^ (uint32_t)in.imm));
+	seq[1].insn = INSN(w64 ? 0xa7 : 0xa4, AX, 0, 0, (int32_t)key);
+	if (f->shape == SHAPE_ST) { /* st [dst+off], imm → stx [dst+off], AX */
+		seq[2].insn = INSN((uint8_t)((in.code & 0x18) | 0x63), in.dst, AX, in.off, 0);
+	} else if (f->shape == SHAPE_ALU_K) { /* op dst, imm → op dst, AX (off: sdiv/smod) */
+		seq[2].insn = INSN((uint8_t)(in.code | 0x08), in.dst, AX, in.off, 0);
+	} else { /* jcc dst, imm, off → jcc dst, AX, off */
+		seq[2].insn = INSN((uint8_t)(in.code | 0x08), in.dst, AX, 0, 0);
+		seq[2].to = x->target;
+	}
+	return 3;
+}
+
+int bpfrt_rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_err *err)
+{
+	struct bpfrt_stats *st = &p->stats;
+	uint64_t t0 = now();
+	size_t n = p->n, ndead = 0, nnop = 0;
+	uint8_t *seen = reachable(p->dec, n, &ndead);
+	if (!seen)
+		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+	for (size_t pc = 0; pc < n; pc++) {
+		if (seen[pc] && is_nop(&p->dec[pc]))
+			nnop++;
+		if (bpfrt_op_is_lddw(p->dec[pc].code))
+			pc++;
+	}
+	st->insns_in = n;
+	if (!ndead && !nnop && !o->zext && !o->blind) { /* nothing to do */
+		free(seen);
+		st->insns_out = n;
+		st->rewrite_ns = now() - t0;
+		return BPFRT_OK;
+	}
+	struct bpfrt_plist l;
+	int rc = bpfrt_plist_init(&l, p->insns, n, NULL, NULL, 0, err);
+	if (rc != BPFRT_OK) {
+		free(seen);
+		return rc;
+	}
+	/* dead code and nops */
+	for (size_t pc = 0; pc < n; pc++) {
+		if (!seen[pc]) {
+			bpfrt_plist_delete(&l, &l.anchor[pc]);
+			st->dead_removed++;
+		} else if (is_nop(&p->dec[pc])) {
+			bpfrt_plist_delete(&l, &l.anchor[pc]);
+			st->nops_removed++;
+		}
+		if (bpfrt_op_is_lddw(p->dec[pc].code))
+			pc++;
+	}
+	free(seen);
+	/* zero-extension: [insn, mov32 r, r] */
+	if (o->zext) {
+		for (size_t pc = 0; pc < n && rc == BPFRT_OK; pc++) {
+			struct bpfrt_pnode *x = &l.anchor[pc];
+			int r = x->deleted ? -1 : def32(&p->dec[pc]);
+			if (r >= 0) {
+				struct bpfrt_pinsn seq[2] = { { .insn = x->insn, .to = x->target },
+							      { .insn = INSN(0xbc, (uint8_t)r, (uint8_t)r, 0, 0) } };
+				rc = bpfrt_plist_replace(&l, x, seq, 2, err);
+				st->zext_added++;
+			}
+			if (bpfrt_op_is_lddw(p->dec[pc].code))
+				pc++;
+		}
+	}
+	/* constant blinding: on the instructions as they are now (zext added none
+	 * with an immediate) */
+	if (o->blind && rc == BPFRT_OK) {
+		uint64_t s = o->seed | 1;
+		for (size_t pc = 0; pc < n && rc == BPFRT_OK; pc++) {
+			struct bpfrt_pnode *x = &l.anchor[pc];
+			if (!x->deleted && x->orig == (int32_t)pc && blindable(&p->dec[pc])) {
+				struct bpfrt_pinsn seq[7];
+				size_t len = blind_one(x, &p->dec[pc], (uint32_t)next_key(&s), seq);
+				rc = bpfrt_plist_replace(&l, x, seq, len, err);
+				st->blinded++;
+			}
+			if (bpfrt_op_is_lddw(p->dec[pc].code))
+				pc++;
+		}
+	}
+	uint64_t t1 = now();
+	st->rewrite_ns = t1 - t0;
+	struct bpfrt_linear lin;
+	if (rc == BPFRT_OK)
+		rc = bpfrt_plist_linearize(&l, &lin, err);
+	bpfrt_plist_free(&l);
+	if (rc != BPFRT_OK)
+		return rc;
+	st->linearize_ns = now() - t1;
+	/* the engines run the rewritten program */
+	struct bpfrt_insn *x = malloc((lin.n ? lin.n : 1) * sizeof(*x));
+	int32_t *orig = malloc((lin.n ? lin.n : 1) * sizeof(*orig));
+	struct bpfrt_insn *dec = malloc((lin.n ? lin.n : 1) * sizeof(*dec));
+	if (!x || !orig || !dec) {
+		free(x);
+		free(orig);
+		free(dec);
+		bpfrt_linear_free(&lin);
+		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+	}
+	memcpy(x, lin.insns, lin.n * sizeof(*x));
+	memcpy(orig, lin.orig, lin.n * sizeof(*orig));
+	size_t nx = lin.n;
+	bpfrt_linear_free(&lin);
+	uint64_t t2 = now();
+	/* decode it, checking the passes' output as any program */
+	rc = bpfrt_validate(x, nx, &p->helpers, BPFRT_VALIDATE_AX, dec, err);
+	if (rc != BPFRT_OK) {
+		free(x);
+		free(orig);
+		free(dec);
+		return bpfrt_err_set(err, BPFRT_EINTERNAL, "internal error: the rewritten program is "
+				     "invalid: %.400s", err->msg);
+	}
+	st->decode_ns = now() - t2;
+	free(p->xlated);
+	free(p->xlated_orig);
+	free(p->dec);
+	p->xlated = x;
+	p->xlated_orig = orig;
+	p->dec = dec;
+	p->nx = nx;
+	st->insns_out = nx;
+	return BPFRT_OK;
+}
