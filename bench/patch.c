@@ -3,8 +3,9 @@
  * instruction replaced by two, a jump every 8 instructions so that every
  * patch has branches to adjust), through the patchable-instruction list
  * (all patches, then one linearisation) and through the kernel's
- * one-patch-at-a-time algorithm (the test oracle), in the same run.  The
- * oracle is skipped above 195k patches.  Then the bytes per list node and
+ * one-patch-at-a-time algorithm (bpf_patch_insn_data's steps, written out
+ * below), in the same run; the kernel algorithm is skipped above 195k
+ * patches.  Then the bytes per list node and
  * the peak memory of the 1M case (in a child process).
  */
 #define _GNU_SOURCE
@@ -18,7 +19,6 @@
 #include "bench.h"
 #include "internal.h"
 #include "patch.h"
-#include "patch_oracle.h"
 
 static struct bpfrt_insn *program(size_t n)
 {
@@ -62,28 +62,58 @@ static double list_run(const struct bpfrt_insn *in, size_t n, size_t *out_n)
 	return t;
 }
 
-static double oracle_run(const struct bpfrt_insn *in, size_t n, size_t *out_n)
+/* The kernel's bpf_patch_insn_single + bpf_patch_insn_data, as they are:
+ * grow the arrays, move the tail, write the patch, then adjust every
+ * branch of the program (bpf_adj_branches) and move the aux data — O(N)
+ * per patch. */
+static void kernel_patch(struct bpfrt_insn **insns, void ***aux, size_t *n, size_t *cap,
+			 size_t off, const struct bpfrt_insn *patch, size_t len)
 {
-	struct oprog o = { 0 };
-	o.n = n;
-	o.in = malloc(n * sizeof(*o.in));
-	memcpy(o.in, in, n * sizeof(*in));
-	o.aux = calloc(n, sizeof(*o.aux));
-	o.orig = calloc(n, sizeof(*o.orig));
-	o.sub = calloc(1, sizeof(*o.sub));
-	o.nsub = 1;
+	size_t delta = len - 1;
+	if (*n + delta > *cap) { /* vrealloc, which the kernel does on every patch */
+		*cap = *n + delta;
+		*insns = realloc(*insns, *cap * sizeof(**insns));
+		*aux = realloc(*aux, *cap * sizeof(**aux));
+	}
+	struct bpfrt_insn *in = *insns;
+	memmove(&in[off + len], &in[off + 1], (*n - off - 1) * sizeof(*in));
+	memmove(&(*aux)[off + delta], &(*aux)[off], (*n - off) * sizeof(**aux));
+	memset(&(*aux)[off], 0, delta * sizeof(**aux));
+	memcpy(&in[off], patch, len * sizeof(*in));
+	*n += delta;
+	/* bpf_adj_branches(prog, off, off + 1, off + len) */
+	size_t end_old = off + 1, end_new = off + len;
+	for (size_t i = 0; i < *n; i++) {
+		if (i == off) { /* the patch itself is not adjusted */
+			i = end_new - 1;
+			continue;
+		}
+		uint8_t cls = in[i].code & 7, op = in[i].code & 0xf0;
+		if ((cls != 5 && cls != 6) || op == 0x90 || op == 0x80)
+			continue;
+		int64_t t = (int64_t)i + in[i].off + 1;
+		if (i < off && t >= (int64_t)end_old)
+			in[i].off += (int16_t)delta;
+		else if (i >= end_new && t < (int64_t)end_new)
+			in[i].off -= (int16_t)delta;
+	}
+}
+
+static double oracle_run(const struct bpfrt_insn *prog, size_t n, size_t *out_n)
+{
+	size_t cap = n, len = n;
+	struct bpfrt_insn *in = malloc(n * sizeof(*in));
+	void **aux = calloc(n, sizeof(*aux));
+	memcpy(in, prog, n * sizeof(*in));
 	double t0 = now_ns();
 	for (size_t i = 0; i < 2 * n; i += 2) {
-		struct opatch buf[2] = { { .insn = o.in[i], .abs = o_target_of(&o, i) },
-					 { .insn = { .code = 0x07 }, .abs = -1 } };
-		o_patch(&o, i, 1, buf, 2, 1);
+		struct bpfrt_insn patch[2] = { in[i], { .code = 0x07 } };
+		kernel_patch(&in, &aux, &len, &cap, i, patch, 2);
 	}
 	double t = now_ns() - t0;
-	*out_n = o.n;
-	free(o.in);
-	free(o.aux);
-	free(o.orig);
-	free(o.sub);
+	*out_n = len;
+	free(in);
+	free(aux);
 	return t;
 }
 

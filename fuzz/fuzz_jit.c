@@ -13,8 +13,10 @@
  *     after which r1..r5 are set again (a helper call clobbers them);
  *   - the stack is zeroed first, and copied into the memory at the end.
  * Both engines must agree on r0 and on the memory (which then holds the
- * stack).  The JIT runs under a register map and call mode chosen by the
- * input, so the permuted maps are fuzzed too.  The safe-mode interpreter
+ * stack).  The JIT runs under a register map, call mode and rewrite flags
+ * (blinding, zero-extension, retpoline) chosen by the input, and the
+ * safe-mode interpreter under other rewrite flags, so all of those are
+ * fuzzed too.  The safe-mode interpreter
  * runs as well, and must not fault.
  */
 #include <stdbool.h>
@@ -242,6 +244,11 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct bpfrt_insn prog[3 * MAX_BODY + 128];
 	struct gen g = { data, size, prog, 0 };
 	unsigned permute = take(&g, 2) % 2880 | ((take(&g, 1) & 1) ? 1u << 16 : 0);
+	uint32_t mode = take(&g, 1); /* rewrite flags for the JIT run and the safe run */
+	uint32_t jit_flags = ((mode & 1) ? BPFRT_LOAD_BLIND : 0) | ((mode & 2) ? BPFRT_LOAD_ZEXT : 0) |
+			     ((mode & 4) ? BPFRT_LOAD_JIT_RETPOLINE : 0);
+	uint32_t safe_flags = BPFRT_LOAD_SAFE | ((mode & 8) ? BPFRT_LOAD_BLIND : 0) |
+			      ((mode & 16) ? BPFRT_LOAD_ZEXT : 0);
 	uint8_t init[MEM];
 	for (int i = 0; i < 64; i++)
 		init[i] = (uint8_t)take(&g, 1);
@@ -303,14 +310,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	uint64_t r_interp, r_jit, r_safe;
 	run(prog, g.len, BPFRT_ENGINE_INTERP, 0, 0, mem, init, &r_interp);
 	memcpy(m_interp, mem, MEM);
-	run(prog, g.len, BPFRT_ENGINE_JIT, 0, permute, mem, init, &r_jit);
+	run(prog, g.len, BPFRT_ENGINE_JIT, jit_flags, permute, mem, init, &r_jit);
 	memcpy(m_jit, mem, MEM);
-	run(prog, g.len, BPFRT_ENGINE_INTERP, BPFRT_LOAD_SAFE, 0, mem, init, &r_safe);
+	run(prog, g.len, BPFRT_ENGINE_INTERP, safe_flags, 0, mem, init, &r_safe);
 	memcpy(m_safe, mem, MEM);
 	if (r_interp != r_jit || memcmp(m_interp, m_jit, MEM) || r_interp != r_safe ||
 	    memcmp(m_interp, m_safe, MEM)) {
-		fprintf(stderr, "DIVERGENCE (permute %#x): interp r0=%#llx jit r0=%#llx safe r0=%#llx\n",
-			permute, (unsigned long long)r_interp, (unsigned long long)r_jit,
+		fprintf(stderr, "DIVERGENCE (permute %#x, mode %#x): interp r0=%#llx jit r0=%#llx safe r0=%#llx\n",
+			permute, mode, (unsigned long long)r_interp, (unsigned long long)r_jit,
 			(unsigned long long)r_safe);
 		for (size_t pc = 0; pc < g.len; pc++) {
 			char line[128];

@@ -66,7 +66,8 @@ if [ ! -d "$CORPUS/conformance/tests" ]; then
 	add "corpus" 0 1
 else
 	C=$CORPUS/conformance
-	for opts in "--interp" "--interp-switch" "--interp --fast" "--interp-switch --fast" "--jit"; do
+	for opts in "--interp" "--interp-switch" "--interp --fast" "--interp-switch --fast" "--jit" \
+		"--jit --blind --zext" "--interp --blind --zext"; do
 		# shellcheck disable=SC2086
 		suite "conformance tests/ ($opts)" "$BUILD/tests/run_conformance" "$BPFRT" "$C/tests" $opts
 	done
