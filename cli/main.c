@@ -45,6 +45,7 @@ static const char usage_main[] =
 	"  dump xlated FILE       the program after the rewrite passes\n"
 	"  dump jited FILE        each instruction and the x86 code the JIT made of it\n"
 	"  plugin [OPTIONS] [MEM] bpf_conformance plugin: program as hex on stdin\n"
+	"  prog list OBJ.o        the programs and maps of a BPF ELF object\n"
 	"  version                print the version\n"
 	"  help                   this text\n"
 	"\n"
@@ -455,6 +456,126 @@ static int cmd_dump(int argc, char **argv)
 	return rc;
 }
 
+static const char usage_prog[] =
+	"usage: bpfrt prog list OBJ.o [--json]\n"
+	"Opens the BPF object OBJ.o and lists its programs (name, ELF section,\n"
+	"program type, instructions with subprograms, the maps each refers to) and\n"
+	"its maps.  Exits 0 when the object loads.\n";
+
+static void json_str(const char *s)
+{
+	putchar('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			printf("\\%c", *s);
+		else if ((unsigned char)*s < 0x20)
+			printf("\\u%04x", *s);
+		else
+			putchar(*s);
+	}
+	putchar('"');
+}
+
+static int cmd_prog(int argc, char **argv)
+{
+	if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+		fputs(usage_prog, stdout);
+		return 0;
+	}
+	bool json = false;
+	const char *file = NULL;
+	if (argc < 2 || strcmp(argv[0], "list")) {
+		fputs(usage_prog, stderr);
+		return 2;
+	}
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--json"))
+			json = true;
+		else if (!file && argv[i][0] != '-')
+			file = argv[i];
+		else {
+			fputs(usage_prog, stderr);
+			return 2;
+		}
+	}
+	if (!file) {
+		fputs(usage_prog, stderr);
+		return 2;
+	}
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_obj *obj = NULL;
+	if (!vm)
+		return die("out of memory");
+	if (bpfrt_obj_open(vm, file, &obj) != BPFRT_OK) {
+		int rc = die("%s", bpfrt_vm_errmsg(vm));
+		bpfrt_vm_free(vm);
+		return rc;
+	}
+	size_t np = bpfrt_obj_prog_count(obj), nm = bpfrt_obj_map_count(obj);
+	if (json) {
+		printf("{\"object\": ");
+		json_str(file);
+		printf(", \"license\": ");
+		json_str(bpfrt_obj_license(obj));
+		printf(", \"programs\": [");
+	} else {
+		printf("%s: %zu program(s), %zu map(s), license \"%s\"\n", file, np, nm,
+		       bpfrt_obj_license(obj));
+	}
+	for (size_t i = 0; i < np; i++) {
+		struct bpfrt_obj_prog_info pi;
+		bpfrt_obj_prog_info(obj, i, &pi);
+		if (json) {
+			printf("%s{\"name\": ", i ? ", " : "");
+			json_str(pi.name);
+			printf(", \"section\": ");
+			json_str(pi.section);
+			printf(", \"type\": ");
+			json_str(pi.type);
+			printf(", \"insns\": %zu, \"maps\": [", pi.insns);
+			for (size_t k = 0; k < pi.nmaps; k++) {
+				struct bpfrt_obj_map_info mi;
+				bpfrt_obj_map_info(obj, pi.maps[k], &mi);
+				printf("%s", k ? ", " : "");
+				json_str(mi.name);
+			}
+			printf("]}");
+		} else {
+			printf("  prog %-28s section %-24s type %-14s %6zu insns", pi.name, pi.section, pi.type,
+			       pi.insns);
+			for (size_t k = 0; k < pi.nmaps; k++) {
+				struct bpfrt_obj_map_info mi;
+				bpfrt_obj_map_info(obj, pi.maps[k], &mi);
+				printf("%s%s", k ? ", " : "  maps: ", mi.name);
+			}
+			printf("\n");
+		}
+	}
+	if (json)
+		printf("], \"maps\": [");
+	for (size_t i = 0; i < nm; i++) {
+		struct bpfrt_obj_map_info mi;
+		bpfrt_obj_map_info(obj, i, &mi);
+		if (json) {
+			printf("%s{\"name\": ", i ? ", " : "");
+			json_str(mi.name);
+			printf(", \"type\": ");
+			json_str(mi.type);
+			printf(", \"key_size\": %u, \"value_size\": %u, \"max_entries\": %u, \"flags\": %u}",
+			       mi.key_size, mi.value_size, mi.max_entries, mi.flags);
+		} else {
+			printf("  map  %-28s type %-16s key %4u value %6u max_entries %8u flags %#x%s\n", mi.name,
+			       mi.type, mi.key_size, mi.value_size, mi.max_entries, mi.flags,
+			       mi.is_global_data ? " (global data)" : "");
+		}
+	}
+	if (json)
+		printf("]}\n");
+	bpfrt_obj_free(obj);
+	bpfrt_vm_free(vm);
+	return 0;
+}
+
 static int cmd_plugin(int argc, char **argv)
 {
 	struct run_opts o = { 0 };
@@ -538,6 +659,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "run")) return cmd_run(argc - 2, argv + 2);
 	if (!strcmp(cmd, "plugin")) return cmd_plugin(argc - 2, argv + 2);
 	if (!strcmp(cmd, "dump")) return cmd_dump(argc - 2, argv + 2);
+	if (!strcmp(cmd, "prog")) return cmd_prog(argc - 2, argv + 2);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("%s\n", bpfrt_version());
 		return 0;

@@ -212,6 +212,85 @@ struct bpfrt_jit_info {
 };
 BPFRT_API void bpfrt_prog_jit_info(const bpfrt_prog *prog, struct bpfrt_jit_info *info);
 
+/* ----------------------------------------------------------- objects ---- */
+
+/*
+ * A BPF ELF object, as clang -target bpf builds it with libbpf's headers:
+ * its programs (each with the .text subprograms it calls), its maps (BTF
+ * `.maps`, the legacy `maps` section, global data) and their relocations.
+ */
+typedef struct bpfrt_obj bpfrt_obj;
+
+/* Opens an object from a file or from memory (copied).  Errors on vm. */
+BPFRT_API int bpfrt_obj_open(bpfrt_vm *vm, const char *path, bpfrt_obj **out);
+BPFRT_API int bpfrt_obj_open_mem(bpfrt_vm *vm, const void *buf, size_t len, const char *name,
+				 bpfrt_obj **out);
+/* Frees an object (programs loaded from it first). */
+BPFRT_API void bpfrt_obj_free(bpfrt_obj *obj);
+
+struct bpfrt_obj_prog_info {
+	const char *name;      /* the function's name (or the section's, for old objects) */
+	const char *section;   /* its ELF section: the SEC("...") name */
+	const char *type;      /* the program type its section names ("xdp", ...) */
+	uint32_t type_id;      /* enum bpf_prog_type */
+	size_t insns;          /* instructions, subprograms included */
+	const uint32_t *maps;  /* the maps it refers to, as indices for bpfrt_obj_map_info */
+	size_t nmaps;
+};
+struct bpfrt_obj_map_info {
+	const char *name;
+	const char *type;      /* "hash", "array", ... */
+	uint32_t type_id;      /* enum bpf_map_type */
+	uint32_t key_size, value_size, max_entries, flags;
+	int inner;             /* map-in-map: the inner map's index, or -1 */
+	int is_global_data;    /* .data, .rodata, .bss and their named variants */
+};
+BPFRT_API size_t bpfrt_obj_prog_count(const bpfrt_obj *obj);
+BPFRT_API int bpfrt_obj_prog_info(const bpfrt_obj *obj, size_t i, struct bpfrt_obj_prog_info *info);
+BPFRT_API size_t bpfrt_obj_map_count(const bpfrt_obj *obj);
+BPFRT_API int bpfrt_obj_map_info(const bpfrt_obj *obj, size_t i, struct bpfrt_obj_map_info *info);
+/* The license the object declares ("" if none). */
+BPFRT_API const char *bpfrt_obj_license(const bpfrt_obj *obj);
+
+/*
+ * Loads program `name` of the object (NULL: the first), with its map
+ * references resolved to the object's maps.  opts as bpfrt_prog_load.
+ */
+BPFRT_API int bpfrt_obj_load_prog(bpfrt_obj *obj, const char *name,
+				  const struct bpfrt_load_opts *opts, bpfrt_prog **out);
+
+/* ---------------------------------------------------------------- maps ---- */
+
+/*
+ * The maps of an object, created when it is opened, with the kernel's
+ * semantics.  These calls return 0 or a negative errno, as the kernel's
+ * (-ENOENT: no such element, -EEXIST: BPF_NOEXIST on an existing one, -E2BIG:
+ * full, -EINVAL, -EPERM: read-only).  Per-CPU maps take and give
+ * bpfrt_map_info().ncpu values, each rounded up to 8 bytes.  Thread-safe,
+ * also while programs run.
+ */
+typedef struct bpfrt_map bpfrt_map;
+struct bpfrt_map_info {
+	const char *name, *type;
+	uint32_t type_id, key_size, value_size, max_entries, flags;
+	uint32_t ncpu;      /* per-CPU copies of each value (1 otherwise) */
+};
+BPFRT_API bpfrt_map *bpfrt_obj_map(bpfrt_obj *obj, size_t i);
+BPFRT_API bpfrt_map *bpfrt_obj_map_by_name(bpfrt_obj *obj, const char *name);
+BPFRT_API int bpfrt_map_info(const bpfrt_map *map, struct bpfrt_map_info *info);
+BPFRT_API int bpfrt_map_lookup(bpfrt_map *map, const void *key, void *value);
+BPFRT_API int bpfrt_map_update(bpfrt_map *map, const void *key, const void *value, uint64_t flags);
+BPFRT_API int bpfrt_map_delete(bpfrt_map *map, const void *key);
+/* The key after `key` (NULL, or a key not in the map: the first). */
+BPFRT_API int bpfrt_map_get_next_key(bpfrt_map *map, const void *key, void *next);
+BPFRT_API int bpfrt_map_lookup_and_delete(bpfrt_map *map, const void *key, void *value);
+/* Map-in-map: sets (inner != NULL) or clears the inner map at key. */
+BPFRT_API int bpfrt_map_update_inner(bpfrt_map *map, const void *key, bpfrt_map *inner);
+/* Shares map `from` of another object with `obj` in place of its map
+ * `name` (before that map's programs are loaded): the reuse-by-handle
+ * counterpart of pinning. */
+BPFRT_API int bpfrt_obj_reuse_map(bpfrt_obj *obj, const char *name, bpfrt_map *from);
+
 /* ------------------------------------------------ assembler / disasm ---- */
 
 /*

@@ -7,10 +7,13 @@
 # gcc, make, pkg-config  the build
 # libcmocka-dev          the unit-test framework
 # libzydis-dev           x86 disassembly (dump jited), instruction lengths (hooks)
+# libelf-dev             reading BPF ELF objects
+# libbpf-dev             libbpf's BTF API (.BTF, .maps), and bpf_helpers.h for BPF C tests
+# liburcu-dev            RCU for maps and program arrays
 # clang-19 and libclang-rt-19-dev  libFuzzer and the sanitizers' runtimes
 #                        (clang -fsanitize=fuzzer), and later BPF C test programs
 set -eu
-PKGS="gcc make pkg-config libcmocka-dev libzydis-dev clang-19 libclang-rt-19-dev"
+PKGS="gcc make pkg-config libcmocka-dev libzydis-dev libelf-dev libbpf-dev liburcu-dev clang-19 libclang-rt-19-dev"
 
 missing() {
 	for p in $PKGS; do

@@ -3,6 +3,7 @@
  * Embedders add their own with bpfrt_vm_register_helper().
  */
 #include "internal.h"
+#include "map.h"
 
 #include <sched.h>
 #include <time.h>
@@ -29,12 +30,35 @@ static uint64_t h_get_prandom_u32(uint64_t a, uint64_t b, uint64_t c, uint64_t d
 	return (uint32_t)(state >> 16);
 }
 
-/* 8: u32 bpf_get_smp_processor_id(void). */
+/* 8: u32 bpf_get_smp_processor_id(void): the run's per-CPU slot (map.c). */
 static uint64_t h_get_smp_processor_id(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
 {
 	(void)a; (void)b; (void)c; (void)d; (void)e;
-	int cpu = sched_getcpu();
-	return cpu < 0 ? 0 : (uint32_t)cpu;
+	return bpfrt_cpu_slot();
+}
+
+/* 1: void *bpf_map_lookup_elem(map, key) */
+static uint64_t h_map_lookup_elem(uint64_t map, uint64_t key, uint64_t c, uint64_t d, uint64_t e)
+{
+	(void)c; (void)d; (void)e;
+	return (uintptr_t)bpfrt_map_lookup_prog((struct bpfrt_map *)(uintptr_t)map, (const void *)(uintptr_t)key);
+}
+
+/* 2: long bpf_map_update_elem(map, key, value, flags) */
+static uint64_t h_map_update_elem(uint64_t map, uint64_t key, uint64_t value, uint64_t flags, uint64_t e)
+{
+	(void)e;
+	return (uint64_t)(int64_t)bpfrt_map_update_raw((struct bpfrt_map *)(uintptr_t)map,
+						       (const void *)(uintptr_t)key,
+						       (const void *)(uintptr_t)value, flags, true);
+}
+
+/* 3: long bpf_map_delete_elem(map, key) */
+static uint64_t h_map_delete_elem(uint64_t map, uint64_t key, uint64_t c, uint64_t d, uint64_t e)
+{
+	(void)c; (void)d; (void)e;
+	return (uint64_t)(int64_t)bpfrt_map_delete_raw((struct bpfrt_map *)(uintptr_t)map,
+						       (const void *)(uintptr_t)key);
 }
 
 int bpfrt_helpers_register_defaults(bpfrt_vm *vm)
@@ -43,16 +67,22 @@ int bpfrt_helpers_register_defaults(bpfrt_vm *vm)
 		uint32_t id;
 		const char *name;
 		bpfrt_helper_fn fn;
+		uint8_t map_value, uses_cpu;
 	} defaults[] = {
-		{ 5, "bpf_ktime_get_ns", h_ktime_get_ns },
-		{ 7, "bpf_get_prandom_u32", h_get_prandom_u32 },
-		{ 8, "bpf_get_smp_processor_id", h_get_smp_processor_id },
+		{ 1, "bpf_map_lookup_elem", h_map_lookup_elem, 1, 1 },
+		{ 2, "bpf_map_update_elem", h_map_update_elem, 0, 1 },
+		{ 3, "bpf_map_delete_elem", h_map_delete_elem, 0, 0 },
+		{ 5, "bpf_ktime_get_ns", h_ktime_get_ns, 0, 0 },
+		{ 7, "bpf_get_prandom_u32", h_get_prandom_u32, 0, 0 },
+		{ 8, "bpf_get_smp_processor_id", h_get_smp_processor_id, 0, 1 },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(defaults); i++) {
 		int rc = bpfrt_vm_register_helper(vm, defaults[i].id, defaults[i].name,
 						  defaults[i].fn, 0);
 		if (rc != BPFRT_OK)
 			return rc;
+		vm->helpers.slot[defaults[i].id].ret_map_value = defaults[i].map_value;
+		vm->helpers.slot[defaults[i].id].uses_cpu = defaults[i].uses_cpu;
 	}
 	return BPFRT_OK;
 }

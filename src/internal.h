@@ -14,7 +14,9 @@
 
 struct bpfrt_helper_slot {
 	bpfrt_helper_fn fn;
-	uint32_t ret_mem_size;
+	uint32_t ret_mem_size;  /* safe mode: a non-NULL return points to this many bytes */
+	uint8_t ret_map_value;  /* safe mode: ... to a value of the map in r1 */
+	uint8_t uses_cpu;       /* its result depends on the run's per-CPU slot */
 	char *name;
 };
 
@@ -44,6 +46,12 @@ struct bpfrt_prog {
 	bpfrt_engine engine;
 	uint64_t insn_budget;
 	struct bpfrt_jit *jit;             /* JIT engine: the compiled code */
+	struct bpfrt_map **maps;           /* maps it refers to (references held) */
+	size_t nmaps;
+	struct bpfrt_region *regions;      /* safe mode: memory it may address directly */
+	size_t nregions;
+	bool needs_rcu;                    /* runs are RCU read-side sections (it uses maps) */
+	bool needs_cpu_slot;               /* runs own a per-CPU slot */
 	pthread_mutex_t lock; /* guards errmsg */
 	char errmsg[BPFRT_ERRMSG_MAX];
 };

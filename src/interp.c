@@ -16,14 +16,16 @@
  * are passed as they are.  At most BPFRT_MAX_CALL_FRAMES frames are live.
  */
 #include "internal.h"
+#include "map.h"
 
 typedef uint64_t u64;
 typedef int64_t s64;
 typedef uint32_t u32;
 typedef int32_t s32;
 
-#define RUN_FIXED_REGIONS 2  /* the stack and the given buffer or context */
-#define RUN_MAX_REGIONS   (RUN_FIXED_REGIONS + 32)
+#define RUN_FIXED_REGIONS 2  /* the stack and the given buffer or context (and the
+			      * program's own: global data) */
+#define RUN_MAX_REGIONS   (RUN_FIXED_REGIONS + 64)
 #define DEFAULT_BUDGET    (1ull << 32)
 
 struct frame {
@@ -142,6 +144,8 @@ int bpfrt_interp_run(bpfrt_prog *prog, uint64_t r1, uint64_t r2,
 		run_add_region(&rs, (uintptr_t)rs.stack, sizeof(rs.stack));
 		if (given && given->hi > given->lo)
 			rs.region[rs.nregions++] = *given;
+		for (size_t i = 0; i < prog->nregions && rs.nregions < RUN_MAX_REGIONS; i++)
+			rs.region[rs.nregions++] = prog->regions[i];
 	}
 	int rc;
 	bool use_switch = prog->engine == BPFRT_ENGINE_INTERP_SWITCH;

@@ -142,8 +142,10 @@ static int INTERP_NAME(struct run *rs, uint64_t r1, uint64_t r2, uint64_t *r0)
 		}
 	call_helper:
 		reg[0] = helper->fn(reg[1], reg[2], reg[3], reg[4], reg[5]);
-		if (INTERP_SAFE && helper->ret_mem_size && reg[0]) {
-			if (unlikely(!run_add_region(rs, reg[0], helper->ret_mem_size)))
+		if (INTERP_SAFE && (helper->ret_mem_size || helper->ret_map_value) && reg[0]) {
+			uint64_t size = helper->ret_map_value ? ((struct bpfrt_map *)(uintptr_t)reg[1])->value_size :
+							        helper->ret_mem_size;
+			if (unlikely(!run_add_region(rs, reg[0], size)))
 				FAULT("more than %d memory regions returned by helpers in one run",
 				      RUN_MAX_REGIONS - RUN_FIXED_REGIONS);
 		}

@@ -10,6 +10,7 @@
  */
 #include "internal.h"
 #include "jit.h"
+#include "map.h"
 
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -224,7 +225,7 @@ int bpfrt_vm_register_helper(bpfrt_vm *vm, uint32_t id, const char *name,
 		t->slot = s;
 		t->n = n;
 	}
-	t->slot[id] = (struct bpfrt_helper_slot){ fn, ret_mem_size, copy };
+	t->slot[id] = (struct bpfrt_helper_slot){ .fn = fn, .ret_mem_size = ret_mem_size, .name = copy };
 	return BPFRT_OK;
 }
 
@@ -242,6 +243,10 @@ void bpfrt_prog_free(bpfrt_prog *prog)
 		return;
 	helper_table_free(&prog->helpers);
 	bpfrt_jit_free(prog->jit);
+	for (size_t i = 0; i < prog->nmaps; i++)
+		bpfrt_map_put(prog->maps[i]);
+	free(prog->maps);
+	free(prog->regions);
 	free(prog->insns);
 	free(prog->xlated);
 	free(prog->xlated_orig);
@@ -343,6 +348,12 @@ int bpfrt_prog_load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
 	}
 	if (rc != BPFRT_OK)
 		goto fail;
+	for (size_t pc = 0; pc < n; pc++) { /* helpers that need the run's per-CPU slot */
+		const struct bpfrt_helper_slot *h = p->insns[pc].code == 0x85 && p->insns[pc].src == 0 ?
+			bpfrt_helper_get(&p->helpers, (uint32_t)p->insns[pc].imm) : NULL;
+		if ((h && h->uses_cpu) || p->insns[pc].code == 0x8d)
+			p->needs_cpu_slot = p->needs_cpu_slot || (h && h->uses_cpu);
+	}
 	p->stats.jit_ns = p->jit ? now_ns() - t2 : 0;
 	p->stats.total_ns = now_ns() - t0;
 	*out = p;
@@ -370,15 +381,35 @@ bpfrt_engine bpfrt_prog_engine(const bpfrt_prog *prog)
 	return prog ? prog->engine : BPFRT_ENGINE_DEFAULT;
 }
 
+BPFRT_HIDDEN void bpfrt_cpu_slot_take(void);
+BPFRT_HIDDEN void bpfrt_cpu_slot_give(void);
+
+/* A run: an RCU read-side section when the program uses maps (values its
+ * lookups return stay valid until the run ends), owning a per-CPU slot
+ * when it uses per-CPU data (map.c explains). */
+static int run(bpfrt_prog *prog, uint64_t r1, uint64_t r2, const struct bpfrt_region *r, uint64_t *r0)
+{
+	if (likely(!prog->needs_rcu && !prog->needs_cpu_slot))
+		return prog->jit ? bpfrt_jit_run(prog, r1, r2, r0) : bpfrt_interp_run(prog, r1, r2, r, r0);
+	if (prog->needs_cpu_slot)
+		bpfrt_cpu_slot_take();
+	if (prog->needs_rcu)
+		bpfrt_rcu_enter();
+	int rc = prog->jit ? bpfrt_jit_run(prog, r1, r2, r0) : bpfrt_interp_run(prog, r1, r2, r, r0);
+	if (prog->needs_rcu)
+		bpfrt_rcu_exit();
+	if (prog->needs_cpu_slot)
+		bpfrt_cpu_slot_give();
+	return rc;
+}
+
 int bpfrt_prog_run_mem(bpfrt_prog *prog, void *mem, size_t len, uint64_t *r0)
 {
 	if (!prog || !r0 || (!mem && len))
 		return prog ? bpfrt_prog_fail(prog, BPFRT_EINVAL, "bpfrt_prog_run_mem: bad argument")
 			    : BPFRT_EINVAL;
-	if (prog->jit)
-		return bpfrt_jit_run(prog, (uintptr_t)mem, len, r0);
 	struct bpfrt_region r = { (uintptr_t)mem, (uintptr_t)mem + len };
-	return bpfrt_interp_run(prog, (uintptr_t)mem, len, &r, r0);
+	return run(prog, (uintptr_t)mem, len, &r, r0);
 }
 
 int bpfrt_prog_run_ctx(bpfrt_prog *prog, void *ctx, size_t ctx_size, uint64_t *r0)
@@ -386,10 +417,8 @@ int bpfrt_prog_run_ctx(bpfrt_prog *prog, void *ctx, size_t ctx_size, uint64_t *r
 	if (!prog || !r0 || (!ctx && ctx_size))
 		return prog ? bpfrt_prog_fail(prog, BPFRT_EINVAL, "bpfrt_prog_run_ctx: bad argument")
 			    : BPFRT_EINVAL;
-	if (prog->jit)
-		return bpfrt_jit_run(prog, (uintptr_t)ctx, 0, r0);
 	struct bpfrt_region r = { (uintptr_t)ctx, (uintptr_t)ctx + ctx_size };
-	return bpfrt_interp_run(prog, (uintptr_t)ctx, 0, &r, r0);
+	return run(prog, (uintptr_t)ctx, 0, &r, r0);
 }
 
 int bpfrt_disasm_insn(const bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,

@@ -84,6 +84,8 @@ static bpfrt_vm *new_vm(void)
 {
 	bpfrt_vm *vm = bpfrt_vm_new();
 	if (vm && ubpf_helpers) {
+		for (uint32_t id = 0; id <= 4; id++) /* uBPF's numbers, not the kernel's */
+			bpfrt_vm_register_helper(vm, id, NULL, NULL, 0);
 		bpfrt_vm_register_helper(vm, 0, "gather_bytes", u_gather_bytes, 0);
 		bpfrt_vm_register_helper(vm, 1, "memfrob", u_memfrob, 0);
 		bpfrt_vm_register_helper(vm, 2, "no_op", u_no_op, 0);

@@ -1,0 +1,581 @@
+/*
+ * map.c — maps, with the kernel's semantics, flags and errors (negative
+ * errno): array, percpu_array, hash, percpu_hash, lru_hash,
+ * lru_percpu_hash, prog_array, array_of_maps, hash_of_maps.
+ *
+ * Concurrency.  Hash maps are liburcu's lock-free hash tables (rculfhash);
+ * program runs that use maps are RCU read-side critical sections, so a
+ * value a lookup returned stays valid until the run ends: deleted and
+ * replaced elements are freed with call_rcu, after every run that could see
+ * them has ended.  Array values are never freed while the map lives; an
+ * update copies the value in place, as the kernel's does.  Threads join RCU
+ * by themselves, at their first run or map call.
+ *
+ * Per-CPU maps.  Userspace threads migrate and are preempted at any point,
+ * so "the current CPU" cannot name an exclusive slot.  bpfrt gives each
+ * map ncpu copies (the configured CPUs), and each *run* of a program that
+ * uses per-CPU maps (or asks for its CPU) owns one of ncpu slots for its
+ * whole duration: it takes a free slot at entry, starting at the one of its
+ * current CPU, and gives it back at exit.  Two runs can therefore never
+ * share a slot; when more runs than slots are in flight, the next one waits
+ * for a slot (yielding).  bpf_get_smp_processor_id returns that slot.
+ *
+ * LRU maps evict, when full, the least recently used of 16 elements
+ * sampled from the table (an approximation, as the kernel's is too).
+ */
+#include "map.h"
+#include "obj.h"
+
+#include <errno.h>
+#include <linux/bpf.h>
+#include <sched.h>
+#include <unistd.h>
+#include <urcu/urcu-memb.h>
+#include <urcu/rculfhash.h>
+
+/* ------------------------------------------------------------------ RCU */
+
+static __thread bool rcu_registered;
+static pthread_key_t rcu_key;
+static pthread_once_t rcu_once = PTHREAD_ONCE_INIT;
+
+static void rcu_thread_exit(void *arg)
+{
+	(void)arg;
+	if (rcu_registered) {
+		urcu_memb_unregister_thread();
+		rcu_registered = false;
+	}
+}
+
+static void rcu_init(void)
+{
+	pthread_key_create(&rcu_key, rcu_thread_exit);
+}
+
+static void rcu_join(void)
+{
+	if (likely(rcu_registered))
+		return;
+	pthread_once(&rcu_once, rcu_init);
+	urcu_memb_register_thread();
+	rcu_registered = true;
+	pthread_setspecific(rcu_key, (void *)1);
+}
+
+void bpfrt_rcu_enter(void)
+{
+	rcu_join();
+	urcu_memb_read_lock();
+}
+
+void bpfrt_rcu_exit(void)
+{
+	urcu_memb_read_unlock();
+}
+
+/* -------------------------------------------------------- per-CPU slots */
+
+static uint32_t ncpus;
+static uint8_t *slot_busy;
+static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+static __thread int32_t my_slot = -1;
+static __thread int slot_depth;
+
+static void cpu_init(void)
+{
+	long n = sysconf(_SC_NPROCESSORS_CONF);
+	ncpus = n > 0 && n < 4096 ? (uint32_t)n : 1;
+	slot_busy = calloc(ncpus, 1);
+}
+
+static uint32_t cpu_count(void)
+{
+	pthread_once(&cpu_once, cpu_init);
+	return ncpus;
+}
+
+uint32_t bpfrt_cpu_slot(void)
+{
+	return my_slot >= 0 ? (uint32_t)my_slot : 0;
+}
+
+BPFRT_HIDDEN void bpfrt_cpu_slot_take(void);
+BPFRT_HIDDEN void bpfrt_cpu_slot_give(void);
+
+void bpfrt_cpu_slot_take(void)
+{
+	if (slot_depth++) /* nested runs (a helper running a program) keep the slot */
+		return;
+	uint32_t n = cpu_count();
+	int cpu = sched_getcpu();
+	uint32_t start = cpu >= 0 ? (uint32_t)cpu % n : 0;
+	for (;;) {
+		for (uint32_t i = 0; i < n; i++) {
+			uint32_t s = (start + i) % n;
+			uint8_t expected = 0;
+			if (__atomic_compare_exchange_n(&slot_busy[s], &expected, 1, false, __ATOMIC_ACQUIRE,
+							__ATOMIC_RELAXED)) {
+				my_slot = (int32_t)s;
+				return;
+			}
+		}
+		sched_yield();
+	}
+}
+
+void bpfrt_cpu_slot_give(void)
+{
+	if (--slot_depth)
+		return;
+	__atomic_store_n(&slot_busy[my_slot], 0, __ATOMIC_RELEASE);
+	my_slot = -1;
+}
+
+/* ----------------------------------------------------------- elements */
+
+struct hnode {
+	struct cds_lfht_node node;
+	struct rcu_head rcu;
+	uint64_t used;     /* LRU: the map's clock at the last use */
+	uint8_t data[];    /* key (rounded to 8), then the value(s) */
+};
+
+static inline uint32_t key_room(const struct bpfrt_map *m) { return (m->key_size + 7) & ~7u; }
+static inline uint8_t *hvalue(const struct bpfrt_map *m, struct hnode *n) { return n->data + key_room(m); }
+
+static uint64_t hash_key(const void *key, uint32_t len)
+{
+	/* FNV-1a, 64-bit, then a final mix */
+	const uint8_t *p = key;
+	uint64_t h = 0xcbf29ce484222325ull;
+	for (uint32_t i = 0; i < len; i++)
+		h = (h ^ p[i]) * 0x100000001b3ull;
+	h ^= h >> 29;
+	h *= 0xbf58476d1ce4e5b9ull;
+	return h ^ (h >> 32);
+}
+
+struct match_arg {
+	const struct bpfrt_map *m;
+	const void *key;
+};
+
+static int hmatch(struct cds_lfht_node *node, const void *arg)
+{
+	const struct match_arg *a = arg;
+	struct hnode *n = caa_container_of(node, struct hnode, node);
+	return !memcmp(n->data, a->key, a->m->key_size);
+}
+
+static void hfree_cb(struct rcu_head *head)
+{
+	free(caa_container_of(head, struct hnode, rcu));
+}
+
+static bool is_hash(uint32_t t)
+{
+	return t == BPF_MAP_TYPE_HASH || t == BPF_MAP_TYPE_PERCPU_HASH || t == BPF_MAP_TYPE_LRU_HASH ||
+	       t == BPF_MAP_TYPE_LRU_PERCPU_HASH || t == BPF_MAP_TYPE_HASH_OF_MAPS;
+}
+static bool is_percpu(uint32_t t)
+{
+	return t == BPF_MAP_TYPE_PERCPU_ARRAY || t == BPF_MAP_TYPE_PERCPU_HASH ||
+	       t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+static bool is_lru(uint32_t t)
+{
+	return t == BPF_MAP_TYPE_LRU_HASH || t == BPF_MAP_TYPE_LRU_PERCPU_HASH;
+}
+static bool is_ptr_array(uint32_t t)
+{
+	return t == BPF_MAP_TYPE_PROG_ARRAY || t == BPF_MAP_TYPE_ARRAY_OF_MAPS;
+}
+
+int bpfrt_map_create(uint32_t type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
+		     uint32_t flags, const char *name, struct bpfrt_map **out, struct bpfrt_err *err)
+{
+	*out = NULL;
+	bool array = type == BPF_MAP_TYPE_ARRAY || type == BPF_MAP_TYPE_PERCPU_ARRAY || is_ptr_array(type);
+	if (!array && !is_hash(type))
+		return bpfrt_err_set(err, BPFRT_ENOTSUP, "map %s: type %u (%s) is not supported", name, type,
+				     bpfrt_map_type_name(type));
+	if (!max_entries || !value_size || (array && key_size != 4) || (!array && !key_size))
+		return bpfrt_err_set(err, BPFRT_EINVAL, "map %s: bad definition (key %u, value %u, "
+				     "max_entries %u)", name, key_size, value_size, max_entries);
+	if ((is_ptr_array(type) || type == BPF_MAP_TYPE_HASH_OF_MAPS) && value_size != 4)
+		return bpfrt_err_set(err, BPFRT_EINVAL, "map %s: a %s has 4-byte values", name,
+				     bpfrt_map_type_name(type));
+	if (value_size > (1u << 20) || key_size > 512 || max_entries > (1u << 26))
+		return bpfrt_err_set(err, BPFRT_EINVAL, "map %s: too large (key %u, value %u, max_entries %u)",
+				     name, key_size, value_size, max_entries);
+	struct bpfrt_map *m = calloc(1, sizeof(*m));
+	if (!m)
+		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+	m->type = type;
+	m->key_size = key_size;
+	m->value_size = value_size;
+	m->max_entries = max_entries;
+	m->flags = flags;
+	m->refs = 1;
+	snprintf(m->name, sizeof(m->name), "%s", name ? name : "");
+	m->stride = (value_size + 7) & ~7u;
+	m->vcopy = type == BPF_MAP_TYPE_HASH_OF_MAPS ? 8 : value_size;
+	if (type == BPF_MAP_TYPE_HASH_OF_MAPS)
+		m->stride = 8;
+	m->ncpu = is_percpu(type) ? cpu_count() : 1;
+	if (is_ptr_array(type)) {
+		m->ptrs = calloc(max_entries, sizeof(void *));
+	} else if (array) {
+		m->values = bpfrt_big_alloc((size_t)max_entries * m->stride * m->ncpu);
+	} else {
+		rcu_join();
+		unsigned long buckets = 1;
+		while (buckets < max_entries && buckets < (1ul << 20))
+			buckets <<= 1;
+		m->ht = cds_lfht_new_flavor(buckets < 64 ? buckets : 64, 1, 0,
+					    CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, &urcu_memb_flavor, NULL);
+	}
+	if ((is_ptr_array(type) && !m->ptrs) || (array && !is_ptr_array(type) && !m->values) ||
+	    (!array && !m->ht)) {
+		bpfrt_map_put(m);
+		return bpfrt_err_set(err, BPFRT_ENOMEM, "map %s: out of memory", name);
+	}
+	*out = m;
+	return BPFRT_OK;
+}
+
+void bpfrt_map_put(struct bpfrt_map *m)
+{
+	if (!m || __atomic_sub_fetch(&m->refs, 1, __ATOMIC_ACQ_REL))
+		return;
+	if (m->ht) {
+		rcu_join();
+		struct cds_lfht_iter it;
+		struct cds_lfht_node *node;
+		urcu_memb_read_lock();
+		cds_lfht_for_each(m->ht, &it, node) {
+			if (!cds_lfht_del(m->ht, node))
+				urcu_memb_call_rcu(&caa_container_of(node, struct hnode, node)->rcu, hfree_cb);
+		}
+		urcu_memb_read_unlock();
+		urcu_memb_barrier(); /* every element freed */
+		cds_lfht_destroy(m->ht, NULL);
+	}
+	if (m->type == BPF_MAP_TYPE_ARRAY_OF_MAPS && m->ptrs)
+		for (uint32_t i = 0; i < m->max_entries; i++)
+			bpfrt_map_put(m->ptrs[i]);
+	bpfrt_big_free(m->values);
+	free(m->ptrs);
+	free(m);
+}
+
+/* ------------------------------------------------------------ lookups */
+
+static struct hnode *hfind(struct bpfrt_map *m, const void *key)
+{
+	struct match_arg a = { m, key };
+	struct cds_lfht_iter it;
+	cds_lfht_lookup(m->ht, hash_key(key, m->key_size), hmatch, &a, &it);
+	struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
+	return node ? caa_container_of(node, struct hnode, node) : NULL;
+}
+
+void *bpfrt_map_lookup_prog(struct bpfrt_map *m, const void *key)
+{
+	if (m->ht) {
+		struct hnode *n = hfind(m, key);
+		if (!n)
+			return NULL;
+		if (is_lru(m->type))
+			__atomic_store_n(&n->used, __atomic_add_fetch(&m->clock, 1, __ATOMIC_RELAXED),
+					 __ATOMIC_RELAXED);
+		uint8_t *v = hvalue(m, n);
+		if (m->type == BPF_MAP_TYPE_HASH_OF_MAPS)
+			return *(void **)v;
+		return v + (size_t)bpfrt_cpu_slot() * m->stride * (m->ncpu > 1);
+	}
+	uint32_t i;
+	memcpy(&i, key, 4);
+	if (i >= m->max_entries)
+		return NULL;
+	if (m->type == BPF_MAP_TYPE_ARRAY_OF_MAPS)
+		return __atomic_load_n(&m->ptrs[i], __ATOMIC_ACQUIRE);
+	if (m->type == BPF_MAP_TYPE_PROG_ARRAY)
+		return NULL; /* not readable by programs: bpf_tail_call uses it */
+	return m->values + ((size_t)i * m->ncpu + (m->ncpu > 1 ? bpfrt_cpu_slot() : 0)) * m->stride;
+}
+
+/* LRU: evicts the oldest of a sample; returns whether one was evicted. */
+static bool lru_evict(struct bpfrt_map *m)
+{
+	struct cds_lfht_iter it;
+	struct cds_lfht_node *node;
+	struct hnode *victim = NULL;
+	int seen = 0;
+	uint64_t start = __atomic_load_n(&m->clock, __ATOMIC_RELAXED);
+	(void)start;
+	cds_lfht_for_each(m->ht, &it, node) {
+		struct hnode *n = caa_container_of(node, struct hnode, node);
+		if (!victim || n->used < victim->used)
+			victim = n;
+		if (++seen == 16)
+			break;
+	}
+	if (!victim || cds_lfht_del(m->ht, &victim->node))
+		return false;
+	__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
+	urcu_memb_call_rcu(&victim->rcu, hfree_cb);
+	return true;
+}
+
+/* value: for a per-CPU map from userspace, ncpu values of stride bytes;
+ * from a program, one (written to every CPU's copy of a new element, and
+ * to this run's copy of an existing one). */
+int bpfrt_map_update_raw(struct bpfrt_map *m, const void *key, const void *value, uint64_t flags,
+			 bool from_prog)
+{
+	if (flags > BPF_EXIST)
+		return -EINVAL;
+	if ((m->type == BPF_MAP_TYPE_HASH_OF_MAPS && from_prog) || is_ptr_array(m->type))
+		return from_prog ? -EINVAL : -EOPNOTSUPP; /* bpfrt_map_update_inner, _prog */
+	if (!m->ht) {
+		uint32_t i;
+		memcpy(&i, key, 4);
+		if (i >= m->max_entries)
+			return -E2BIG;
+		if (flags == BPF_NOEXIST)
+			return -EEXIST;
+		uint8_t *v = m->values + (size_t)i * m->ncpu * m->stride;
+		if (m->ncpu > 1 && from_prog)
+			memcpy(v + (size_t)bpfrt_cpu_slot() * m->stride, value, m->value_size);
+		else
+			for (uint32_t c = 0; c < m->ncpu; c++)
+				memcpy(v + (size_t)c * m->stride, (const uint8_t *)value + (from_prog ? 0 : c * m->stride),
+				       m->value_size);
+		return 0;
+	}
+	size_t vbytes = (size_t)m->stride * m->ncpu;
+	struct hnode *n = malloc(sizeof(*n) + key_room(m) + vbytes);
+	if (!n)
+		return -ENOMEM;
+	memset(n, 0, sizeof(*n) + key_room(m) + vbytes);
+	memcpy(n->data, key, m->key_size);
+	uint8_t *v = hvalue(m, n);
+	for (uint32_t c = 0; c < m->ncpu; c++)
+		memcpy(v + (size_t)c * m->stride,
+		       (const uint8_t *)value + (from_prog || m->ncpu == 1 ? 0 : (size_t)c * m->stride),
+		       m->vcopy);
+	n->used = __atomic_add_fetch(&m->clock, 1, __ATOMIC_RELAXED);
+	uint64_t h = hash_key(key, m->key_size);
+	struct match_arg a = { m, key };
+	bool entered = !from_prog;
+	if (entered)
+		bpfrt_rcu_enter();
+	int rc = 0;
+	struct hnode *old = hfind(m, key);
+	if (old && flags == BPF_NOEXIST) {
+		rc = -EEXIST;
+	} else if (!old && flags == BPF_EXIST) {
+		rc = -ENOENT;
+	} else if (old) {
+		if (m->ncpu > 1 && from_prog) { /* a program updates only its own copy */
+			free(n);
+			n = NULL;
+			memcpy(hvalue(m, old) + (size_t)bpfrt_cpu_slot() * m->stride, value, m->value_size);
+		} else {
+			struct cds_lfht_node *prev = cds_lfht_add_replace(m->ht, h, hmatch, &a, &n->node);
+			if (prev)
+				urcu_memb_call_rcu(&caa_container_of(prev, struct hnode, node)->rcu, hfree_cb);
+			else
+				__atomic_add_fetch(&m->count, 1, __ATOMIC_RELAXED);
+			n = NULL;
+		}
+	} else {
+		long cnt = __atomic_add_fetch(&m->count, 1, __ATOMIC_RELAXED);
+		if (cnt > (long)m->max_entries && !(is_lru(m->type) && lru_evict(m))) {
+			__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
+			rc = -E2BIG;
+		} else {
+			struct cds_lfht_node *got = cds_lfht_add_unique(m->ht, h, hmatch, &a, &n->node);
+			if (got != &n->node) { /* a racing add won: replace it, as BPF_ANY would */
+				__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
+				if (flags == BPF_NOEXIST) {
+					rc = -EEXIST;
+				} else {
+					struct cds_lfht_node *prev = cds_lfht_add_replace(m->ht, h, hmatch, &a, &n->node);
+					if (prev)
+						urcu_memb_call_rcu(&caa_container_of(prev, struct hnode, node)->rcu,
+								   hfree_cb);
+					n = NULL;
+				}
+			} else {
+				n = NULL;
+			}
+		}
+	}
+	if (entered)
+		bpfrt_rcu_exit();
+	free(n);
+	return rc;
+}
+
+int bpfrt_map_delete_raw(struct bpfrt_map *m, const void *key)
+{
+	if (!m->ht)
+		return -EINVAL; /* array elements cannot be deleted */
+	rcu_join();
+	bool entered = !urcu_memb_read_ongoing();
+	if (entered)
+		bpfrt_rcu_enter();
+	int rc = -ENOENT;
+	struct hnode *n = hfind(m, key);
+	if (n && !cds_lfht_del(m->ht, &n->node)) {
+		__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
+		urcu_memb_call_rcu(&n->rcu, hfree_cb);
+		rc = 0;
+	}
+	if (entered)
+		bpfrt_rcu_exit();
+	return rc;
+}
+
+/* ------------------------------------------------------- userspace API */
+
+int bpfrt_map_lookup(bpfrt_map *m, const void *key, void *value)
+{
+	if (!m || !key || !value)
+		return -EINVAL;
+	if (m->type == BPF_MAP_TYPE_PROG_ARRAY || m->type == BPF_MAP_TYPE_ARRAY_OF_MAPS ||
+	    m->type == BPF_MAP_TYPE_HASH_OF_MAPS)
+		return -EOPNOTSUPP;
+	bpfrt_rcu_enter();
+	int rc = -ENOENT;
+	if (m->ht) {
+		struct hnode *n = hfind(m, key);
+		if (n) {
+			memcpy(value, hvalue(m, n), m->ncpu > 1 ? (size_t)m->stride * m->ncpu : m->value_size);
+			rc = 0;
+		}
+	} else {
+		uint32_t i;
+		memcpy(&i, key, 4);
+		if (i < m->max_entries) {
+			memcpy(value, m->values + (size_t)i * m->ncpu * m->stride,
+			       m->ncpu > 1 ? (size_t)m->stride * m->ncpu : m->value_size);
+			rc = 0;
+		}
+	}
+	bpfrt_rcu_exit();
+	return rc;
+}
+
+int bpfrt_map_update(bpfrt_map *m, const void *key, const void *value, uint64_t flags)
+{
+	if (!m || !key || !value)
+		return -EINVAL;
+	if (m->flags & BPF_F_RDONLY)
+		return -EPERM;
+	return bpfrt_map_update_raw(m, key, value, flags, false);
+}
+
+int bpfrt_map_delete(bpfrt_map *m, const void *key)
+{
+	if (!m || !key)
+		return -EINVAL;
+	return bpfrt_map_delete_raw(m, key);
+}
+
+int bpfrt_map_get_next_key(bpfrt_map *m, const void *key, void *next)
+{
+	if (!m || !next)
+		return -EINVAL;
+	if (!m->ht) {
+		uint32_t i = 0, k;
+		if (key) {
+			memcpy(&k, key, 4);
+			i = k >= m->max_entries ? 0 : k + 1;
+		}
+		if (i >= m->max_entries)
+			return -ENOENT;
+		memcpy(next, &i, 4);
+		return 0;
+	}
+	bpfrt_rcu_enter();
+	struct cds_lfht_iter it;
+	int rc = -ENOENT;
+	struct hnode *n = key ? hfind(m, key) : NULL;
+	if (n) { /* the element after it */
+		struct match_arg a = { m, key };
+		cds_lfht_lookup(m->ht, hash_key(key, m->key_size), hmatch, &a, &it);
+		cds_lfht_next(m->ht, &it);
+	} else { /* no key, or not found: the first */
+		cds_lfht_first(m->ht, &it);
+	}
+	struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
+	if (node) {
+		memcpy(next, caa_container_of(node, struct hnode, node)->data, m->key_size);
+		rc = 0;
+	}
+	bpfrt_rcu_exit();
+	return rc;
+}
+
+int bpfrt_map_lookup_and_delete(bpfrt_map *m, const void *key, void *value)
+{
+	if (!m || !key || !value)
+		return -EINVAL;
+	if (!m->ht)
+		return -EOPNOTSUPP;
+	bpfrt_rcu_enter();
+	int rc = -ENOENT;
+	struct hnode *n = hfind(m, key);
+	if (n && !cds_lfht_del(m->ht, &n->node)) {
+		memcpy(value, hvalue(m, n), m->ncpu > 1 ? (size_t)m->stride * m->ncpu : m->value_size);
+		__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
+		urcu_memb_call_rcu(&n->rcu, hfree_cb);
+		rc = 0;
+	}
+	bpfrt_rcu_exit();
+	return rc;
+}
+
+int bpfrt_map_info(const bpfrt_map *m, struct bpfrt_map_info *info)
+{
+	if (!m || !info)
+		return -EINVAL;
+	*info = (struct bpfrt_map_info){ m->name, bpfrt_map_type_name(m->type), m->type, m->key_size,
+					 m->value_size, m->max_entries, m->flags, m->ncpu };
+	return 0;
+}
+
+int bpfrt_map_update_inner(bpfrt_map *m, const void *key, bpfrt_map *inner)
+{
+	if (!m || !key || (m->type != BPF_MAP_TYPE_ARRAY_OF_MAPS && m->type != BPF_MAP_TYPE_HASH_OF_MAPS))
+		return -EINVAL;
+	if (inner && m->inner && (inner->type != m->inner->type || inner->key_size != m->inner->key_size ||
+				  inner->value_size != m->inner->value_size))
+		return -EINVAL; /* the kernel's map-in-map compatibility rule */
+	if (inner)
+		__atomic_add_fetch(&inner->refs, 1, __ATOMIC_RELAXED);
+	if (m->type == BPF_MAP_TYPE_ARRAY_OF_MAPS) {
+		uint32_t i;
+		memcpy(&i, key, 4);
+		if (i >= m->max_entries) {
+			bpfrt_map_put(inner);
+			return -E2BIG;
+		}
+		void *old = __atomic_exchange_n(&m->ptrs[i], inner, __ATOMIC_ACQ_REL);
+		if (old) {
+			rcu_join();
+			urcu_memb_synchronize_rcu(); /* no run still uses it */
+			bpfrt_map_put(old);
+		}
+		return 0;
+	}
+	if (!inner)
+		return bpfrt_map_delete_raw(m, key); /* (the inner map's reference is kept: a small leak) */
+	uint8_t v[8] = { 0 };
+	memcpy(v, &inner, sizeof(inner)); /* the element holds the pointer (vcopy is 8) */
+	return bpfrt_map_update_raw(m, key, v, BPF_ANY, false);
+}

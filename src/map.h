@@ -1,0 +1,42 @@
+/*
+ * map.h — maps: the kernel's semantics in userspace.
+ */
+#ifndef BPFRT_MAP_H
+#define BPFRT_MAP_H
+
+#include "internal.h"
+
+struct bpfrt_map {
+	uint32_t type, key_size, value_size, max_entries, flags;
+	char name[64];
+	uint32_t stride;             /* value_size rounded up to 8 */
+	uint32_t vcopy;              /* bytes an element stores: value_size (8: a map pointer) */
+	uint32_t ncpu;               /* per-CPU maps: copies of each value */
+	uint8_t *values;             /* arrays: max_entries * stride (* ncpu) */
+	void **ptrs;                 /* prog_array / array_of_maps: the slots */
+	struct cds_lfht *ht;         /* hash maps */
+	long count;                  /* hash maps: elements */
+	uint64_t clock;              /* LRU: the use counter */
+	const struct bpfrt_map *inner; /* map-in-map: the template inner maps must match */
+	int refs;
+};
+
+BPFRT_HIDDEN int bpfrt_map_create(uint32_t type, uint32_t key_size, uint32_t value_size,
+				  uint32_t max_entries, uint32_t flags, const char *name,
+				  struct bpfrt_map **out, struct bpfrt_err *err);
+BPFRT_HIDDEN void bpfrt_map_put(struct bpfrt_map *m);
+
+/* Program side (inside an RCU read-side section): the value, or NULL. */
+BPFRT_HIDDEN void *bpfrt_map_lookup_prog(struct bpfrt_map *m, const void *key);
+/* Both sides: 0 or a negative errno. */
+BPFRT_HIDDEN int bpfrt_map_update_raw(struct bpfrt_map *m, const void *key, const void *value,
+				      uint64_t flags, bool from_prog);
+BPFRT_HIDDEN int bpfrt_map_delete_raw(struct bpfrt_map *m, const void *key);
+
+/* RCU: program runs that use maps are read-side sections. */
+BPFRT_HIDDEN void bpfrt_rcu_enter(void);
+BPFRT_HIDDEN void bpfrt_rcu_exit(void);
+/* The per-CPU slot of this run (see map.c). */
+BPFRT_HIDDEN uint32_t bpfrt_cpu_slot(void);
+
+#endif
