@@ -40,6 +40,10 @@ FUZZERS := load jit
 TOOL_BIN := $(BUILD)/tests/run_conformance $(BUILD)/tests/run_data \
 	$(FUZZERS:%=$(BUILD)/tests/fuzz_%_replay)
 BENCH_BIN := $(BUILD)/bench/bench
+BPF_SRC := $(wildcard tests/bpf/*.bpf.c)
+BPF_OBJ := $(BPF_SRC:tests/bpf/%.bpf.c=$(BUILD)/bpf/%.o)
+BPF_CC ?= clang-19
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(shell gcc -print-multiarch 2>/dev/null)
 
 .PHONY: all check bench fuzz deps install clean tests
 all: $(BUILD)/libbpfrt.a $(BUILD)/libbpfrt.so $(BUILD)/bpfrt
@@ -71,6 +75,11 @@ $(BUILD)/bench/bench: $(BUILD)/bench/bench.o $(BUILD)/bench/jit.o $(BUILD)/bench
 		$(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# BPF C test programs, as a kernel developer builds them
+$(BUILD)/bpf/%.o: tests/bpf/%.bpf.c
+	@mkdir -p $(dir $@)
+	$(BPF_CC) $(BPF_CFLAGS) -c $< -o $@
+
 deps:
 	@scripts/deps.sh install
 
@@ -79,11 +88,11 @@ $(BUILD)/.deps-ok: scripts/deps.sh
 	@scripts/deps.sh check || scripts/deps.sh install
 	@mkdir -p $(BUILD) && touch $@
 
-tests: all $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN)
+tests: all $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN) $(BPF_OBJ)
 
 check: $(BUILD)/.deps-ok
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN)
-	@BUILD=$(BUILD) tests/run-all.sh
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN) $(BPF_OBJ)
+	@BUILD=$(BUILD) BPFRT_BPF_OBJS=$(BUILD)/bpf tests/run-all.sh
 
 bench: all $(BENCH_BIN)
 	$(BENCH_BIN)

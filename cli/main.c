@@ -63,11 +63,16 @@ static const char usage_disasm[] =
 
 static const char usage_run[] =
 	"usage: bpfrt run FILE [OPTIONS]\n"
-	"Runs FILE (.s/.asm assembly, .data test, .bin raw instructions) with\n"
-	"r1 = a copy of the memory, r2 = its length, and prints r0 in hex.\n"
+	"Runs FILE (.s/.asm assembly, .data test, .bin raw instructions, or a BPF\n"
+	"ELF object) with r1 = a copy of the memory, r2 = its length, and prints r0\n"
+	"in hex.\n"
 	"\n"
-	"  --mem HEX        the memory, as hex bytes (default: a .data file's -- mem)\n"
-	"  --mem-file F     the memory, from a file\n"
+	"  --mem HEX        the memory, as hex bytes (default: a .data file's -- mem);\n"
+	"                   also --data-hex HEX\n"
+	"  --mem-file F     the memory, from a file; also --data F\n"
+	"  --prog NAME      an object's program (default: the first)\n"
+	"  --dump-maps      after the runs, print the object's maps\n"
+	"  --json           one JSON object: r0, ns_per_run (and maps)\n"
 	"  --repeat N       run N times and print the mean ns per run\n"
 	"  --safe           bounds-check every memory access, on the interpreter (the\n"
 	"                   default while bpfrt has no verifier)\n"
@@ -115,7 +120,7 @@ static int read_program(const char *path, struct bpfrt_insn **insns, size_t *n,
 	char err[512];
 	int rc = 0;
 	if (len >= 4 && !memcmp(buf, "\177ELF", 4)) {
-		rc = die("%s: ELF objects cannot be loaded yet", path);
+		rc = die("%s: an ELF object: use bpfrt run (or prog list)", path);
 	} else if (has_suffix(path, ".bin")) {
 		if (len % 8) {
 			rc = die("%s: %zu bytes is not a whole number of 8-byte instructions", path, len);
@@ -286,10 +291,75 @@ static double now_ns(void)
 	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
+static bool is_elf(const char *path)
+{
+	FILE *f = fopen(path, "rb");
+	char m[4] = { 0 };
+	bool elf = f && fread(m, 1, 4, f) == 4 && !memcmp(m, "\177ELF", 4);
+	if (f)
+		fclose(f);
+	return elf;
+}
+
+static void hex_out(const uint8_t *p, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		printf("%02x", p[i]);
+}
+
+static void dump_maps(bpfrt_obj *obj, bool json)
+{
+	size_t nm = bpfrt_obj_map_count(obj);
+	if (json)
+		printf(", \"maps\": {");
+	for (size_t i = 0; i < nm; i++) {
+		bpfrt_map *m = bpfrt_obj_map(obj, i);
+		struct bpfrt_map_info mi;
+		if (!m || bpfrt_map_info(m, &mi) || !strcmp(mi.type, "prog_array") ||
+		    strstr(mi.type, "of_maps"))
+			continue;
+		size_t vlen = mi.ncpu > 1 ? ((mi.value_size + 7) & ~7u) * mi.ncpu : mi.value_size;
+		uint8_t *key = calloc(1, mi.key_size), *next = calloc(1, mi.key_size), *val = calloc(1, vlen);
+		if (json)
+			printf("%s\"%s\": [", i ? ", " : "", mi.name);
+		else
+			printf("map %s (%s):\n", mi.name, mi.type);
+		bool first = true, have = false;
+		while (key && next && val && bpfrt_map_get_next_key(m, have ? key : NULL, next) == 0) {
+			memcpy(key, next, mi.key_size);
+			have = true;
+			if (bpfrt_map_lookup(m, key, val))
+				continue;
+			if (json) {
+				printf("%s{\"key\": \"", first ? "" : ", ");
+				hex_out(key, mi.key_size);
+				printf("\", \"value\": \"");
+				hex_out(val, vlen);
+				printf("\"}");
+			} else {
+				printf("  ");
+				hex_out(key, mi.key_size);
+				printf(": ");
+				hex_out(val, vlen);
+				printf("\n");
+			}
+			first = false;
+		}
+		if (json)
+			printf("]");
+		free(key);
+		free(next);
+		free(val);
+	}
+	if (json)
+		printf("}");
+}
+
 static int cmd_run(int argc, char **argv)
 {
 	struct run_opts o = { 0 };
-	const char *file = NULL, *mem_hex = NULL, *mem_file = NULL;
+	const char *file = NULL, *mem_hex = NULL, *mem_file = NULL, *pname = NULL;
+	bool json = false, want_maps = false;
 	unsigned long long repeat = 0;
 	for (int i = 0; i < argc; i++) {
 		const char *a = argv[i];
@@ -297,10 +367,16 @@ static int cmd_run(int argc, char **argv)
 			fputs(usage_run, stdout);
 			return 0;
 		} else if (engine_opt(a, &o)) {
-		} else if (!strcmp(a, "--mem") && i + 1 < argc) {
+		} else if ((!strcmp(a, "--mem") || !strcmp(a, "--data-hex")) && i + 1 < argc) {
 			mem_hex = argv[++i];
-		} else if (!strcmp(a, "--mem-file") && i + 1 < argc) {
+		} else if ((!strcmp(a, "--mem-file") || !strcmp(a, "--data")) && i + 1 < argc) {
 			mem_file = argv[++i];
+		} else if (!strcmp(a, "--prog") && i + 1 < argc) {
+			pname = argv[++i];
+		} else if (!strcmp(a, "--json")) {
+			json = true;
+		} else if (!strcmp(a, "--dump-maps")) {
+			want_maps = true;
 		} else if ((!strcmp(a, "--repeat") || !strcmp(a, "--budget")) && i + 1 < argc) {
 			char *end;
 			errno = 0;
@@ -327,7 +403,8 @@ static int cmd_run(int argc, char **argv)
 	uint8_t *mem = NULL;
 	size_t nmem = 0;
 	bool has_mem = false;
-	if (read_program(file, &insns, &n, &mem, &nmem, &has_mem))
+	bool elf = is_elf(file);
+	if (!elf && read_program(file, &insns, &n, &mem, &nmem, &has_mem))
 		return 1;
 	int rc = 0;
 	if (mem_hex || mem_file) {
@@ -349,12 +426,30 @@ static int cmd_run(int argc, char **argv)
 	}
 	bpfrt_vm *vm = bpfrt_vm_new();
 	bpfrt_prog *p = NULL;
+	bpfrt_obj *obj = NULL;
 	if (!vm) {
 		rc = die("out of memory");
 		goto out;
 	}
-	if ((rc = load(vm, insns, n, &o, file, &p)))
+	if (elf) {
+		if (bpfrt_obj_open(vm, file, &obj) != BPFRT_OK) {
+			rc = die("%s", bpfrt_vm_errmsg(vm));
+			goto out;
+		}
+		struct bpfrt_load_opts lo = {
+			.sz = sizeof(lo),
+			.flags = (o.fast ? 0 : BPFRT_LOAD_SAFE) | (o.retpoline ? BPFRT_LOAD_JIT_RETPOLINE : 0) |
+				 (o.blind ? BPFRT_LOAD_BLIND : 0) | (o.zext ? BPFRT_LOAD_ZEXT : 0),
+			.engine = o.engine,
+			.insn_budget = o.budget,
+		};
+		if (bpfrt_obj_load_prog(obj, pname, &lo, &p) != BPFRT_OK) {
+			rc = die("%s", bpfrt_vm_errmsg(vm));
+			goto out;
+		}
+	} else if ((rc = load(vm, insns, n, &o, file, &p))) {
 		goto out;
+	}
 	/* Each run gets a fresh copy of the memory, as the conformance suite. */
 	uint8_t *copy = malloc(nmem ? nmem : 1);
 	if (!copy) {
@@ -376,13 +471,21 @@ static int cmd_run(int argc, char **argv)
 		}
 	}
 	free(copy);
-	if (!rc) {
+	if (!rc && json) {
+		printf("{\"r0\": %" PRIu64 ", \"ns_per_run\": %.1f", r0, total / (double)runs);
+		if (want_maps && obj)
+			dump_maps(obj, true);
+		printf("}\n");
+	} else if (!rc) {
 		printf("0x%" PRIx64 "\n", r0);
 		if (repeat)
 			printf("%.1f ns per run (%llu runs)\n", total / (double)runs, runs);
+		if (want_maps && obj)
+			dump_maps(obj, false);
 	}
 out:
 	bpfrt_prog_free(p);
+	bpfrt_obj_free(obj);
 	bpfrt_vm_free(vm);
 	free(insns);
 	free(mem);

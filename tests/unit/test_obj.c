@@ -1,0 +1,240 @@
+/*
+ * test_obj.c — BPF objects built by clang from tests/bpf/ (*.bpf.c): loading,
+ * maps through the API, global data, subprograms, on every engine; and the
+ * same object in the kernel (libbpf + BPF_PROG_TEST_RUN), which must give
+ * the same r0 and map contents (skipped where bpf() is refused).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/libbpf.h>
+
+#include "bpfrt.h"
+
+struct args {
+	uint32_t key, n;
+	uint64_t out;
+};
+
+static char path[4096];
+
+static const char *obj_path(const char *name)
+{
+	const char *dir = getenv("BPFRT_BPF_OBJS");
+	snprintf(path, sizeof(path), "%s/%s", dir ? dir : "build/bpf", name);
+	return path;
+}
+
+static void maps_program(void **state)
+{
+	(void)state;
+	static const struct { bpfrt_engine e; uint32_t flags; } engines[] = {
+		{ BPFRT_ENGINE_INTERP, BPFRT_LOAD_SAFE }, { BPFRT_ENGINE_INTERP, 0 },
+		{ BPFRT_ENGINE_JIT, 0 }, { BPFRT_ENGINE_JIT, BPFRT_LOAD_BLIND },
+	};
+	for (size_t e = 0; e < sizeof(engines) / sizeof(engines[0]); e++) {
+		bpfrt_vm *vm = bpfrt_vm_new();
+		bpfrt_obj *obj;
+		if (bpfrt_obj_open(vm, obj_path("maps.o"), &obj) != BPFRT_OK)
+			fail_msg("open: %s", bpfrt_vm_errmsg(vm));
+		assert_int_equal(bpfrt_obj_prog_count(obj), 1);
+		struct bpfrt_obj_prog_info pi;
+		assert_int_equal(bpfrt_obj_prog_info(obj, 0, &pi), BPFRT_OK);
+		assert_string_equal(pi.name, "count");
+		assert_string_equal(pi.section, "syscall");
+		assert_string_equal(pi.type, "syscall");
+		assert_int_equal(pi.nmaps, 7);
+		assert_string_equal(bpfrt_obj_license(obj), "GPL");
+		struct bpfrt_load_opts o = { .sz = sizeof(o), .flags = engines[e].flags, .engine = engines[e].e };
+		bpfrt_prog *p;
+		if (bpfrt_obj_load_prog(obj, "count", &o, &p) != BPFRT_OK)
+			fail_msg("load: %s", bpfrt_vm_errmsg(vm));
+		struct args a = { .key = 1, .n = 5 };
+		uint64_t r0 = 0;
+		assert_int_equal(bpfrt_prog_run_ctx(p, &a, sizeof(a), &r0), BPFRT_OK);
+		assert_int_equal(r0, 7 + 10 + 19 + 34 + 55);
+		assert_int_equal(a.out, 125);
+		a.key = 2;
+		assert_int_equal(bpfrt_prog_run_ctx(p, &a, sizeof(a), &r0), BPFRT_OK);
+		assert_int_equal(a.out, 250); /* .bss total kept between runs */
+		/* maps through the API */
+		bpfrt_map *table = bpfrt_obj_map_by_name(obj, "table");
+		bpfrt_map *counters = bpfrt_obj_map_by_name(obj, "counters");
+		bpfrt_map *bss = bpfrt_obj_map_by_name(obj, ".bss");
+		bpfrt_map *hits = bpfrt_obj_map_by_name(obj, "hits");
+		assert_non_null(table);
+		uint32_t k = 4;
+		uint64_t v = 0;
+		assert_int_equal(bpfrt_map_lookup(table, &k, &v), 0);
+		assert_int_equal(v, 16 * 3 + 7);
+		k = 9;
+		assert_int_equal(bpfrt_map_lookup(table, &k, &v), -ENOENT);
+		k = 1;
+		assert_int_equal(bpfrt_map_lookup(counters, &k, &v), 0);
+		assert_int_equal(v, 1);
+		k = 0;
+		assert_int_equal(bpfrt_map_lookup(bss, &k, &v), 0);
+		assert_int_equal(v, 250);
+		struct bpfrt_map_info hi;
+		bpfrt_map_info(hits, &hi);
+		uint64_t *per = calloc(hi.ncpu, 8), sum = 0;
+		assert_int_equal(bpfrt_map_lookup(hits, &k, per), 0);
+		for (uint32_t c = 0; c < hi.ncpu; c++)
+			sum += per[c];
+		assert_int_equal(sum, 2); /* two runs, on whatever slots */
+		free(per);
+		/* the program deletes key+1000: put one there and see it go */
+		k = 1002;
+		v = 5;
+		assert_int_equal(bpfrt_map_update(table, &k, &v, BPF_NOEXIST), 0);
+		assert_int_equal(bpfrt_map_update(table, &k, &v, BPF_NOEXIST), -EEXIST);
+		a.key = 2;
+		assert_int_equal(bpfrt_prog_run_ctx(p, &a, sizeof(a), &r0), BPFRT_OK);
+		assert_int_equal(bpfrt_map_lookup(table, &k, &v), -ENOENT);
+		/* iteration sees every key once */
+		uint32_t key, next;
+		int count = 0;
+		bool have = false;
+		while (bpfrt_map_get_next_key(table, have ? &key : NULL, &next) == 0) {
+			key = next;
+			have = true;
+			count++;
+		}
+		assert_int_equal(count, 5);
+		bpfrt_prog_free(p);
+		bpfrt_obj_free(obj);
+		bpfrt_vm_free(vm);
+	}
+}
+
+/* The same object in the kernel. */
+static void kernel_agrees(void **state)
+{
+	(void)state;
+	libbpf_set_print(NULL);
+	struct bpf_object *kobj = bpf_object__open_file(obj_path("maps.o"), NULL);
+	if (!kobj || bpf_object__load(kobj)) {
+		printf("SKIP kernel comparison: the kernel refused the object (%s)\n", strerror(errno));
+		bpf_object__close(kobj);
+		skip();
+	}
+	struct bpf_program *kp = bpf_object__find_program_by_name(kobj, "count");
+	assert_non_null(kp);
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_obj *obj;
+	assert_int_equal(bpfrt_obj_open(vm, obj_path("maps.o"), &obj), BPFRT_OK);
+	bpfrt_prog *p;
+	struct bpfrt_load_opts o = { .sz = sizeof(o), .engine = BPFRT_ENGINE_JIT };
+	assert_int_equal(bpfrt_obj_load_prog(obj, "count", &o, &p), BPFRT_OK);
+	static const struct args inputs[] = { { 1, 5, 0 }, { 2, 16, 0 }, { 3, 0, 0 }, { 1, 20, 0 } };
+	for (size_t i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
+		struct args ka = inputs[i], ua = inputs[i];
+		/* a syscall program's context comes back in ctx_in */
+		LIBBPF_OPTS(bpf_test_run_opts, topts, .ctx_in = &ka, .ctx_size_in = sizeof(ka));
+		if (bpf_prog_test_run_opts(bpf_program__fd(kp), &topts)) {
+			printf("SKIP kernel comparison: BPF_PROG_TEST_RUN: %s\n", strerror(errno));
+			bpfrt_prog_free(p);
+			bpfrt_obj_free(obj);
+			bpfrt_vm_free(vm);
+			bpf_object__close(kobj);
+			skip();
+		}
+		uint64_t r0;
+		assert_int_equal(bpfrt_prog_run_ctx(p, &ua, sizeof(ua), &r0), BPFRT_OK);
+		assert_int_equal((uint32_t)r0, topts.retval);
+		assert_int_equal(ua.out, ka.out);
+	}
+	/* every map's contents, element by element */
+	static const char *const names[] = { "table", "counters", "recent", ".bss", ".data" };
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		struct bpf_map *km = bpf_object__find_map_by_name(kobj, names[i]);
+		bpfrt_map *um = bpfrt_obj_map_by_name(obj, names[i]);
+		assert_non_null(km);
+		assert_non_null(um);
+		uint32_t key, next;
+		uint8_t kv[64], uv[64];
+		int kcount = 0;
+		bool have = false;
+		while (bpf_map_get_next_key(bpf_map__fd(km), have ? &key : NULL, &next) == 0) {
+			key = next;
+			have = true;
+			kcount++;
+			assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(km), &key, kv), 0);
+			if (bpfrt_map_lookup(um, &key, uv))
+				fail_msg("map %s: key %u is in the kernel's map, not in bpfrt's", names[i], key);
+			assert_memory_equal(kv, uv, bpf_map__value_size(km));
+		}
+		int ucount = 0;
+		have = false;
+		while (bpfrt_map_get_next_key(um, have ? &key : NULL, &next) == 0) {
+			key = next;
+			have = true;
+			ucount++;
+		}
+		assert_int_equal(ucount, kcount);
+	}
+	bpfrt_prog_free(p);
+	bpfrt_obj_free(obj);
+	bpfrt_vm_free(vm);
+	bpf_object__close(kobj);
+}
+
+/* Malformed objects are refused with a message, never crash. */
+static void malformed(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	FILE *f = fopen(obj_path("maps.o"), "rb");
+	assert_non_null(f);
+	static uint8_t buf[1 << 16];
+	size_t n = fread(buf, 1, sizeof(buf), f);
+	fclose(f);
+	bpfrt_obj *obj;
+	/* truncated at every 97 bytes, and single-byte corruptions */
+	int refused = 0, opened = 0;
+	for (size_t len = 0; len < n; len += 97) {
+		if (bpfrt_obj_open_mem(vm, buf, len, "cut", &obj) == BPFRT_OK) {
+			opened++;
+			bpfrt_obj_free(obj);
+		} else {
+			assert_true(strlen(bpfrt_vm_errmsg(vm)) > 0);
+			refused++;
+		}
+	}
+	assert_true(refused > 0);
+	uint64_t x = 12345;
+	for (int i = 0; i < 2000; i++) {
+		static uint8_t bad[1 << 16];
+		memcpy(bad, buf, n);
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		bad[(x >> 33) % n] ^= (uint8_t)(1u << ((x >> 20) % 8));
+		if (bpfrt_obj_open_mem(vm, bad, n, "flip", &obj) == BPFRT_OK) {
+			/* loading its programs must not crash either */
+			bpfrt_prog *p;
+			struct bpfrt_load_opts o = { .sz = sizeof(o), .flags = BPFRT_LOAD_SAFE };
+			if (bpfrt_obj_load_prog(obj, NULL, &o, &p) == BPFRT_OK)
+				bpfrt_prog_free(p);
+			bpfrt_obj_free(obj);
+		}
+	}
+	(void)opened;
+	bpfrt_vm_free(vm);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(maps_program),
+		cmocka_unit_test(kernel_agrees),
+		cmocka_unit_test(malformed),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
