@@ -627,7 +627,7 @@ int bpfrt_elf_parse(bpfrt_obj *obj, const void *buf, size_t len, struct bpfrt_er
 		return fail(c, "not an ELF file: %s", elf_errmsg(-1));
 	GElf_Ehdr eh;
 	if (elf_kind(c->elf) != ELF_K_ELF || !gelf_getehdr(c->elf, &eh)) {
-		rc = fail(c, "not an ELF object: %s", elf_errmsg(-1));
+		rc = fail(c, "not an ELF object%s%s", elf_errno() ? ": " : "", elf_errno() ? elf_errmsg(-1) : "");
 		goto out;
 	}
 	/* e_machine: EM_BPF, or EM_NONE from early clang releases */

@@ -44,10 +44,16 @@ static int create_maps(bpfrt_obj *o, struct bpfrt_err *err)
 			if (d->slots[k].is_prog)
 				continue; /* prog_array slots are set as the programs load */
 			bpfrt_map *target = bpfrt_obj_map_by_name(o, d->slots[k].target);
-			if (!target)
-				return bpfrt_err_set(err, BPFRT_EREJECT, "map %s: .values[%u] names %s, which is "
-						     "not a map bpfrt created", d->name, d->slots[k].slot,
-						     d->slots[k].target);
+			if (!target) { /* an inner map bpfrt cannot make: the outer one is unusable too */
+				char *why = NULL;
+				if (asprintf(&why, "map %s: its .values[%u], map %s, is not available", d->name,
+					     d->slots[k].slot, d->slots[k].target) < 0)
+					return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+				bpfrt_map_put(o->live[i]);
+				o->live[i] = NULL;
+				o->why[i] = why;
+				break;
+			}
 			uint32_t key = d->slots[k].slot;
 			if (bpfrt_map_update_inner(o->live[i], &key, target) < 0)
 				return bpfrt_err_set(err, BPFRT_EREJECT, "map %s: .values[%u] = %s: the inner "

@@ -46,7 +46,7 @@ printf 'abc' > "$t/bad.bin"
 check "bad bin" 1 "not a whole number of 8-byte instructions" "$B" run "$t/bad.bin"
 check "missing file" 1 "No such file" "$B" run "$t/nope.s"
 printf '\177ELFxxxx' > "$t/x.o"
-check "elf" 1 "ELF objects cannot be loaded yet" "$B" run "$t/x.o"
+check "elf" 1 "not an ELF object" "$B" run "$t/x.o"
 check "jit" 0 "0x9" "$B" run "$t/p.s" --jit --mem "00 01 02 03"
 check "jit safe" 1 "safe mode runs on the interpreter" "$B" run "$t/p.s" --jit --safe
 check "bad mem" 1 "--mem: bad hex" "$B" run "$t/p.s" --mem "zz"
@@ -66,6 +66,18 @@ for c in asm disasm run plugin; do
 done
 check "run usage" 2 "usage: bpfrt run" "$B" run
 check "run bad opt" 2 "usage: bpfrt run" "$B" run "$t/p.s" --frob
+
+# objects
+OBJ=${BPFRT_BPF_OBJS:-$top/build/bpf}/maps.o
+if [ -f "$OBJ" ]; then
+	check "prog list" 0 "prog count" "$B" prog list "$OBJ"
+	check "prog list json" 0 '"name": "count", "section": "syscall"' "$B" prog list "$OBJ" --json
+	check "run obj" 0 "0x7d" "$B" run "$OBJ" --mem "01000000 05000000 0000000000000000"
+	check "run obj jit maps" 0 '"r0": 125' "$B" run "$OBJ" --jit --json --dump-maps --mem "01000000 05000000 0000000000000000"
+	check "run obj dump maps" 0 "04000000: 3700000000000000" "$B" run "$OBJ" --dump-maps --mem "01000000 05000000 0000000000000000"
+	check "run obj bad prog" 1 "no program nope" "$B" run "$OBJ" --prog nope
+	check "prog list usage" 2 "usage: bpfrt prog" "$B" prog
+fi
 
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

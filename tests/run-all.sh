@@ -73,6 +73,7 @@ else
 	done
 	suite "conformance negative/" "$BUILD/tests/run_conformance" "$BPFRT" "$C/negative" --negative \
 		--xfail "error.data:returning r10 leaks a pointer, which the verifier refuses (issue 5)"
+	suite "real-world objects: prog list; malformed objects refused" sh "$top/tests/corpus.sh" "$BPFRT" "$CORPUS"
 	U=$CORPUS/ubpf/tests
 	suite "conformance tests/ (JIT, 24 permuted register maps)" "$BUILD/tests/run_data" \
 		--jit-permutations 24 "$C/tests"
