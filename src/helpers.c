@@ -67,14 +67,14 @@ int bpfrt_helpers_register_defaults(bpfrt_vm *vm)
 		uint32_t id;
 		const char *name;
 		bpfrt_helper_fn fn;
-		uint8_t map_value, uses_cpu;
+		uint8_t map_value, uses_cpu, map_args;
 	} defaults[] = {
-		{ 1, "bpf_map_lookup_elem", h_map_lookup_elem, 1, 1 },
-		{ 2, "bpf_map_update_elem", h_map_update_elem, 0, 1 },
-		{ 3, "bpf_map_delete_elem", h_map_delete_elem, 0, 0 },
-		{ 5, "bpf_ktime_get_ns", h_ktime_get_ns, 0, 0 },
-		{ 7, "bpf_get_prandom_u32", h_get_prandom_u32, 0, 0 },
-		{ 8, "bpf_get_smp_processor_id", h_get_smp_processor_id, 0, 1 },
+		{ 1, "bpf_map_lookup_elem", h_map_lookup_elem, 1, 1, 1 | 4 },
+		{ 2, "bpf_map_update_elem", h_map_update_elem, 0, 1, 1 | 2 | 4 },
+		{ 3, "bpf_map_delete_elem", h_map_delete_elem, 0, 0, 1 | 4 },
+		{ 5, "bpf_ktime_get_ns", h_ktime_get_ns, 0, 0, 0 },
+		{ 7, "bpf_get_prandom_u32", h_get_prandom_u32, 0, 0, 0 },
+		{ 8, "bpf_get_smp_processor_id", h_get_smp_processor_id, 0, 1, 0 },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(defaults); i++) {
 		int rc = bpfrt_vm_register_helper(vm, defaults[i].id, defaults[i].name,
@@ -83,6 +83,7 @@ int bpfrt_helpers_register_defaults(bpfrt_vm *vm)
 			return rc;
 		vm->helpers.slot[defaults[i].id].ret_map_value = defaults[i].map_value;
 		vm->helpers.slot[defaults[i].id].uses_cpu = defaults[i].uses_cpu;
+		vm->helpers.slot[defaults[i].id].map_args = defaults[i].map_args;
 	}
 	return BPFRT_OK;
 }

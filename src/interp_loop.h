@@ -66,6 +66,13 @@ static int INTERP_NAME(struct run *rs, uint64_t r1, uint64_t r2, uint64_t *r0)
 #define IMM pc->imm
 #define OFF pc->off
 
+/* Memory: A is the address. */
+#define CHECK(A, SZ, WHAT)                                                                 \
+	do {                                                                               \
+		if (INTERP_SAFE && unlikely(!run_mem_ok(rs, (A), (SZ))))                     \
+			FAULT("out-of-bounds %s of %d bytes at %#" PRIx64, WHAT, (int)(SZ),    \
+			      (u64)(A));                                                     \
+	} while (0)
 /* d and s are the operands in the width of the form. */
 #define ALU(N, EXPR)                                                                   \
 	vmcase(N##64_K) { u64 d = DST, s = (u64)(s64)IMM; (void)d; (void)s; DST = (EXPR); vmnext(); } \
@@ -141,6 +148,18 @@ static int INTERP_NAME(struct run *rs, uint64_t r1, uint64_t r2, uint64_t *r0)
 			FAULT("callx to %#" PRIx64 ", which is not a registered helper", DST);
 		}
 	call_helper:
+		if (INTERP_SAFE && helper->map_args) {
+			/* r1 must be one of the program's maps, r2 (and r3) its key (and value) */
+			const struct bpfrt_map *m = NULL;
+			for (size_t i = 0; i < prog->nmaps && !m; i++)
+				if ((uintptr_t)prog->maps[i] == reg[1])
+					m = prog->maps[i];
+			if (unlikely(!m))
+				FAULT("%s: r1 (%#" PRIx64 ") is not a map of the program", helper->name, reg[1]);
+			CHECK(reg[2], m->key_size, "read of a map key");
+			if (helper->map_args & 2)
+				CHECK(reg[3], m->value_size, "read of a map value");
+		}
 		reg[0] = helper->fn(reg[1], reg[2], reg[3], reg[4], reg[5]);
 		if (INTERP_SAFE && (helper->ret_mem_size || helper->ret_map_value) && reg[0]) {
 			uint64_t size = helper->ret_map_value ? ((struct bpfrt_map *)(uintptr_t)reg[1])->value_size :
@@ -185,13 +204,6 @@ static int INTERP_NAME(struct run *rs, uint64_t r1, uint64_t r2, uint64_t *r0)
 		vmnext();
 	}
 
-/* Memory: A is the address, T the access type. */
-#define CHECK(A, SZ, WHAT)                                                                 \
-	do {                                                                               \
-		if (INTERP_SAFE && unlikely(!run_mem_ok(rs, (A), (SZ))))                     \
-			FAULT("out-of-bounds %s of %d bytes at %#" PRIx64, WHAT, (int)(SZ),    \
-			      (u64)(A));                                                     \
-	} while (0)
 #define LDX(N, T, CAST)                                                                    \
 	vmcase(N) {                                                                        \
 		u64 a = SRC + (u64)(s64)OFF;                                               \
