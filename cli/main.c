@@ -463,7 +463,8 @@ static int cmd_run(int argc, char **argv)
 		if (nmem)
 			memcpy(copy, mem, nmem);
 		double t0 = now_ns();
-		int st = bpfrt_prog_run_mem(p, nmem ? copy : NULL, nmem, &r0);
+		int st = obj ? bpfrt_prog_run_packet(p, nmem ? copy : NULL, nmem, &r0)
+			     : bpfrt_prog_run_mem(p, nmem ? copy : NULL, nmem, &r0);
 		total += now_ns() - t0;
 		if (st != BPFRT_OK) {
 			rc = die("%s", bpfrt_prog_errmsg(p));

@@ -291,6 +291,21 @@ BPFRT_API int bpfrt_map_update_inner(bpfrt_map *map, const void *key, bpfrt_map 
  * counterpart of pinning. */
 BPFRT_API int bpfrt_obj_reuse_map(bpfrt_obj *obj, const char *name, bpfrt_map *from);
 
+/*
+ * Runs the program on a packet, with the context its program type defines:
+ * xdp programs get a struct xdp_md, socket_filter, sched_cls, sched_act and
+ * cgroup_skb programs a struct __sk_buff (len, protocol, data, data_end, ...
+ * the fields a userspace packet gives meaning), others r1 = the packet.
+ * The packet is copied into memory below 4 GiB, so that the 32-bit data and
+ * data_end fields hold real pointers, and copied back after the run (a
+ * program may rewrite it).  Thread-safe.
+ */
+BPFRT_API int bpfrt_prog_run_packet(bpfrt_prog *prog, void *pkt, size_t len, uint64_t *r0);
+
+/* The program type (enum bpf_prog_type) of a program loaded from an object
+ * (0, unspec, for raw instructions). */
+BPFRT_API uint32_t bpfrt_prog_type(const bpfrt_prog *prog);
+
 /* ------------------------------------------------ assembler / disasm ---- */
 
 /*

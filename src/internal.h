@@ -54,6 +54,7 @@ struct bpfrt_prog {
 	size_t nregions;
 	bool needs_rcu;                    /* runs are RCU read-side sections (it uses maps) */
 	bool needs_cpu_slot;               /* runs own a per-CPU slot */
+	uint32_t type;                     /* enum bpf_prog_type (objects) */
 	pthread_mutex_t lock; /* guards errmsg */
 	char errmsg[BPFRT_ERRMSG_MAX];
 };
@@ -108,12 +109,17 @@ struct bpfrt_rw_opts {
 };
 BPFRT_HIDDEN int bpfrt_rewrite(bpfrt_prog *prog, const struct bpfrt_rw_opts *o, struct bpfrt_err *err);
 
+/* vm.c: a run with RCU and per-CPU slot as the program needs */
+BPFRT_HIDDEN int bpfrt_run(bpfrt_prog *prog, uint64_t r1, uint64_t r2, const struct bpfrt_region *given,
+			   const struct bpfrt_region *extra, uint64_t *r0);
+
 /* interp.c */
 struct bpfrt_region {
 	uintptr_t lo, hi; /* [lo, hi) */
 };
 BPFRT_HIDDEN int bpfrt_interp_run(bpfrt_prog *prog, uint64_t r1, uint64_t r2,
-				  const struct bpfrt_region *region, uint64_t *r0);
+				  const struct bpfrt_region *region, const struct bpfrt_region *extra,
+				  uint64_t *r0);
 
 /* disasm.c */
 BPFRT_HIDDEN int bpfrt_disasm_one(const struct bpfrt_helper_table *helpers,

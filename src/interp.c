@@ -23,8 +23,8 @@ typedef int64_t s64;
 typedef uint32_t u32;
 typedef int32_t s32;
 
-#define RUN_FIXED_REGIONS 2  /* the stack and the given buffer or context (and the
-			      * program's own: global data) */
+#define RUN_FIXED_REGIONS 3  /* the stack, the given buffer or context, a packet (and
+			      * the program's own: global data) */
 #define RUN_MAX_REGIONS   (RUN_FIXED_REGIONS + 64)
 #define DEFAULT_BUDGET    (1ull << 32)
 
@@ -131,7 +131,7 @@ static int run_fault(struct run *rs, const struct bpfrt_insn *pc, int status,
 #undef INTERP_GOTO
 
 int bpfrt_interp_run(bpfrt_prog *prog, uint64_t r1, uint64_t r2,
-		     const struct bpfrt_region *given, uint64_t *r0)
+		     const struct bpfrt_region *given, const struct bpfrt_region *extra, uint64_t *r0)
 {
 	struct run rs;
 	bool safe = prog->flags & BPFRT_LOAD_SAFE;
@@ -144,6 +144,8 @@ int bpfrt_interp_run(bpfrt_prog *prog, uint64_t r1, uint64_t r2,
 		run_add_region(&rs, (uintptr_t)rs.stack, sizeof(rs.stack));
 		if (given && given->hi > given->lo)
 			rs.region[rs.nregions++] = *given;
+		if (extra && extra->hi > extra->lo)
+			rs.region[rs.nregions++] = *extra;
 		for (size_t i = 0; i < prog->nregions && rs.nregions < RUN_MAX_REGIONS; i++)
 			rs.region[rs.nregions++] = prog->regions[i];
 	}

@@ -191,6 +191,7 @@ int bpfrt_obj_load_prog(bpfrt_obj *obj, const char *name, const struct bpfrt_loa
 		pr->regions = regions;
 		pr->nregions = nregions;
 		pr->needs_rcu = nmaps > 0;
+		pr->type = p->type;
 		pr->needs_cpu_slot |= percpu;
 		maps = NULL;
 		regions = NULL;

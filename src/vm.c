@@ -384,18 +384,19 @@ bpfrt_engine bpfrt_prog_engine(const bpfrt_prog *prog)
 BPFRT_HIDDEN void bpfrt_cpu_slot_take(void);
 BPFRT_HIDDEN void bpfrt_cpu_slot_give(void);
 
-/* A run: an RCU read-side section when the program uses maps (values its
+/* A run (bpfrt_run): an RCU read-side section when the program uses maps (values its
  * lookups return stay valid until the run ends), owning a per-CPU slot
  * when it uses per-CPU data (map.c explains). */
-static int run(bpfrt_prog *prog, uint64_t r1, uint64_t r2, const struct bpfrt_region *r, uint64_t *r0)
+int bpfrt_run(bpfrt_prog *prog, uint64_t r1, uint64_t r2, const struct bpfrt_region *r,
+	      const struct bpfrt_region *extra, uint64_t *r0)
 {
 	if (likely(!prog->needs_rcu && !prog->needs_cpu_slot))
-		return prog->jit ? bpfrt_jit_run(prog, r1, r2, r0) : bpfrt_interp_run(prog, r1, r2, r, r0);
+		return prog->jit ? bpfrt_jit_run(prog, r1, r2, r0) : bpfrt_interp_run(prog, r1, r2, r, extra, r0);
 	if (prog->needs_cpu_slot)
 		bpfrt_cpu_slot_take();
 	if (prog->needs_rcu)
 		bpfrt_rcu_enter();
-	int rc = prog->jit ? bpfrt_jit_run(prog, r1, r2, r0) : bpfrt_interp_run(prog, r1, r2, r, r0);
+	int rc = prog->jit ? bpfrt_jit_run(prog, r1, r2, r0) : bpfrt_interp_run(prog, r1, r2, r, extra, r0);
 	if (prog->needs_rcu)
 		bpfrt_rcu_exit();
 	if (prog->needs_cpu_slot)
@@ -409,7 +410,7 @@ int bpfrt_prog_run_mem(bpfrt_prog *prog, void *mem, size_t len, uint64_t *r0)
 		return prog ? bpfrt_prog_fail(prog, BPFRT_EINVAL, "bpfrt_prog_run_mem: bad argument")
 			    : BPFRT_EINVAL;
 	struct bpfrt_region r = { (uintptr_t)mem, (uintptr_t)mem + len };
-	return run(prog, (uintptr_t)mem, len, &r, r0);
+	return bpfrt_run(prog, (uintptr_t)mem, len, &r, NULL, r0);
 }
 
 int bpfrt_prog_run_ctx(bpfrt_prog *prog, void *ctx, size_t ctx_size, uint64_t *r0)
@@ -418,7 +419,7 @@ int bpfrt_prog_run_ctx(bpfrt_prog *prog, void *ctx, size_t ctx_size, uint64_t *r
 		return prog ? bpfrt_prog_fail(prog, BPFRT_EINVAL, "bpfrt_prog_run_ctx: bad argument")
 			    : BPFRT_EINVAL;
 	struct bpfrt_region r = { (uintptr_t)ctx, (uintptr_t)ctx + ctx_size };
-	return run(prog, (uintptr_t)ctx, 0, &r, r0);
+	return bpfrt_run(prog, (uintptr_t)ctx, 0, &r, NULL, r0);
 }
 
 int bpfrt_disasm_insn(const bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
