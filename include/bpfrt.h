@@ -80,8 +80,12 @@ typedef struct bpfrt_vm bpfrt_vm;
 typedef uint64_t (*bpfrt_helper_fn)(uint64_t r1, uint64_t r2, uint64_t r3,
 				    uint64_t r4, uint64_t r5);
 
-/* Returns a new vm with bpfrt's default helpers registered (kernel IDs:
- * 5 bpf_ktime_get_ns, 7 bpf_get_prandom_u32, 8 bpf_get_smp_processor_id),
+/* Returns a new vm with bpfrt's default helpers registered, under the
+ * kernel's IDs and with its semantics: map_lookup_elem, map_update_elem,
+ * map_delete_elem, probe_read[_str], ktime_get_ns, trace_printk,
+ * get_prandom_u32, get_smp_processor_id, get_current_pid_tgid,
+ * get_current_uid_gid, get_current_comm, probe_read_user[_str],
+ * probe_read_kernel[_str], ktime_get_boot_ns, ktime_get_coarse_ns, strncmp;
  * or NULL when out of memory. */
 BPFRT_API bpfrt_vm *bpfrt_vm_new(void);
 
@@ -101,6 +105,10 @@ BPFRT_API const char *bpfrt_vm_errmsg(const bpfrt_vm *vm);
  */
 BPFRT_API int bpfrt_vm_register_helper(bpfrt_vm *vm, uint32_t id, const char *name,
 				       bpfrt_helper_fn fn, uint32_t ret_mem_size);
+
+/* Where bpf_trace_printk writes: each line to fn(arg, line); NULL: standard
+ * error (the default). */
+BPFRT_API void bpfrt_vm_set_trace(bpfrt_vm *vm, void (*fn)(void *arg, const char *line), void *arg);
 
 /* The name of helper `id` registered in vm, or NULL. */
 BPFRT_API const char *bpfrt_vm_helper_name(const bpfrt_vm *vm, uint32_t id);

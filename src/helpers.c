@@ -5,8 +5,13 @@
 #include "internal.h"
 #include "map.h"
 
+#include <errno.h>
+#include <linux/bpf.h>
 #include <sched.h>
+#include <sys/prctl.h>
+#include <sys/uio.h>
 #include <time.h>
+#include <unistd.h>
 
 /* 5: u64 bpf_ktime_get_ns(void) — CLOCK_MONOTONIC, as the kernel. */
 static uint64_t h_ktime_get_ns(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
@@ -61,6 +66,193 @@ static uint64_t h_map_delete_elem(uint64_t map, uint64_t key, uint64_t c, uint64
 						       (const void *)(uintptr_t)key);
 }
 
+static uint64_t clock_ns(clockid_t id)
+{
+	struct timespec ts;
+	clock_gettime(id, &ts);
+	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
+
+/* 125: u64 bpf_ktime_get_boot_ns(void) */
+static uint64_t h_ktime_get_boot_ns(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
+{
+	(void)a; (void)b; (void)c; (void)d; (void)e;
+	return clock_ns(CLOCK_BOOTTIME);
+}
+
+/* 160: u64 bpf_ktime_get_coarse_ns(void) */
+static uint64_t h_ktime_get_coarse_ns(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
+{
+	(void)a; (void)b; (void)c; (void)d; (void)e;
+	return clock_ns(CLOCK_MONOTONIC_COARSE);
+}
+
+/* Copies n bytes from src of this process without ever faulting: a bad
+ * address gives -EFAULT (process_vm_readv on ourselves). */
+static int safe_copy(void *dst, const void *src, size_t n)
+{
+	if (!n)
+		return 0;
+	struct iovec local = { dst, n }, remote = { (void *)(uintptr_t)src, n };
+	ssize_t r = process_vm_readv(getpid(), &local, 1, &remote, 1, 0);
+	return r == (ssize_t)n ? 0 : -EFAULT;
+}
+
+/* 4, 112, 113: long bpf_probe_read[_user|_kernel](dst, size, src): on a
+ * bad address, -EFAULT and dst zeroed (in userspace, "kernel" memory is the
+ * process's too) */
+static uint64_t h_probe_read(uint64_t dst, uint64_t size, uint64_t src, uint64_t d, uint64_t e)
+{
+	(void)d; (void)e;
+	if (size > (1u << 20))
+		return (uint64_t)-EINVAL;
+	int rc = safe_copy((void *)(uintptr_t)dst, (const void *)(uintptr_t)src, size);
+	if (rc)
+		memset((void *)(uintptr_t)dst, 0, size);
+	return (uint64_t)(int64_t)rc;
+}
+
+/* 45, 114, 115: long bpf_probe_read[_user|_kernel]_str(dst, size, src):
+ * the string's length with its NUL, at most size; -EFAULT if src is bad */
+static uint64_t h_probe_read_str(uint64_t dst, uint64_t size, uint64_t src, uint64_t d, uint64_t e)
+{
+	(void)d; (void)e;
+	uint8_t *out = (uint8_t *)(uintptr_t)dst;
+	if (!size)
+		return 0;
+	if (size > (1u << 20))
+		return (uint64_t)-EINVAL;
+	size_t got = 0;
+	while (got < size) {
+		/* up to the end of src's page: a read that may not cross into a bad one */
+		uintptr_t at = (uintptr_t)src + got;
+		size_t chunk = 4096 - (at & 4095);
+		if (chunk > size - got)
+			chunk = size - got;
+		if (safe_copy(out + got, (const void *)at, chunk)) {
+			if (!got) {
+				memset(out, 0, size);
+				return (uint64_t)-EFAULT;
+			}
+			break;
+		}
+		void *nul = memchr(out + got, 0, chunk);
+		if (nul)
+			return (uint64_t)((uint8_t *)nul - out + 1);
+		got += chunk;
+	}
+	out[size - 1] = 0;
+	return size;
+}
+
+/* 14: u64 bpf_get_current_pid_tgid(void): tgid << 32 | tid */
+static uint64_t h_get_current_pid_tgid(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
+{
+	(void)a; (void)b; (void)c; (void)d; (void)e;
+	return (uint64_t)(uint32_t)getpid() << 32 | (uint32_t)gettid();
+}
+
+/* 15: u64 bpf_get_current_uid_gid(void): gid << 32 | uid */
+static uint64_t h_get_current_uid_gid(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
+{
+	(void)a; (void)b; (void)c; (void)d; (void)e;
+	return (uint64_t)(uint32_t)getgid() << 32 | (uint32_t)getuid();
+}
+
+/* 16: long bpf_get_current_comm(buf, size): the thread's name */
+static uint64_t h_get_current_comm(uint64_t buf, uint64_t size, uint64_t c, uint64_t d, uint64_t e)
+{
+	(void)c; (void)d; (void)e;
+	char name[17] = "";
+	if (!size)
+		return (uint64_t)-EINVAL;
+	prctl(PR_GET_NAME, name, 0, 0, 0);
+	size_t l = strnlen(name, 16);
+	if (l >= size)
+		l = size - 1;
+	memcpy((void *)(uintptr_t)buf, name, l);
+	memset((char *)(uintptr_t)buf + l, 0, size - l);
+	return 0;
+}
+
+/* 182: long bpf_strncmp(s1, s1_sz, s2) */
+static uint64_t h_strncmp(uint64_t s1, uint64_t sz, uint64_t s2, uint64_t d, uint64_t e)
+{
+	(void)d; (void)e;
+	return (uint64_t)(int64_t)strncmp((const char *)(uintptr_t)s1, (const char *)(uintptr_t)s2, sz);
+}
+
+/* 6: long bpf_trace_printk(fmt, fmt_size, a1, a2, a3): the kernel's
+ * conversions (%d %i %u %x %X %ld %lu %lx %lld %llu %llx %p %s %c %%),
+ * at most three arguments; a line to the vm's sink.  -EINVAL on a bad
+ * format, as the kernel. */
+static uint64_t h_trace_printk(uint64_t fmt, uint64_t fmt_size, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+	const char *f = (const char *)(uintptr_t)fmt;
+	if (!fmt_size || fmt_size > 1024 || f[fmt_size - 1] != '\0')
+		return (uint64_t)-EINVAL;
+	uint64_t args[3] = { a1, a2, a3 };
+	int na = 0;
+	char out[1024];
+	size_t o = 0;
+	for (size_t i = 0; f[i] && o < sizeof(out) - 1; i++) {
+		if (f[i] != '%') {
+			out[o++] = f[i];
+			continue;
+		}
+		i++;
+		if (f[i] == '%') {
+			out[o++] = '%';
+			continue;
+		}
+		int longs = 0;
+		while (f[i] == 'l' && longs < 2) {
+			longs++;
+			i++;
+		}
+		if (na == 3 || !f[i])
+			return (uint64_t)-EINVAL;
+		uint64_t v = args[na++];
+		char tmp[256];
+		int w;
+		switch (f[i]) {
+		case 'd': case 'i':
+			w = snprintf(tmp, sizeof(tmp), "%lld", longs ? (long long)v : (long long)(int32_t)v);
+			break;
+		case 'u':
+			w = snprintf(tmp, sizeof(tmp), "%llu", longs ? (unsigned long long)v : (unsigned long long)(uint32_t)v);
+			break;
+		case 'x': case 'X':
+			w = snprintf(tmp, sizeof(tmp), f[i] == 'x' ? "%llx" : "%llX",
+				     longs ? (unsigned long long)v : (unsigned long long)(uint32_t)v);
+			break;
+		case 'p':
+			w = snprintf(tmp, sizeof(tmp), "0x%llx", (unsigned long long)v);
+			break;
+		case 'c':
+			w = snprintf(tmp, sizeof(tmp), "%c", (char)v);
+			break;
+		case 's': {
+			char sbuf[128];
+			int64_t r = (int64_t)h_probe_read_str((uintptr_t)sbuf, sizeof(sbuf), v, 0, 0);
+			w = snprintf(tmp, sizeof(tmp), "%s", r < 0 ? "(fault)" : sbuf);
+			break;
+		}
+		default:
+			return (uint64_t)-EINVAL;
+		}
+		for (int k = 0; k < w && o < sizeof(out) - 1; k++)
+			out[o++] = tmp[k];
+	}
+	out[o] = '\0';
+	bpfrt_vm *vm = bpfrt_current ? bpfrt_current->vm : NULL;
+	if (vm && vm->trace)
+		vm->trace(vm->trace_arg, out);
+	else
+		fprintf(stderr, "bpf_trace_printk: %s%s", out, o && out[o - 1] == '\n' ? "" : "\n");
+	return o;
+}
+
 int bpfrt_helpers_register_defaults(bpfrt_vm *vm)
 {
 	static const struct {
@@ -68,13 +260,27 @@ int bpfrt_helpers_register_defaults(bpfrt_vm *vm)
 		const char *name;
 		bpfrt_helper_fn fn;
 		uint8_t map_value, uses_cpu, map_args;
+		uint8_t mem_arg[2], mem_size[2];
 	} defaults[] = {
-		{ 1, "bpf_map_lookup_elem", h_map_lookup_elem, 1, 1, 1 | 4 },
-		{ 2, "bpf_map_update_elem", h_map_update_elem, 0, 1, 1 | 2 | 4 },
-		{ 3, "bpf_map_delete_elem", h_map_delete_elem, 0, 0, 1 | 4 },
-		{ 5, "bpf_ktime_get_ns", h_ktime_get_ns, 0, 0, 0 },
-		{ 7, "bpf_get_prandom_u32", h_get_prandom_u32, 0, 0, 0 },
-		{ 8, "bpf_get_smp_processor_id", h_get_smp_processor_id, 0, 1, 0 },
+		{ BPF_FUNC_probe_read, "bpf_probe_read", h_probe_read, 0, 0, 0, { 1 }, { 2 } },
+		{ BPF_FUNC_trace_printk, "bpf_trace_printk", h_trace_printk, 0, 0, 0, { 1 }, { 2 } },
+		{ BPF_FUNC_get_current_pid_tgid, "bpf_get_current_pid_tgid", h_get_current_pid_tgid, 0, 0, 0, { 0 }, { 0 } },
+		{ BPF_FUNC_get_current_uid_gid, "bpf_get_current_uid_gid", h_get_current_uid_gid, 0, 0, 0, { 0 }, { 0 } },
+		{ BPF_FUNC_get_current_comm, "bpf_get_current_comm", h_get_current_comm, 0, 0, 0, { 1 }, { 2 } },
+		{ BPF_FUNC_probe_read_str, "bpf_probe_read_str", h_probe_read_str, 0, 0, 0, { 1 }, { 2 } },
+		{ BPF_FUNC_probe_read_user, "bpf_probe_read_user", h_probe_read, 0, 0, 0, { 1 }, { 2 } },
+		{ BPF_FUNC_probe_read_kernel, "bpf_probe_read_kernel", h_probe_read, 0, 0, 0, { 1 }, { 2 } },
+		{ BPF_FUNC_probe_read_user_str, "bpf_probe_read_user_str", h_probe_read_str, 0, 0, 0, { 1 }, { 2 } },
+		{ BPF_FUNC_probe_read_kernel_str, "bpf_probe_read_kernel_str", h_probe_read_str, 0, 0, 0, { 1 }, { 2 } },
+		{ BPF_FUNC_ktime_get_boot_ns, "bpf_ktime_get_boot_ns", h_ktime_get_boot_ns, 0, 0, 0, { 0 }, { 0 } },
+		{ BPF_FUNC_ktime_get_coarse_ns, "bpf_ktime_get_coarse_ns", h_ktime_get_coarse_ns, 0, 0, 0, { 0 }, { 0 } },
+		{ BPF_FUNC_strncmp, "bpf_strncmp", h_strncmp, 0, 0, 0, { 1 }, { 2 } },
+		{ 1, "bpf_map_lookup_elem", h_map_lookup_elem, 1, 1, 1 | 4, { 0 }, { 0 } },
+		{ 2, "bpf_map_update_elem", h_map_update_elem, 0, 1, 1 | 2 | 4, { 0 }, { 0 } },
+		{ 3, "bpf_map_delete_elem", h_map_delete_elem, 0, 0, 1 | 4, { 0 }, { 0 } },
+		{ 5, "bpf_ktime_get_ns", h_ktime_get_ns, 0, 0, 0, { 0 }, { 0 } },
+		{ 7, "bpf_get_prandom_u32", h_get_prandom_u32, 0, 0, 0, { 0 }, { 0 } },
+		{ 8, "bpf_get_smp_processor_id", h_get_smp_processor_id, 0, 1, 0, { 0 }, { 0 } },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(defaults); i++) {
 		int rc = bpfrt_vm_register_helper(vm, defaults[i].id, defaults[i].name,
@@ -84,6 +290,8 @@ int bpfrt_helpers_register_defaults(bpfrt_vm *vm)
 		vm->helpers.slot[defaults[i].id].ret_map_value = defaults[i].map_value;
 		vm->helpers.slot[defaults[i].id].uses_cpu = defaults[i].uses_cpu;
 		vm->helpers.slot[defaults[i].id].map_args = defaults[i].map_args;
+		memcpy(vm->helpers.slot[defaults[i].id].mem_arg, defaults[i].mem_arg, 2);
+		memcpy(vm->helpers.slot[defaults[i].id].mem_size, defaults[i].mem_size, 2);
 	}
 	return BPFRT_OK;
 }

@@ -19,6 +19,8 @@ struct bpfrt_helper_slot {
 	uint8_t uses_cpu;       /* its result depends on the run's per-CPU slot */
 	uint8_t map_args;       /* r1 is a map; safe mode checks r2 as its key (1), r3 as
 				 * its value (2) */
+	uint8_t mem_arg[2];     /* safe mode: rN (1..5; 0: none) points to memory ... */
+	uint8_t mem_size[2];    /* ... of the size in rM */
 	char *name;
 };
 
@@ -29,6 +31,8 @@ struct bpfrt_helper_table {
 
 struct bpfrt_vm {
 	struct bpfrt_helper_table helpers;
+	void (*trace)(void *arg, const char *line); /* bpf_trace_printk's sink */
+	void *trace_arg;
 	pthread_mutex_t lock; /* guards errmsg */
 	char errmsg[BPFRT_ERRMSG_MAX];
 };
@@ -89,6 +93,9 @@ static inline size_t bpfrt_orig_pc(const struct bpfrt_prog *p, size_t pc)
 			return (size_t)p->xlated_orig[i];
 	return pc;
 }
+
+/* The program this thread is running (helpers that need their context). */
+BPFRT_HIDDEN extern __thread struct bpfrt_prog *bpfrt_current;
 
 /* helpers.c: the default helpers every vm starts with */
 BPFRT_HIDDEN int bpfrt_helpers_register_defaults(bpfrt_vm *vm);

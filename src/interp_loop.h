@@ -160,6 +160,11 @@ static int INTERP_NAME(struct run *rs, uint64_t r1, uint64_t r2, uint64_t *r0)
 			if (helper->map_args & 2)
 				CHECK(reg[3], m->value_size, "read of a map value");
 		}
+		if (INTERP_SAFE && helper->mem_arg[0]) {
+			for (int k = 0; k < 2 && helper->mem_arg[k]; k++)
+				if (reg[helper->mem_size[k]])
+					CHECK(reg[helper->mem_arg[k]], reg[helper->mem_size[k]], "helper access");
+		}
 		reg[0] = helper->fn(reg[1], reg[2], reg[3], reg[4], reg[5]);
 		if (INTERP_SAFE && (helper->ret_mem_size || helper->ret_map_value) && reg[0]) {
 			uint64_t size = helper->ret_map_value ? ((struct bpfrt_map *)(uintptr_t)reg[1])->value_size :

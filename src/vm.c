@@ -387,11 +387,18 @@ BPFRT_HIDDEN void bpfrt_cpu_slot_give(void);
 /* A run (bpfrt_run): an RCU read-side section when the program uses maps (values its
  * lookups return stay valid until the run ends), owning a per-CPU slot
  * when it uses per-CPU data (map.c explains). */
+__thread struct bpfrt_prog *bpfrt_current;
+
 int bpfrt_run(bpfrt_prog *prog, uint64_t r1, uint64_t r2, const struct bpfrt_region *r,
 	      const struct bpfrt_region *extra, uint64_t *r0)
 {
-	if (likely(!prog->needs_rcu && !prog->needs_cpu_slot))
-		return prog->jit ? bpfrt_jit_run(prog, r1, r2, r0) : bpfrt_interp_run(prog, r1, r2, r, extra, r0);
+	struct bpfrt_prog *outer = bpfrt_current;
+	bpfrt_current = prog;
+	if (likely(!prog->needs_rcu && !prog->needs_cpu_slot)) {
+		int rc = prog->jit ? bpfrt_jit_run(prog, r1, r2, r0) : bpfrt_interp_run(prog, r1, r2, r, extra, r0);
+		bpfrt_current = outer;
+		return rc;
+	}
 	if (prog->needs_cpu_slot)
 		bpfrt_cpu_slot_take();
 	if (prog->needs_rcu)
@@ -401,7 +408,16 @@ int bpfrt_run(bpfrt_prog *prog, uint64_t r1, uint64_t r2, const struct bpfrt_reg
 		bpfrt_rcu_exit();
 	if (prog->needs_cpu_slot)
 		bpfrt_cpu_slot_give();
+	bpfrt_current = outer;
 	return rc;
+}
+
+void bpfrt_vm_set_trace(bpfrt_vm *vm, void (*fn)(void *arg, const char *line), void *arg)
+{
+	if (vm) {
+		vm->trace = fn;
+		vm->trace_arg = arg;
+	}
 }
 
 int bpfrt_prog_run_mem(bpfrt_prog *prog, void *mem, size_t len, uint64_t *r0)
