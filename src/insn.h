@@ -78,11 +78,16 @@ static inline bool bpfrt_op_is_lddw(enum bpfrt_op op)
 					bpfrt_forms[op].shape == SHAPE_LDDW_PSEUDO);
 }
 
-/* Instruction classes (low 3 bits of the opcode). */
+/* Instruction classes (low 3 bits of the opcode), as <linux/bpf.h> has them
+ * (when that header came first, its definitions serve). */
+#ifndef BPF_LD
 enum { BPF_LD = 0, BPF_LDX = 1, BPF_ST = 2, BPF_STX = 3, BPF_ALU = 4,
        BPF_JMP = 5, BPF_JMP32 = 6, BPF_ALU64 = 7 };
+#endif
+#ifndef BPF_CLASS
 #define BPF_CLASS(code) ((code) & 7)
 #define BPF_MODE(code)  ((code) & 0xe0)
+#endif
 enum { BPF_MODE_ABS = 0x20, BPF_MODE_IND = 0x40 };
 
 #endif

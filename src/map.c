@@ -33,6 +33,27 @@
 #include <urcu/urcu-memb.h>
 #include <urcu/rculfhash.h>
 
+/* ThreadSanitizer cannot see the happens-before that an RCU grace period
+ * gives (liburcu is not instrumented): tell it, from call_rcu to the free. */
+#if defined(__SANITIZE_THREAD__)
+#define TSAN 1
+#elif defined(__has_feature)
+#if __has_feature(thread_sanitizer)
+#define TSAN 1
+#endif
+#endif
+#ifdef TSAN
+void __tsan_acquire(void *addr);
+void __tsan_release(void *addr);
+#define GP_RELEASE(p) __tsan_release(p)
+#define GP_ACQUIRE(p) __tsan_acquire(p)
+#else
+#define GP_RELEASE(p) ((void)(p))
+#define GP_ACQUIRE(p) ((void)(p))
+#endif
+
+static char rcu_tsan_sync; /* read-side exits release it; frees acquire it */
+
 /* ------------------------------------------------------------------ RCU */
 
 static __thread bool rcu_registered;
@@ -69,8 +90,11 @@ void bpfrt_rcu_enter(void)
 	urcu_memb_read_lock();
 }
 
+static void tsan_exit(void);
+
 void bpfrt_rcu_exit(void)
 {
+	tsan_exit();
 	urcu_memb_read_unlock();
 }
 
@@ -161,16 +185,31 @@ struct match_arg {
 	const void *key;
 };
 
+static void tsan_exit(void)
+{
+	GP_RELEASE(&rcu_tsan_sync);
+}
+
 static int hmatch(struct cds_lfht_node *node, const void *arg)
 {
 	const struct match_arg *a = arg;
 	struct hnode *n = caa_container_of(node, struct hnode, node);
+	GP_ACQUIRE(n); /* published by cds_lfht_add (see GP_RELEASE in update) */
 	return !memcmp(n->data, a->key, a->m->key_size);
 }
 
 static void hfree_cb(struct rcu_head *head)
 {
-	free(caa_container_of(head, struct hnode, rcu));
+	struct hnode *n = caa_container_of(head, struct hnode, rcu);
+	GP_ACQUIRE(&rcu_tsan_sync);
+	GP_ACQUIRE(n);
+	free(n);
+}
+
+static void hfree_later(struct hnode *n)
+{
+	GP_RELEASE(n);
+	urcu_memb_call_rcu(&n->rcu, hfree_cb);
 }
 
 static bool is_hash(uint32_t t)
@@ -256,7 +295,7 @@ void bpfrt_map_put(struct bpfrt_map *m)
 		urcu_memb_read_lock();
 		cds_lfht_for_each(m->ht, &it, node) {
 			if (!cds_lfht_del(m->ht, node))
-				urcu_memb_call_rcu(&caa_container_of(node, struct hnode, node)->rcu, hfree_cb);
+				hfree_later(caa_container_of(node, struct hnode, node));
 		}
 		urcu_memb_read_unlock();
 		urcu_memb_barrier(); /* every element freed */
@@ -278,7 +317,10 @@ static struct hnode *hfind(struct bpfrt_map *m, const void *key)
 	struct cds_lfht_iter it;
 	cds_lfht_lookup(m->ht, hash_key(key, m->key_size), hmatch, &a, &it);
 	struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
-	return node ? caa_container_of(node, struct hnode, node) : NULL;
+	if (!node)
+		return NULL;
+	GP_ACQUIRE(caa_container_of(node, struct hnode, node));
+	return caa_container_of(node, struct hnode, node);
 }
 
 void *bpfrt_map_lookup_prog(struct bpfrt_map *m, const void *key)
@@ -325,7 +367,7 @@ static bool lru_evict(struct bpfrt_map *m)
 	if (!victim || cds_lfht_del(m->ht, &victim->node))
 		return false;
 	__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
-	urcu_memb_call_rcu(&victim->rcu, hfree_cb);
+	hfree_later(victim);
 	return true;
 }
 
@@ -367,6 +409,7 @@ int bpfrt_map_update_raw(struct bpfrt_map *m, const void *key, const void *value
 		       (const uint8_t *)value + (from_prog || m->ncpu == 1 ? 0 : (size_t)c * m->stride),
 		       m->vcopy);
 	n->used = __atomic_add_fetch(&m->clock, 1, __ATOMIC_RELAXED);
+	GP_RELEASE(n); /* its contents, before the table publishes it */
 	uint64_t h = hash_key(key, m->key_size);
 	struct match_arg a = { m, key };
 	bool entered = !from_prog;
@@ -386,7 +429,7 @@ int bpfrt_map_update_raw(struct bpfrt_map *m, const void *key, const void *value
 		} else {
 			struct cds_lfht_node *prev = cds_lfht_add_replace(m->ht, h, hmatch, &a, &n->node);
 			if (prev)
-				urcu_memb_call_rcu(&caa_container_of(prev, struct hnode, node)->rcu, hfree_cb);
+				hfree_later(caa_container_of(prev, struct hnode, node));
 			else
 				__atomic_add_fetch(&m->count, 1, __ATOMIC_RELAXED);
 			n = NULL;
@@ -405,8 +448,7 @@ int bpfrt_map_update_raw(struct bpfrt_map *m, const void *key, const void *value
 				} else {
 					struct cds_lfht_node *prev = cds_lfht_add_replace(m->ht, h, hmatch, &a, &n->node);
 					if (prev)
-						urcu_memb_call_rcu(&caa_container_of(prev, struct hnode, node)->rcu,
-								   hfree_cb);
+						hfree_later(caa_container_of(prev, struct hnode, node));
 					n = NULL;
 				}
 			} else {
@@ -432,7 +474,7 @@ int bpfrt_map_delete_raw(struct bpfrt_map *m, const void *key)
 	struct hnode *n = hfind(m, key);
 	if (n && !cds_lfht_del(m->ht, &n->node)) {
 		__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
-		urcu_memb_call_rcu(&n->rcu, hfree_cb);
+		hfree_later(n);
 		rc = 0;
 	}
 	if (entered)
@@ -533,7 +575,7 @@ int bpfrt_map_lookup_and_delete(bpfrt_map *m, const void *key, void *value)
 	if (n && !cds_lfht_del(m->ht, &n->node)) {
 		memcpy(value, hvalue(m, n), m->ncpu > 1 ? (size_t)m->stride * m->ncpu : m->value_size);
 		__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
-		urcu_memb_call_rcu(&n->rcu, hfree_cb);
+		hfree_later(n);
 		rc = 0;
 	}
 	bpfrt_rcu_exit();

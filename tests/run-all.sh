@@ -9,6 +9,8 @@ BUILD=${BUILD:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 CORPUS=${BPFRT_CORPUS:-$top/../shared/corpus}
 BPFRT=$BUILD/bpfrt
+# liburcu is not instrumented: its ordering is invisible to ThreadSanitizer
+export TSAN_OPTIONS="${TSAN_OPTIONS:-suppressions=$top/tests/tsan.supp}"
 total_pass=0
 total_fail=0
 log=$(mktemp)

@@ -1,0 +1,205 @@
+/*
+ * test_map.c — maps: the kernel's semantics and errors per type, and a
+ * multithreaded stress test (threads updating, looking up and deleting a
+ * fixed number of times while a program runs on the same map; the totals
+ * must balance; clean under SAN=thread).
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+
+#include <errno.h>
+#include <linux/bpf.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+#include "map.h"
+
+static struct bpfrt_map *mk(uint32_t type, uint32_t ks, uint32_t vs, uint32_t max)
+{
+	struct bpfrt_map *m;
+	struct bpfrt_err err;
+	if (bpfrt_map_create(type, ks, vs, max, 0, "t", &m, &err) != BPFRT_OK)
+		fail_msg("create: %s", err.msg);
+	return m;
+}
+
+static void array_semantics(void **state)
+{
+	(void)state;
+	struct bpfrt_map *m = mk(BPF_MAP_TYPE_ARRAY, 4, 8, 4);
+	uint32_t k = 2;
+	uint64_t v = 7, out = 1;
+	assert_int_equal(bpfrt_map_lookup(m, &k, &out), 0);
+	assert_int_equal(out, 0); /* arrays start zeroed */
+	assert_int_equal(bpfrt_map_update(m, &k, &v, BPF_ANY), 0);
+	assert_int_equal(bpfrt_map_update(m, &k, &v, BPF_NOEXIST), -EEXIST);
+	assert_int_equal(bpfrt_map_update(m, &k, &v, BPF_EXIST), 0);
+	assert_int_equal(bpfrt_map_update(m, &k, &v, 7), -EINVAL);
+	assert_int_equal(bpfrt_map_lookup(m, &k, &out), 0);
+	assert_int_equal(out, 7);
+	k = 4;
+	assert_int_equal(bpfrt_map_update(m, &k, &v, BPF_ANY), -E2BIG);
+	assert_int_equal(bpfrt_map_lookup(m, &k, &out), -ENOENT);
+	assert_int_equal(bpfrt_map_delete(m, &k), -EINVAL);
+	uint32_t next;
+	assert_int_equal(bpfrt_map_get_next_key(m, NULL, &next), 0);
+	assert_int_equal(next, 0);
+	k = 3;
+	assert_int_equal(bpfrt_map_get_next_key(m, &k, &next), -ENOENT);
+	bpfrt_map_put(m);
+}
+
+static void hash_semantics(void **state)
+{
+	(void)state;
+	struct bpfrt_map *m = mk(BPF_MAP_TYPE_HASH, 8, 4, 3);
+	uint64_t k = 1;
+	uint32_t v = 10, out;
+	assert_int_equal(bpfrt_map_lookup(m, &k, &out), -ENOENT);
+	assert_int_equal(bpfrt_map_update(m, &k, &v, BPF_EXIST), -ENOENT);
+	assert_int_equal(bpfrt_map_update(m, &k, &v, BPF_NOEXIST), 0);
+	assert_int_equal(bpfrt_map_update(m, &k, &v, BPF_NOEXIST), -EEXIST);
+	v = 11;
+	assert_int_equal(bpfrt_map_update(m, &k, &v, BPF_EXIST), 0);
+	assert_int_equal(bpfrt_map_lookup(m, &k, &out), 0);
+	assert_int_equal(out, 11);
+	k = 2;
+	assert_int_equal(bpfrt_map_update(m, &k, &v, BPF_ANY), 0);
+	k = 3;
+	assert_int_equal(bpfrt_map_update(m, &k, &v, BPF_ANY), 0);
+	k = 4;
+	assert_int_equal(bpfrt_map_update(m, &k, &v, BPF_ANY), -E2BIG); /* full */
+	k = 3;
+	assert_int_equal(bpfrt_map_update(m, &k, &v, BPF_ANY), 0); /* replacing is fine when full */
+	assert_int_equal(bpfrt_map_lookup_and_delete(m, &k, &out), 0);
+	assert_int_equal(bpfrt_map_delete(m, &k), -ENOENT);
+	/* iteration: every key once; a missing key restarts */
+	uint64_t key, next;
+	int n = 0;
+	bool have = false;
+	while (bpfrt_map_get_next_key(m, have ? &key : NULL, &next) == 0) {
+		key = next;
+		have = true;
+		n++;
+	}
+	assert_int_equal(n, 2);
+	key = 99;
+	assert_int_equal(bpfrt_map_get_next_key(m, &key, &next), 0);
+	bpfrt_map_put(m);
+}
+
+static void lru_evicts(void **state)
+{
+	(void)state;
+	struct bpfrt_map *m = mk(BPF_MAP_TYPE_LRU_HASH, 4, 4, 8);
+	for (uint32_t k = 0; k < 100; k++)
+		assert_int_equal(bpfrt_map_update(m, &k, &k, BPF_ANY), 0); /* never full */
+	uint32_t out, k = 99;
+	assert_int_equal(bpfrt_map_lookup(m, &k, &out), 0); /* the newest stays */
+	assert_int_equal(out, 99);
+	assert_true(m->count <= 8);
+	bpfrt_map_put(m);
+}
+
+static void percpu_values(void **state)
+{
+	(void)state;
+	struct bpfrt_map *m = mk(BPF_MAP_TYPE_PERCPU_HASH, 4, 4, 4);
+	uint32_t n = m->ncpu, k = 1;
+	uint64_t *v = calloc(n, 8), *out = calloc(n, 8);
+	for (uint32_t c = 0; c < n; c++)
+		v[c] = 100 + c; /* each value rounded up to 8 bytes */
+	assert_int_equal(bpfrt_map_update(m, &k, v, BPF_ANY), 0);
+	assert_int_equal(bpfrt_map_lookup(m, &k, out), 0);
+	for (uint32_t c = 0; c < n; c++)
+		assert_int_equal((uint32_t)out[c], 100 + c);
+	free(v);
+	free(out);
+	bpfrt_map_put(m);
+}
+
+/* ----------------------------------------------------------- stress */
+
+#define THREADS 4
+#define OPS 20000
+
+struct stress {
+	struct bpfrt_map *m;
+	int id;
+	long added, removed;
+};
+
+static void *stress_thread(void *arg)
+{
+	struct stress *s = arg;
+	uint64_t x = 0x9e3779b97f4a7c15ull * (uint64_t)(s->id + 1);
+	for (int i = 0; i < OPS; i++) {
+		x ^= x << 13;
+		x ^= x >> 7;
+		x ^= x << 17;
+		uint32_t k = (uint32_t)(x % 64), v = k * 3, out;
+		switch (x >> 60) {
+		case 0: case 1: case 2: case 3: case 4: case 5:
+			if (bpfrt_map_update(s->m, &k, &v, BPF_NOEXIST) == 0)
+				s->added++;
+			break;
+		case 6: case 7: case 8: case 9:
+			if (bpfrt_map_delete(s->m, &k) == 0)
+				s->removed++;
+			break;
+		default: /* values stay consistent with their keys */
+			if (bpfrt_map_lookup(s->m, &k, &out) == 0 && out != k * 3)
+				abort();
+			break;
+		}
+	}
+	return NULL;
+}
+
+static void stress_hash(void **state)
+{
+	(void)state;
+	for (int lru = 0; lru < 2; lru++) {
+		struct bpfrt_map *m = mk(lru ? BPF_MAP_TYPE_LRU_HASH : BPF_MAP_TYPE_HASH, 4, 4, 1024);
+		struct stress s[THREADS];
+		pthread_t t[THREADS];
+		for (int i = 0; i < THREADS; i++) {
+			s[i] = (struct stress){ m, i, 0, 0 };
+			pthread_create(&t[i], NULL, stress_thread, &s[i]);
+		}
+		long added = 0, removed = 0;
+		for (int i = 0; i < THREADS; i++) {
+			pthread_join(t[i], NULL);
+			added += s[i].added;
+			removed += s[i].removed;
+		}
+		/* what is left is what was added and not removed */
+		uint32_t key, next;
+		long left = 0;
+		bool have = false;
+		while (bpfrt_map_get_next_key(m, have ? &key : NULL, &next) == 0) {
+			key = next;
+			have = true;
+			left++;
+		}
+		assert_int_equal(left, added - removed);
+		assert_int_equal(m->count, left);
+		bpfrt_map_put(m);
+	}
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(array_semantics),
+		cmocka_unit_test(hash_semantics),
+		cmocka_unit_test(lru_evicts),
+		cmocka_unit_test(percpu_values),
+		cmocka_unit_test(stress_hash),
+	};
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
