@@ -72,7 +72,7 @@ $(BUILD)/tests/run_%: $(BUILD)/tests/run_%.o $(BUILD)/tests/testutil.o $(BUILD)/
 $(BUILD)/tests/fuzz_%_replay: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/replay.o $(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench/bench: $(BUILD)/bench/bench.o $(BUILD)/bench/jit.o $(BUILD)/bench/patch.o \
-		$(BUILD)/libbpfrt.a
+		$(BUILD)/bench/maps.o $(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # BPF C test programs, as a kernel developer builds them
@@ -94,8 +94,8 @@ check: $(BUILD)/.deps-ok
 	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN) $(BPF_OBJ)
 	@BUILD=$(BUILD) BPFRT_BPF_OBJS=$(BUILD)/bpf tests/run-all.sh
 
-bench: all $(BENCH_BIN)
-	$(BENCH_BIN)
+bench: all $(BENCH_BIN) $(BPF_OBJ)
+	BPFRT_MAPBENCH=$(BUILD)/bpf/mapbench.o $(BENCH_BIN)
 
 # make fuzz FUZZER=load|jit FUZZ_TIME=seconds: new inputs go to build/fuzz/corpus-NAME
 FUZZER ?= load

@@ -7,7 +7,7 @@
  * says).  The machine is shared and noisy: each figure is the best of 5
  * rounds, and the rounds of all engines are interleaved.
  *
- *   bench [--quick] [interp|jit|patch]
+ *   bench [--quick] [interp|jit|maps|patch]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -148,6 +148,9 @@ int main(int argc, char **argv)
 	if ((!only || !strcmp(only, "interp")) && bench_interp(quick))
 		return 1;
 	if ((!only || !strcmp(only, "jit")) && bench_jit(quick))
+		return 1;
+	if ((!only || !strcmp(only, "maps")) && bench_maps(quick, getenv("BPFRT_MAPBENCH") ?
+							       getenv("BPFRT_MAPBENCH") : "build/bpf/mapbench.o"))
 		return 1;
 	if ((!only || !strcmp(only, "patch")) && bench_patch(quick))
 		return 1;

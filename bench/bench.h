@@ -13,4 +13,5 @@ double kernel_run(int fd, const void *pkt, uint32_t len, uint32_t repeat, uint64
 int kernel_jit_enabled(void);
 int bench_jit(bool quick);
 int bench_patch(bool quick);
+int bench_maps(bool quick, const char *objpath);
 #endif

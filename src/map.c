@@ -168,16 +168,31 @@ struct hnode {
 static inline uint32_t key_room(const struct bpfrt_map *m) { return (m->key_size + 7) & ~7u; }
 static inline uint8_t *hvalue(const struct bpfrt_map *m, struct hnode *n) { return n->data + key_room(m); }
 
+static inline uint64_t mix(uint64_t h)
+{
+	h ^= h >> 31;
+	h *= 0x7fb5d329728ea185ull;
+	h ^= h >> 27;
+	h *= 0x81dadef4bc2dd44dull;
+	return h ^ (h >> 33);
+}
+
+/* 8 bytes at a time, then the tail, each word mixed in */
 static uint64_t hash_key(const void *key, uint32_t len)
 {
-	/* FNV-1a, 64-bit, then a final mix */
 	const uint8_t *p = key;
-	uint64_t h = 0xcbf29ce484222325ull;
-	for (uint32_t i = 0; i < len; i++)
-		h = (h ^ p[i]) * 0x100000001b3ull;
-	h ^= h >> 29;
-	h *= 0xbf58476d1ce4e5b9ull;
-	return h ^ (h >> 32);
+	uint64_t h = 0x9e3779b97f4a7c15ull ^ len;
+	for (; len >= 8; len -= 8, p += 8) {
+		uint64_t w;
+		memcpy(&w, p, 8);
+		h = mix(h ^ w);
+	}
+	if (len) {
+		uint64_t w = 0;
+		memcpy(&w, p, len);
+		h = mix(h ^ w);
+	}
+	return h;
 }
 
 struct match_arg {
@@ -206,10 +221,68 @@ static void hfree_cb(struct rcu_head *head)
 	free(n);
 }
 
+/* Freed elements wait for a grace period in batches: one call_rcu per 64
+ * (call_rcu may wake liburcu's worker thread: a system call). */
+#define FREE_BATCH 64
+struct free_batch {
+	struct rcu_head rcu;
+	size_t n;
+	struct hnode *node[FREE_BATCH];
+};
+static __thread struct free_batch *tls_batch;
+static pthread_key_t batch_key;
+static pthread_once_t batch_once = PTHREAD_ONCE_INIT;
+
+static void batch_free_cb(struct rcu_head *head)
+{
+	struct free_batch *b = caa_container_of(head, struct free_batch, rcu);
+	GP_ACQUIRE(&rcu_tsan_sync);
+	for (size_t i = 0; i < b->n; i++) {
+		GP_ACQUIRE(b->node[i]);
+		free(b->node[i]);
+	}
+	free(b);
+}
+
+static void batch_flush(void)
+{
+	struct free_batch *b = tls_batch;
+	if (!b || !b->n)
+		return;
+	tls_batch = NULL;
+	urcu_memb_call_rcu(&b->rcu, batch_free_cb);
+}
+
+static void batch_exit(void *arg)
+{
+	(void)arg;
+	if (tls_batch && tls_batch->n && rcu_registered)
+		batch_flush();
+}
+
+static void batch_init(void)
+{
+	pthread_key_create(&batch_key, batch_exit);
+}
+
 static void hfree_later(struct hnode *n)
 {
 	GP_RELEASE(n);
-	urcu_memb_call_rcu(&n->rcu, hfree_cb);
+	struct free_batch *b = tls_batch;
+	if (!b) {
+		b = malloc(sizeof(*b));
+		if (!b) { /* no batch: this one alone */
+			urcu_memb_call_rcu(&n->rcu, hfree_cb);
+			return;
+		}
+		b->n = 0;
+		tls_batch = b;
+		pthread_once(&batch_once, batch_init);
+		pthread_setspecific(batch_key, (void *)1);
+	}
+	b->node[b->n++] = n;
+	if (b->n == FREE_BATCH)
+		batch_flush();
 }
 
 static bool is_hash(uint32_t t)
@@ -298,7 +371,9 @@ void bpfrt_map_put(struct bpfrt_map *m)
 				hfree_later(caa_container_of(node, struct hnode, node));
 		}
 		urcu_memb_read_unlock();
-		urcu_memb_barrier(); /* every element freed */
+		/* the elements wait for their grace period on their own: they do
+		 * not refer to the map, and no run uses the map any more */
+		batch_flush();
 		cds_lfht_destroy(m->ht, NULL);
 	}
 	if (m->type == BPF_MAP_TYPE_ARRAY_OF_MAPS && m->ptrs)
