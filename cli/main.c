@@ -46,6 +46,7 @@ static const char usage_main[] =
 	"  dump jited FILE        each instruction and the x86 code the JIT made of it\n"
 	"  plugin [OPTIONS] [MEM] bpf_conformance plugin: program as hex on stdin\n"
 	"  prog list OBJ.o        the programs and maps of a BPF ELF object\n"
+	"  map dump OBJ.o NAME    the contents of a map of an object\n"
 	"  version                print the version\n"
 	"  help                   this text\n"
 	"\n"
@@ -96,11 +97,12 @@ static const char usage_plugin[] =
 	"unless --fast; --jit trusts the program.\n";
 
 static const char usage_dump[] =
-	"usage: bpfrt dump xlated|jited FILE [--blind] [--zext] [--retpoline] [--stats]\n"
+	"usage: bpfrt dump xlated|jited FILE [--prog NAME] [--blind] [--zext] [--retpoline] [--stats]\n"
 	"xlated: the program after the rewrite passes, each instruction with its\n"
 	"original index (or 'added').  jited: compiles FILE (.s/.asm, .data, .bin)\n"
 	"with the x86-64 JIT and prints each BPF instruction followed by its x86\n"
-	"code (disassembled by Zydis), with each function's prologue and epilogue.\n";
+	"code (disassembled by Zydis), with each function's prologue and epilogue.\n"
+	"FILE may be a BPF object: --prog NAME picks its program (default: the first).\n";
 
 static bool has_suffix(const char *s, const char *suf)
 {
@@ -307,23 +309,25 @@ static void hex_out(const uint8_t *p, size_t n)
 		printf("%02x", p[i]);
 }
 
-static void dump_maps(bpfrt_obj *obj, bool json)
+static void dump_maps_named(bpfrt_obj *obj, const char *only, bool json)
 {
 	size_t nm = bpfrt_obj_map_count(obj);
+	bool firstmap = true;
 	if (json)
 		printf(", \"maps\": {");
 	for (size_t i = 0; i < nm; i++) {
 		bpfrt_map *m = bpfrt_obj_map(obj, i);
 		struct bpfrt_map_info mi;
 		if (!m || bpfrt_map_info(m, &mi) || !strcmp(mi.type, "prog_array") ||
-		    strstr(mi.type, "of_maps"))
+		    strstr(mi.type, "of_maps") || (only && strcmp(mi.name, only)))
 			continue;
 		size_t vlen = mi.ncpu > 1 ? ((mi.value_size + 7) & ~7u) * mi.ncpu : mi.value_size;
 		uint8_t *key = calloc(1, mi.key_size), *next = calloc(1, mi.key_size), *val = calloc(1, vlen);
 		if (json)
-			printf("%s\"%s\": [", i ? ", " : "", mi.name);
+			printf("%s\"%s\": [", firstmap ? "" : ", ", mi.name);
 		else
 			printf("map %s (%s):\n", mi.name, mi.type);
+		firstmap = false;
 		bool first = true, have = false;
 		while (key && next && val && bpfrt_map_get_next_key(m, have ? key : NULL, next) == 0) {
 			memcpy(key, next, mi.key_size);
@@ -353,6 +357,11 @@ static void dump_maps(bpfrt_obj *obj, bool json)
 	}
 	if (json)
 		printf("}");
+}
+
+static void dump_maps(bpfrt_obj *obj, bool json)
+{
+	dump_maps_named(obj, NULL, json);
 }
 
 static int cmd_run(int argc, char **argv)
@@ -505,10 +514,14 @@ static int cmd_dump(int argc, char **argv)
 	}
 	bool jited = !strcmp(argv[0], "jited");
 	struct run_opts o = { .engine = jited ? BPFRT_ENGINE_JIT : BPFRT_ENGINE_INTERP, .fast = true };
-	const char *file = NULL;
+	const char *file = NULL, *pname = NULL;
 	for (int i = 1; i < argc; i++) {
 		if (engine_opt(argv[i], &o) && strcmp(argv[i], "--jit") && strcmp(argv[i], "--interp"))
 			continue;
+		if (!strcmp(argv[i], "--prog") && i + 1 < argc) {
+			pname = argv[++i];
+			continue;
+		}
 		if (argv[i][0] != '-' && !file)
 			file = argv[i];
 		else {
@@ -524,11 +537,26 @@ static int cmd_dump(int argc, char **argv)
 	o.fast = true;
 	struct bpfrt_insn *insns = NULL;
 	size_t n = 0;
-	if (read_program(file, &insns, &n, NULL, NULL, NULL))
+	bool elf = is_elf(file);
+	if (!elf && read_program(file, &insns, &n, NULL, NULL, NULL))
 		return 1;
 	bpfrt_vm *vm = bpfrt_vm_new();
 	bpfrt_prog *p = NULL;
-	int rc = vm ? load(vm, insns, n, &o, file, &p) : die("out of memory");
+	bpfrt_obj *obj = NULL;
+	int rc = 0;
+	if (!vm) {
+		rc = die("out of memory");
+	} else if (elf) {
+		struct bpfrt_load_opts lo = { .sz = sizeof(lo), .engine = o.engine,
+			.flags = (o.retpoline ? BPFRT_LOAD_JIT_RETPOLINE : 0) | (o.blind ? BPFRT_LOAD_BLIND : 0) |
+				 (o.zext ? BPFRT_LOAD_ZEXT : 0) };
+		if (bpfrt_obj_open(vm, file, &obj) != BPFRT_OK || bpfrt_obj_load_prog(obj, pname, &lo, &p) != BPFRT_OK)
+			rc = die("%s", bpfrt_vm_errmsg(vm));
+		else
+			bpfrt_prog_insns(p, &n);
+	} else {
+		rc = load(vm, insns, n, &o, file, &p);
+	}
 	if (!rc && jited) {
 		char *text;
 		if (bpfrt_prog_dump_jited(p, &text) != BPFRT_OK)
@@ -555,6 +583,7 @@ static int cmd_dump(int argc, char **argv)
 		}
 	}
 	bpfrt_prog_free(p);
+	bpfrt_obj_free(obj);
 	bpfrt_vm_free(vm);
 	free(insns);
 	return rc;
@@ -680,6 +709,42 @@ static int cmd_prog(int argc, char **argv)
 	return 0;
 }
 
+static const char usage_map[] =
+	"usage: bpfrt map dump OBJ.o NAME [--json]\n"
+	"Opens OBJ.o and prints the contents of its map NAME (global data maps hold\n"
+	"the initial values of .data, .rodata, .bss).  After a run: bpfrt run OBJ.o\n"
+	"--dump-maps.\n";
+
+static int cmd_map(int argc, char **argv)
+{
+	if (argc >= 1 && (!strcmp(argv[0], "--help") || !strcmp(argv[0], "-h"))) {
+		fputs(usage_map, stdout);
+		return 0;
+	}
+	bool json = argc == 4 && !strcmp(argv[3], "--json");
+	if ((argc != 3 && !json) || strcmp(argv[0], "dump")) {
+		fputs(usage_map, stderr);
+		return 2;
+	}
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_obj *obj = NULL;
+	int rc = 0;
+	if (!vm || bpfrt_obj_open(vm, argv[1], &obj) != BPFRT_OK) {
+		rc = die("%s", vm ? bpfrt_vm_errmsg(vm) : "out of memory");
+	} else if (!bpfrt_obj_map_by_name(obj, argv[2])) {
+		rc = die("%s: no map %s (or its type is not supported)", argv[1], argv[2]);
+	} else {
+		if (json)
+			printf("{\"object\": \"%s\"", argv[1]);
+		dump_maps_named(obj, argv[2], json);
+		if (json)
+			printf("}\n");
+	}
+	bpfrt_obj_free(obj);
+	bpfrt_vm_free(vm);
+	return rc;
+}
+
 static int cmd_plugin(int argc, char **argv)
 {
 	struct run_opts o = { 0 };
@@ -764,6 +829,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "plugin")) return cmd_plugin(argc - 2, argv + 2);
 	if (!strcmp(cmd, "dump")) return cmd_dump(argc - 2, argv + 2);
 	if (!strcmp(cmd, "prog")) return cmd_prog(argc - 2, argv + 2);
+	if (!strcmp(cmd, "map")) return cmd_map(argc - 2, argv + 2);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("%s\n", bpfrt_version());
 		return 0;

@@ -77,6 +77,11 @@ if [ -f "$OBJ" ]; then
 	check "run obj dump maps" 0 "04000000: 3700000000000000" "$B" run "$OBJ" --dump-maps --mem "01000000 05000000 0000000000000000"
 	check "run obj bad prog" 1 "no program nope" "$B" run "$OBJ" --prog nope
 	check "prog list usage" 2 "usage: bpfrt prog" "$B" prog
+	check "map dump" 0 "00000000: 0700000000000000" "$B" map dump "$OBJ" .data
+	check "map dump json" 0 '".rodata": [{"key": "00000000", "value": "03000000"}]' "$B" map dump "$OBJ" .rodata --json
+	check "map dump missing" 1 "no map nope" "$B" map dump "$OBJ" nope
+	check "dump jited obj" 0 "main program at insn 0" "$B" dump jited "$OBJ" --prog count
+	check "dump xlated obj" 0 "; added" "$B" dump xlated "$OBJ" --blind
 fi
 
 echo "cli: $pass passed, $fail failed"
