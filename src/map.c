@@ -60,10 +60,15 @@ static __thread bool rcu_registered;
 static pthread_key_t rcu_key;
 static pthread_once_t rcu_once = PTHREAD_ONCE_INIT;
 
+static void batch_flush(void);
+
+/* A thread's end: its batch of freed elements to call_rcu, then leave RCU
+ * (one destructor, so that the order is right). */
 static void rcu_thread_exit(void *arg)
 {
 	(void)arg;
 	if (rcu_registered) {
+		batch_flush();
 		urcu_memb_unregister_thread();
 		rcu_registered = false;
 	}
@@ -230,8 +235,6 @@ struct free_batch {
 	struct hnode *node[FREE_BATCH];
 };
 static __thread struct free_batch *tls_batch;
-static pthread_key_t batch_key;
-static pthread_once_t batch_once = PTHREAD_ONCE_INIT;
 
 static void batch_free_cb(struct rcu_head *head)
 {
@@ -247,22 +250,15 @@ static void batch_free_cb(struct rcu_head *head)
 static void batch_flush(void)
 {
 	struct free_batch *b = tls_batch;
-	if (!b || !b->n)
+	if (!b)
 		return;
+	if (!b->n) {
+		free(b);
+		tls_batch = NULL;
+		return;
+	}
 	tls_batch = NULL;
 	urcu_memb_call_rcu(&b->rcu, batch_free_cb);
-}
-
-static void batch_exit(void *arg)
-{
-	(void)arg;
-	if (tls_batch && tls_batch->n && rcu_registered)
-		batch_flush();
-}
-
-static void batch_init(void)
-{
-	pthread_key_create(&batch_key, batch_exit);
 }
 
 static void hfree_later(struct hnode *n)
@@ -276,9 +272,7 @@ static void hfree_later(struct hnode *n)
 			return;
 		}
 		b->n = 0;
-		tls_batch = b;
-		pthread_once(&batch_once, batch_init);
-		pthread_setspecific(batch_key, (void *)1);
+		tls_batch = b; /* flushed at the thread's end by rcu_thread_exit */
 	}
 	b->node[b->n++] = n;
 	if (b->n == FREE_BATCH)
