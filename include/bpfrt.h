@@ -294,6 +294,20 @@ BPFRT_API int bpfrt_map_get_next_key(bpfrt_map *map, const void *key, void *next
 BPFRT_API int bpfrt_map_lookup_and_delete(bpfrt_map *map, const void *key, void *value);
 /* Map-in-map: sets (inner != NULL) or clears the inner map at key. */
 BPFRT_API int bpfrt_map_update_inner(bpfrt_map *map, const void *key, bpfrt_map *inner);
+/*
+ * Ring buffers (BPF_MAP_TYPE_RINGBUF): consumes the records programs have
+ * submitted, in order, calling fn for each (a non-zero return stops, as
+ * libbpf's ring_buffer__consume).  Returns the number of records consumed
+ * or a negative errno.  _poll first waits up to timeout_ms (-1: forever)
+ * for a submission.  _fd is an eventfd that becomes readable on a
+ * submission, for the embedder's own event loop.  One consumer at a time.
+ */
+BPFRT_API int bpfrt_ringbuf_consume(bpfrt_map *map, int (*fn)(void *ctx, void *data, size_t size),
+				    void *ctx);
+BPFRT_API int bpfrt_ringbuf_poll(bpfrt_map *map, int (*fn)(void *ctx, void *data, size_t size),
+				 void *ctx, int timeout_ms);
+BPFRT_API int bpfrt_ringbuf_fd(const bpfrt_map *map);
+
 /* Shares map `from` of another object with `obj` in place of its map
  * `name` (before that map's programs are loaded): the reuse-by-handle
  * counterpart of pinning. */

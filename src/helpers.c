@@ -253,6 +253,43 @@ static uint64_t h_trace_printk(uint64_t fmt, uint64_t fmt_size, uint64_t a1, uin
 	return o;
 }
 
+/* 130: long bpf_ringbuf_output(ringbuf, data, size, flags) */
+static uint64_t h_ringbuf_output(uint64_t map, uint64_t data, uint64_t size, uint64_t flags, uint64_t e)
+{
+	(void)e;
+	return (uint64_t)(int64_t)bpfrt_ringbuf_output((struct bpfrt_map *)(uintptr_t)map,
+						       (const void *)(uintptr_t)data, size, flags);
+}
+
+/* 131: void *bpf_ringbuf_reserve(ringbuf, size, flags) */
+static uint64_t h_ringbuf_reserve(uint64_t map, uint64_t size, uint64_t flags, uint64_t d, uint64_t e)
+{
+	(void)d; (void)e;
+	return (uintptr_t)bpfrt_ringbuf_reserve((struct bpfrt_map *)(uintptr_t)map, size, flags);
+}
+
+/* 132, 133: void bpf_ringbuf_submit/discard(data, flags) */
+static uint64_t h_ringbuf_submit(uint64_t data, uint64_t flags, uint64_t c, uint64_t d, uint64_t e)
+{
+	(void)c; (void)d; (void)e;
+	bpfrt_ringbuf_submit((void *)(uintptr_t)data, flags, false);
+	return 0;
+}
+
+static uint64_t h_ringbuf_discard(uint64_t data, uint64_t flags, uint64_t c, uint64_t d, uint64_t e)
+{
+	(void)c; (void)d; (void)e;
+	bpfrt_ringbuf_submit((void *)(uintptr_t)data, flags, true);
+	return 0;
+}
+
+/* 134: u64 bpf_ringbuf_query(ringbuf, flags) */
+static uint64_t h_ringbuf_query(uint64_t map, uint64_t flags, uint64_t c, uint64_t d, uint64_t e)
+{
+	(void)c; (void)d; (void)e;
+	return bpfrt_ringbuf_query((struct bpfrt_map *)(uintptr_t)map, flags);
+}
+
 int bpfrt_helpers_register_defaults(bpfrt_vm *vm)
 {
 	static const struct {
@@ -275,6 +312,11 @@ int bpfrt_helpers_register_defaults(bpfrt_vm *vm)
 		{ BPF_FUNC_ktime_get_boot_ns, "bpf_ktime_get_boot_ns", h_ktime_get_boot_ns, 0, 0, 0, { 0 }, { 0 } },
 		{ BPF_FUNC_ktime_get_coarse_ns, "bpf_ktime_get_coarse_ns", h_ktime_get_coarse_ns, 0, 0, 0, { 0 }, { 0 } },
 		{ BPF_FUNC_strncmp, "bpf_strncmp", h_strncmp, 0, 0, 0, { 1 }, { 2 } },
+		{ BPF_FUNC_ringbuf_output, "bpf_ringbuf_output", h_ringbuf_output, 0, 0, 4, { 2 }, { 3 } },
+		{ BPF_FUNC_ringbuf_reserve, "bpf_ringbuf_reserve", h_ringbuf_reserve, 0, 0, 4, { 0 }, { 0 } },
+		{ BPF_FUNC_ringbuf_submit, "bpf_ringbuf_submit", h_ringbuf_submit, 0, 0, 0, { 0 }, { 0 } },
+		{ BPF_FUNC_ringbuf_discard, "bpf_ringbuf_discard", h_ringbuf_discard, 0, 0, 0, { 0 }, { 0 } },
+		{ BPF_FUNC_ringbuf_query, "bpf_ringbuf_query", h_ringbuf_query, 0, 0, 4, { 0 }, { 0 } },
 		{ 1, "bpf_map_lookup_elem", h_map_lookup_elem, 1, 1, 1 | 4, { 0 }, { 0 } },
 		{ 2, "bpf_map_update_elem", h_map_update_elem, 0, 1, 1 | 2 | 4, { 0 }, { 0 } },
 		{ 3, "bpf_map_delete_elem", h_map_delete_elem, 0, 0, 1 | 4, { 0 }, { 0 } },
@@ -292,6 +334,8 @@ int bpfrt_helpers_register_defaults(bpfrt_vm *vm)
 		vm->helpers.slot[defaults[i].id].map_args = defaults[i].map_args;
 		memcpy(vm->helpers.slot[defaults[i].id].mem_arg, defaults[i].mem_arg, 2);
 		memcpy(vm->helpers.slot[defaults[i].id].mem_size, defaults[i].mem_size, 2);
+		if (defaults[i].id == BPF_FUNC_ringbuf_reserve)
+			vm->helpers.slot[defaults[i].id].ret_size_arg = 2; /* the record: r2 bytes */
 	}
 	return BPFRT_OK;
 }

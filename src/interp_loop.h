@@ -156,7 +156,8 @@ static int INTERP_NAME(struct run *rs, uint64_t r1, uint64_t r2, uint64_t *r0)
 					m = prog->maps[i];
 			if (unlikely(!m))
 				FAULT("%s: r1 (%#" PRIx64 ") is not a map of the program", helper->name, reg[1]);
-			CHECK(reg[2], m->key_size, "read of a map key");
+			if (helper->map_args & 1)
+				CHECK(reg[2], m->key_size, "read of a map key");
 			if (helper->map_args & 2)
 				CHECK(reg[3], m->value_size, "read of a map value");
 		}
@@ -166,9 +167,10 @@ static int INTERP_NAME(struct run *rs, uint64_t r1, uint64_t r2, uint64_t *r0)
 					CHECK(reg[helper->mem_arg[k]], reg[helper->mem_size[k]], "helper access");
 		}
 		reg[0] = helper->fn(reg[1], reg[2], reg[3], reg[4], reg[5]);
-		if (INTERP_SAFE && (helper->ret_mem_size || helper->ret_map_value) && reg[0]) {
+		if (INTERP_SAFE && (helper->ret_mem_size || helper->ret_map_value || helper->ret_size_arg) &&
+		    reg[0]) {
 			uint64_t size = helper->ret_map_value ? ((struct bpfrt_map *)(uintptr_t)reg[1])->value_size :
-							        helper->ret_mem_size;
+					helper->ret_size_arg ? reg[helper->ret_size_arg] : helper->ret_mem_size;
 			if (unlikely(!run_add_region(rs, reg[0], size)))
 				FAULT("more than %d memory regions returned by helpers in one run",
 				      RUN_MAX_REGIONS - RUN_FIXED_REGIONS);

@@ -302,6 +302,24 @@ int bpfrt_map_create(uint32_t type, uint32_t key_size, uint32_t value_size, uint
 		     uint32_t flags, const char *name, struct bpfrt_map **out, struct bpfrt_err *err)
 {
 	*out = NULL;
+	if (type == BPF_MAP_TYPE_RINGBUF) {
+		struct bpfrt_map *m = calloc(1, sizeof(*m));
+		if (!m)
+			return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+		m->type = type;
+		m->max_entries = max_entries;
+		m->flags = flags;
+		m->refs = 1;
+		m->ncpu = 1;
+		snprintf(m->name, sizeof(m->name), "%s", name ? name : "");
+		int rc = bpfrt_ringbuf_init(m, err);
+		if (rc != BPFRT_OK) {
+			free(m);
+			return rc;
+		}
+		*out = m;
+		return BPFRT_OK;
+	}
 	bool array = type == BPF_MAP_TYPE_ARRAY || type == BPF_MAP_TYPE_PERCPU_ARRAY || is_ptr_array(type);
 	if (!array && !is_hash(type))
 		return bpfrt_err_set(err, BPFRT_ENOTSUP, "map %s: type %u (%s) is not supported", name, type,
@@ -373,6 +391,7 @@ void bpfrt_map_put(struct bpfrt_map *m)
 	if (m->type == BPF_MAP_TYPE_ARRAY_OF_MAPS && m->ptrs)
 		for (uint32_t i = 0; i < m->max_entries; i++)
 			bpfrt_map_put(m->ptrs[i]);
+	bpfrt_ringbuf_free(m);
 	bpfrt_big_free(m->values);
 	free(m->ptrs);
 	free(m);
@@ -394,6 +413,8 @@ static struct hnode *hfind(struct bpfrt_map *m, const void *key)
 
 void *bpfrt_map_lookup_prog(struct bpfrt_map *m, const void *key)
 {
+	if (unlikely(m->rb))
+		return NULL;
 	if (m->ht) {
 		struct hnode *n = hfind(m, key);
 		if (!n)
@@ -446,7 +467,7 @@ static bool lru_evict(struct bpfrt_map *m)
 int bpfrt_map_update_raw(struct bpfrt_map *m, const void *key, const void *value, uint64_t flags,
 			 bool from_prog)
 {
-	if (flags > BPF_EXIST)
+	if (flags > BPF_EXIST || m->rb)
 		return -EINVAL;
 	if ((m->type == BPF_MAP_TYPE_HASH_OF_MAPS && from_prog) || is_ptr_array(m->type))
 		return from_prog ? -EINVAL : -EOPNOTSUPP; /* bpfrt_map_update_inner, _prog */
@@ -533,7 +554,7 @@ int bpfrt_map_update_raw(struct bpfrt_map *m, const void *key, const void *value
 
 int bpfrt_map_delete_raw(struct bpfrt_map *m, const void *key)
 {
-	if (!m->ht)
+	if (!m->ht || m->rb)
 		return -EINVAL; /* array elements cannot be deleted */
 	rcu_join();
 	bool entered = !urcu_memb_read_ongoing();
@@ -558,7 +579,7 @@ int bpfrt_map_lookup(bpfrt_map *m, const void *key, void *value)
 	if (!m || !key || !value)
 		return -EINVAL;
 	if (m->type == BPF_MAP_TYPE_PROG_ARRAY || m->type == BPF_MAP_TYPE_ARRAY_OF_MAPS ||
-	    m->type == BPF_MAP_TYPE_HASH_OF_MAPS)
+	    m->type == BPF_MAP_TYPE_HASH_OF_MAPS || m->rb)
 		return -EOPNOTSUPP;
 	bpfrt_rcu_enter();
 	int rc = -ENOENT;
@@ -599,7 +620,7 @@ int bpfrt_map_delete(bpfrt_map *m, const void *key)
 
 int bpfrt_map_get_next_key(bpfrt_map *m, const void *key, void *next)
 {
-	if (!m || !next)
+	if (!m || !next || m->rb)
 		return -EINVAL;
 	if (!m->ht) {
 		uint32_t i = 0, k;

@@ -18,6 +18,7 @@ struct bpfrt_map {
 	long count;                  /* hash maps: elements */
 	uint64_t clock;              /* LRU: the use counter */
 	const struct bpfrt_map *inner; /* map-in-map: the template inner maps must match */
+	struct bpfrt_ringbuf *rb;    /* ring buffers */
 	int refs;
 };
 
@@ -32,6 +33,15 @@ BPFRT_HIDDEN void *bpfrt_map_lookup_prog(struct bpfrt_map *m, const void *key);
 BPFRT_HIDDEN int bpfrt_map_update_raw(struct bpfrt_map *m, const void *key, const void *value,
 				      uint64_t flags, bool from_prog);
 BPFRT_HIDDEN int bpfrt_map_delete_raw(struct bpfrt_map *m, const void *key);
+
+/* ringbuf.c */
+BPFRT_HIDDEN int bpfrt_ringbuf_init(struct bpfrt_map *m, struct bpfrt_err *err);
+BPFRT_HIDDEN void bpfrt_ringbuf_free(struct bpfrt_map *m);
+BPFRT_HIDDEN void *bpfrt_ringbuf_reserve(struct bpfrt_map *m, uint64_t size, uint64_t flags);
+BPFRT_HIDDEN void bpfrt_ringbuf_submit(void *data, uint64_t flags, bool discard);
+BPFRT_HIDDEN int bpfrt_ringbuf_output(struct bpfrt_map *m, const void *data, uint64_t size,
+				      uint64_t flags);
+BPFRT_HIDDEN uint64_t bpfrt_ringbuf_query(struct bpfrt_map *m, uint64_t flags);
 
 /* RCU: program runs that use maps are read-side sections. */
 BPFRT_HIDDEN void bpfrt_rcu_enter(void);

@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <poll.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -329,6 +330,93 @@ static void helpers_program(void **state)
 	}
 }
 
+struct ev {
+	uint32_t seq, kind;
+	uint64_t value;
+};
+struct evlog {
+	struct ev e[64];
+	int n;
+};
+
+static int on_event(void *ctx, void *data, size_t size)
+{
+	struct evlog *l = ctx;
+	assert_int_equal(size, sizeof(struct ev));
+	if (l->n < 64)
+		memcpy(&l->e[l->n++], data, sizeof(struct ev));
+	return 0;
+}
+
+/* A ring buffer: records in order, discarded ones skipped, the wakeup fd;
+ * the kernel's ring buffer gets the same records from the same object. */
+static void ringbuf_program(void **state)
+{
+	(void)state;
+	static const struct { bpfrt_engine e; uint32_t flags; } engines[] = {
+		{ BPFRT_ENGINE_INTERP, BPFRT_LOAD_SAFE }, { BPFRT_ENGINE_JIT, 0 },
+	};
+	struct evlog mine[2] = { 0 };
+	for (size_t e = 0; e < 2; e++) {
+		bpfrt_vm *vm = bpfrt_vm_new();
+		bpfrt_obj *obj;
+		assert_int_equal(bpfrt_obj_open(vm, obj_path("ringbuf.o"), &obj), BPFRT_OK);
+		struct bpfrt_load_opts o = { .sz = sizeof(o), .flags = engines[e].flags, .engine = engines[e].e };
+		bpfrt_prog *p;
+		if (bpfrt_obj_load_prog(obj, NULL, &o, &p) != BPFRT_OK)
+			fail_msg("load: %s", bpfrt_vm_errmsg(vm));
+		bpfrt_map *rb = bpfrt_obj_map_by_name(obj, "events");
+		assert_non_null(rb);
+		assert_true(bpfrt_ringbuf_fd(rb) >= 0);
+		uint32_t in[2] = { 5, 0 };
+		uint64_t r0;
+		if (bpfrt_prog_run_ctx(p, in, sizeof(in), &r0) != BPFRT_OK)
+			fail_msg("run: %s", bpfrt_prog_errmsg(p));
+		assert_int_equal(r0, 6 * 24); /* 5 reserved (1 discarded) + 1 output, 24 bytes each */
+		struct pollfd pfd = { bpfrt_ringbuf_fd(rb), POLLIN, 0 };
+		assert_int_equal(poll(&pfd, 1, 0), 1); /* the submission woke the fd */
+		assert_int_equal(bpfrt_ringbuf_poll(rb, on_event, &mine[e], 0), 5);
+		assert_int_equal(mine[e].n, 5);
+		static const uint32_t seqs[5] = { 0, 1, 2, 4, 99 };
+		for (int i = 0; i < 5; i++)
+			assert_int_equal(mine[e].e[i].seq, seqs[i]);
+		assert_int_equal(mine[e].e[4].value, 5);
+		assert_int_equal(bpfrt_ringbuf_consume(rb, on_event, &mine[e]), 0); /* empty now */
+		/* a full ring refuses records; consuming frees the space */
+		for (int k = 0; k < 40; k++)
+			bpfrt_prog_run_ctx(p, in, sizeof(in), &r0);
+		assert_int_equal((int64_t)(int32_t)r0, -1); /* a reserve failed: full */
+		struct evlog drain = { 0 };
+		assert_true(bpfrt_ringbuf_consume(rb, on_event, &drain) > 0);
+		assert_int_equal(bpfrt_prog_run_ctx(p, in, sizeof(in), &r0), BPFRT_OK);
+		assert_true((int32_t)r0 > 0);
+		bpfrt_prog_free(p);
+		bpfrt_obj_free(obj);
+		bpfrt_vm_free(vm);
+	}
+	/* the kernel */
+	struct bpf_object *kobj = bpf_object__open_file(obj_path("ringbuf.o"), NULL);
+	if (!kobj || bpf_object__load(kobj)) {
+		printf("SKIP kernel comparison: the kernel refused the object (%s)\n", strerror(errno));
+		bpf_object__close(kobj);
+		return;
+	}
+	struct evlog kern = { 0 };
+	struct ring_buffer *krb = ring_buffer__new(bpf_map__fd(bpf_object__find_map_by_name(kobj, "events")),
+						   on_event, &kern, NULL);
+	assert_non_null(krb);
+	uint32_t in[2] = { 5, 0 };
+	LIBBPF_OPTS(bpf_test_run_opts, topts, .ctx_in = in, .ctx_size_in = sizeof(in));
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(bpf_object__find_program_by_name(kobj, "report")),
+						&topts), 0);
+	assert_int_equal(topts.retval, 6 * 24);
+	assert_int_equal(ring_buffer__consume(krb), 5);
+	assert_int_equal(kern.n, mine[0].n);
+	assert_memory_equal(kern.e, mine[0].e, sizeof(struct ev) * 5);
+	ring_buffer__free(krb);
+	bpf_object__close(kobj);
+}
+
 /* Malformed objects are refused with a message, never crash. */
 static void malformed(void **state)
 {
@@ -378,6 +466,7 @@ int main(void)
 		cmocka_unit_test(kernel_agrees),
 		cmocka_unit_test(xdp_program),
 		cmocka_unit_test(helpers_program),
+		cmocka_unit_test(ringbuf_program),
 		cmocka_unit_test(malformed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
