@@ -260,17 +260,23 @@ static int engine_opt(const char *a, struct run_opts *o)
 	return 1;
 }
 
-static int load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
-		const struct run_opts *o, const char *name, bpfrt_prog **p)
+/* The load options the command-line options ask for. */
+static struct bpfrt_load_opts load_opts(const struct run_opts *o, const char *name)
 {
-	struct bpfrt_load_opts lo = {
-		.sz = sizeof(lo),
+	return (struct bpfrt_load_opts){
+		.sz = sizeof(struct bpfrt_load_opts),
 		.flags = (o->fast ? 0 : BPFRT_LOAD_SAFE) | (o->retpoline ? BPFRT_LOAD_JIT_RETPOLINE : 0) |
 			 (o->blind ? BPFRT_LOAD_BLIND : 0) | (o->zext ? BPFRT_LOAD_ZEXT : 0),
 		.engine = o->engine,
 		.insn_budget = o->budget,
 		.name = name,
 	};
+}
+
+static int load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
+		const struct run_opts *o, const char *name, bpfrt_prog **p)
+{
+	struct bpfrt_load_opts lo = load_opts(o, name);
 	if (bpfrt_prog_load(vm, insns, n, &lo, p) != BPFRT_OK)
 		return die("%s", bpfrt_vm_errmsg(vm));
 	if (o->stats) {
@@ -445,13 +451,7 @@ static int cmd_run(int argc, char **argv)
 			rc = die("%s", bpfrt_vm_errmsg(vm));
 			goto out;
 		}
-		struct bpfrt_load_opts lo = {
-			.sz = sizeof(lo),
-			.flags = (o.fast ? 0 : BPFRT_LOAD_SAFE) | (o.retpoline ? BPFRT_LOAD_JIT_RETPOLINE : 0) |
-				 (o.blind ? BPFRT_LOAD_BLIND : 0) | (o.zext ? BPFRT_LOAD_ZEXT : 0),
-			.engine = o.engine,
-			.insn_budget = o.budget,
-		};
+		struct bpfrt_load_opts lo = load_opts(&o, NULL);
 		if (bpfrt_obj_load_prog(obj, pname, &lo, &p) != BPFRT_OK) {
 			rc = die("%s", bpfrt_vm_errmsg(vm));
 			goto out;
@@ -547,9 +547,7 @@ static int cmd_dump(int argc, char **argv)
 	if (!vm) {
 		rc = die("out of memory");
 	} else if (elf) {
-		struct bpfrt_load_opts lo = { .sz = sizeof(lo), .engine = o.engine,
-			.flags = (o.retpoline ? BPFRT_LOAD_JIT_RETPOLINE : 0) | (o.blind ? BPFRT_LOAD_BLIND : 0) |
-				 (o.zext ? BPFRT_LOAD_ZEXT : 0) };
+		struct bpfrt_load_opts lo = load_opts(&o, NULL);
 		if (bpfrt_obj_open(vm, file, &obj) != BPFRT_OK || bpfrt_obj_load_prog(obj, pname, &lo, &p) != BPFRT_OK)
 			rc = die("%s", bpfrt_vm_errmsg(vm));
 		else
