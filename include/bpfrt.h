@@ -292,6 +292,14 @@ BPFRT_API int bpfrt_map_delete(bpfrt_map *map, const void *key);
 /* The key after `key` (NULL, or a key not in the map: the first). */
 BPFRT_API int bpfrt_map_get_next_key(bpfrt_map *map, const void *key, void *next);
 BPFRT_API int bpfrt_map_lookup_and_delete(bpfrt_map *map, const void *key, void *value);
+/* prog_array: sets (prog != NULL) or clears slot `index`.  The program must
+ * have the array's owner's program type (the first program set, or the
+ * object's programs) and the same engine kind; the array keeps a reference
+ * until the slot is replaced.  (bpf_tail_call itself is issue #8.) */
+BPFRT_API int bpfrt_map_update_prog(bpfrt_map *map, uint32_t index, bpfrt_prog *prog);
+/* The program in a prog_array slot, or NULL. */
+BPFRT_API bpfrt_prog *bpfrt_map_prog_at(bpfrt_map *map, uint32_t index);
+
 /* Map-in-map: sets (inner != NULL) or clears the inner map at key. */
 BPFRT_API int bpfrt_map_update_inner(bpfrt_map *map, const void *key, bpfrt_map *inner);
 /*

@@ -60,6 +60,7 @@ struct bpfrt_prog {
 	bool needs_rcu;                    /* runs are RCU read-side sections (it uses maps) */
 	bool needs_cpu_slot;               /* runs own a per-CPU slot */
 	uint32_t type;                     /* enum bpf_prog_type (objects) */
+	int refs;                          /* the owner's, and each prog_array slot's */
 	pthread_mutex_t lock; /* guards errmsg */
 	char errmsg[BPFRT_ERRMSG_MAX];
 };
@@ -97,6 +98,10 @@ static inline size_t bpfrt_orig_pc(const struct bpfrt_prog *p, size_t pc)
 
 /* The program this thread is running (helpers that need their context). */
 BPFRT_HIDDEN extern __thread struct bpfrt_prog *bpfrt_current;
+
+/* vm.c: program references (the owner's; prog_array slots') */
+BPFRT_HIDDEN void bpfrt_prog_ref(bpfrt_prog *p);
+BPFRT_HIDDEN void bpfrt_prog_unref(bpfrt_prog *p);
 
 /* helpers.c: the default helpers every vm starts with */
 BPFRT_HIDDEN int bpfrt_helpers_register_defaults(bpfrt_vm *vm);

@@ -391,6 +391,9 @@ void bpfrt_map_put(struct bpfrt_map *m)
 	if (m->type == BPF_MAP_TYPE_ARRAY_OF_MAPS && m->ptrs)
 		for (uint32_t i = 0; i < m->max_entries; i++)
 			bpfrt_map_put(m->ptrs[i]);
+	if (m->type == BPF_MAP_TYPE_PROG_ARRAY && m->ptrs)
+		for (uint32_t i = 0; i < m->max_entries; i++)
+			bpfrt_prog_unref(m->ptrs[i]);
 	bpfrt_ringbuf_free(m);
 	bpfrt_big_free(m->values);
 	free(m->ptrs);
@@ -710,4 +713,39 @@ int bpfrt_map_update_inner(bpfrt_map *m, const void *key, bpfrt_map *inner)
 	uint8_t v[8] = { 0 };
 	memcpy(v, &inner, sizeof(inner)); /* the element holds the pointer (vcopy is 8) */
 	return bpfrt_map_update_raw(m, key, v, BPF_ANY, false);
+}
+
+/* ----------------------------------------------------------- prog_array */
+
+int bpfrt_map_update_prog(bpfrt_map *m, uint32_t index, bpfrt_prog *prog)
+{
+	if (!m || m->type != BPF_MAP_TYPE_PROG_ARRAY)
+		return -EINVAL;
+	if (index >= m->max_entries)
+		return -E2BIG;
+	if (prog) {
+		/* the owner: the first program's type and engine kind */
+		if (!m->owner_set) {
+			m->owner_type = prog->type;
+			m->owner_jit = prog->jit != NULL;
+			m->owner_set = true;
+		} else if (prog->type != m->owner_type || (prog->jit != NULL) != m->owner_jit) {
+			return -EINVAL; /* the kernel's prog_array compatibility rule */
+		}
+		bpfrt_prog_ref(prog);
+	}
+	bpfrt_prog *old = __atomic_exchange_n((bpfrt_prog **)&m->ptrs[index], prog, __ATOMIC_ACQ_REL);
+	if (old) {
+		rcu_join();
+		urcu_memb_synchronize_rcu(); /* no run can still be jumping into it */
+		bpfrt_prog_unref(old);
+	}
+	return 0;
+}
+
+bpfrt_prog *bpfrt_map_prog_at(bpfrt_map *m, uint32_t index)
+{
+	if (!m || m->type != BPF_MAP_TYPE_PROG_ARRAY || index >= m->max_entries)
+		return NULL;
+	return __atomic_load_n((bpfrt_prog **)&m->ptrs[index], __ATOMIC_ACQUIRE);
 }

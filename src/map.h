@@ -19,6 +19,8 @@ struct bpfrt_map {
 	uint64_t clock;              /* LRU: the use counter */
 	const struct bpfrt_map *inner; /* map-in-map: the template inner maps must match */
 	struct bpfrt_ringbuf *rb;    /* ring buffers */
+	bool owner_set, owner_jit;   /* prog_array: the owner's program type and engine */
+	uint32_t owner_type;
 	int refs;
 };
 

@@ -65,6 +65,13 @@ static int create_maps(bpfrt_obj *o, struct bpfrt_err *err)
 
 void bpfrt_obj_maps_free(bpfrt_obj *obj)
 {
+	/* prog_arrays first lose their programs: a program refers to the
+	 * array it tail-calls through, which would otherwise keep both alive
+	 * (the kernel clears them when their last user goes, likewise) */
+	for (size_t i = 0; obj->live && i < obj->nmaps; i++)
+		if (obj->live[i] && obj->live[i]->type == BPF_MAP_TYPE_PROG_ARRAY)
+			for (uint32_t k = 0; k < obj->live[i]->max_entries; k++)
+				bpfrt_map_update_prog(obj->live[i], k, NULL);
 	for (size_t i = 0; obj->live && i < obj->nmaps; i++)
 		bpfrt_map_put(obj->live[i]);
 	for (size_t i = 0; obj->why && i < obj->nmaps; i++)
@@ -192,6 +199,12 @@ int bpfrt_obj_load_prog(bpfrt_obj *obj, const char *name, const struct bpfrt_loa
 		pr->nregions = nregions;
 		pr->needs_rcu = nmaps > 0;
 		pr->type = p->type;
+		/* `.values = { [i] = &this_program }` of the object's prog_arrays */
+		for (size_t mi = 0; mi < obj->nmaps; mi++)
+			for (size_t k = 0; k < obj->maps[mi].nslots; k++)
+				if (obj->maps[mi].slots[k].is_prog && obj->live[mi] &&
+				    !strcmp(obj->maps[mi].slots[k].target, p->name))
+					bpfrt_map_update_prog(obj->live[mi], obj->maps[mi].slots[k].slot, pr);
 		pr->needs_cpu_slot |= percpu;
 		maps = NULL;
 		regions = NULL;

@@ -237,7 +237,26 @@ const char *bpfrt_vm_helper_name(const bpfrt_vm *vm, uint32_t id)
 
 /* ------------------------------------------------------------ programs */
 
+void bpfrt_prog_ref(bpfrt_prog *p)
+{
+	__atomic_add_fetch(&p->refs, 1, __ATOMIC_RELAXED);
+}
+
+static void prog_destroy(bpfrt_prog *prog);
+
+void bpfrt_prog_unref(bpfrt_prog *p)
+{
+	if (p && !__atomic_sub_fetch(&p->refs, 1, __ATOMIC_ACQ_REL))
+		prog_destroy(p);
+}
+
+/* The owner's reference goes; prog_array slots may keep the program alive. */
 void bpfrt_prog_free(bpfrt_prog *prog)
+{
+	bpfrt_prog_unref(prog);
+}
+
+static void prog_destroy(bpfrt_prog *prog)
 {
 	if (!prog)
 		return;
@@ -304,6 +323,7 @@ int bpfrt_prog_load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
 	if (!p)
 		return bpfrt_vm_fail(vm, BPFRT_ENOMEM, "out of memory");
 	pthread_mutex_init(&p->lock, NULL);
+	p->refs = 1;
 	p->vm = vm;
 	p->n = n;
 	p->flags = o.flags;

@@ -192,6 +192,38 @@ static void stress_hash(void **state)
 	}
 }
 
+static void prog_array_slots(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	struct bpfrt_map *pa = mk(BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4);
+	struct bpfrt_insn in[] = { { .code = 0xb7, .imm = 1 }, { .code = 0x95 } };
+	struct bpfrt_load_opts jit = { .sz = sizeof(jit), .engine = BPFRT_ENGINE_JIT };
+	struct bpfrt_load_opts interp = { .sz = sizeof(interp), .engine = BPFRT_ENGINE_INTERP };
+	bpfrt_prog *a, *b, *c;
+	assert_int_equal(bpfrt_prog_load(vm, in, 2, &jit, &a), BPFRT_OK);
+	assert_int_equal(bpfrt_prog_load(vm, in, 2, &jit, &b), BPFRT_OK);
+	assert_int_equal(bpfrt_prog_load(vm, in, 2, &interp, &c), BPFRT_OK);
+	assert_int_equal(bpfrt_map_update_prog(pa, 0, a), 0);
+	assert_int_equal(bpfrt_map_update_prog(pa, 4, a), -E2BIG);
+	assert_int_equal(bpfrt_map_update_prog(pa, 1, c), -EINVAL); /* JIT and interpreter never mix */
+	assert_ptr_equal(bpfrt_map_prog_at(pa, 0), a);
+	/* the array keeps its program alive after the owner lets go */
+	bpfrt_prog_free(a);
+	uint64_t r0;
+	assert_int_equal(bpfrt_prog_run_mem(bpfrt_map_prog_at(pa, 0), NULL, 0, &r0), BPFRT_OK);
+	assert_int_equal(r0, 1);
+	assert_int_equal(bpfrt_map_update_prog(pa, 0, b), 0); /* a goes after a grace period */
+	assert_int_equal(bpfrt_map_update_prog(pa, 0, NULL), 0);
+	assert_null(bpfrt_map_prog_at(pa, 0));
+	uint32_t k = 0, v = 0;
+	assert_int_equal(bpfrt_map_update(pa, &k, &v, BPF_ANY), -EOPNOTSUPP);
+	bpfrt_prog_free(b);
+	bpfrt_prog_free(c);
+	bpfrt_map_put(pa);
+	bpfrt_vm_free(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -200,6 +232,7 @@ int main(void)
 		cmocka_unit_test(lru_evicts),
 		cmocka_unit_test(percpu_values),
 		cmocka_unit_test(stress_hash),
+		cmocka_unit_test(prog_array_slots),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

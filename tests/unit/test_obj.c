@@ -417,6 +417,29 @@ static void ringbuf_program(void **state)
 	bpf_object__close(kobj);
 }
 
+/* `.values = { [2] = &target }`: the slot holds the program once loaded. */
+static void prog_array_init(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_obj *obj;
+	if (bpfrt_obj_open(vm, obj_path("progarray.o"), &obj) != BPFRT_OK)
+		fail_msg("open: %s", bpfrt_vm_errmsg(vm));
+	bpfrt_map *jmp = bpfrt_obj_map_by_name(obj, "jmp");
+	assert_non_null(jmp);
+	assert_null(bpfrt_map_prog_at(jmp, 2));
+	bpfrt_prog *p;
+	assert_int_equal(bpfrt_obj_load_prog(obj, "target", NULL, &p), BPFRT_OK);
+	assert_ptr_equal(bpfrt_map_prog_at(jmp, 2), p);
+	assert_null(bpfrt_map_prog_at(jmp, 1));
+	bpfrt_prog_free(p);
+	uint64_t r0;
+	assert_int_equal(bpfrt_prog_run_mem(bpfrt_map_prog_at(jmp, 2), NULL, 0, &r0), BPFRT_OK);
+	assert_int_equal(r0, 42);
+	bpfrt_obj_free(obj);
+	bpfrt_vm_free(vm);
+}
+
 /* Malformed objects are refused with a message, never crash. */
 static void malformed(void **state)
 {
@@ -467,6 +490,7 @@ int main(void)
 		cmocka_unit_test(xdp_program),
 		cmocka_unit_test(helpers_program),
 		cmocka_unit_test(ringbuf_program),
+		cmocka_unit_test(prog_array_init),
 		cmocka_unit_test(malformed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
