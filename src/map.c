@@ -163,12 +163,88 @@ void bpfrt_cpu_slot_give(void)
 
 /* ----------------------------------------------------------- elements */
 
+struct hpool;
 struct hnode {
 	struct cds_lfht_node node;
-	struct rcu_head rcu;
-	uint64_t used;     /* LRU: the map's clock at the last use */
-	uint8_t data[];    /* key (rounded to 8), then the value(s) */
+	union {
+		struct rcu_head rcu;
+		struct hnode *free_next; /* in the pool's free list */
+	};
+	struct hpool *pool;    /* where it goes back after its grace period */
+	uint64_t used;         /* LRU: the map's clock at the last use */
+	uint8_t data[];        /* key (rounded to 8), then the value(s) */
 };
+
+/*
+ * A hash map's free elements. An element leaving the table waits for a grace
+ * period (a run may still read it; rculfhash may still walk it), then comes
+ * back here instead of to malloc: after warm-up, updates allocate nothing,
+ * as the kernel's preallocated hash maps do. The pool outlives its map while
+ * elements are waiting: refs = 1 for the map + 1 per waiting element.
+ */
+struct hpool {
+	int lock;               /* a spin lock: held for a push or a pop */
+	long refs;
+	struct hnode *free;     /* linked through rcu.next */
+};
+
+static void pool_lock(struct hpool *p)
+{
+	while (__atomic_exchange_n(&p->lock, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(&p->lock, __ATOMIC_RELAXED))
+			__builtin_ia32_pause();
+}
+static void pool_unlock(struct hpool *p)
+{
+	__atomic_store_n(&p->lock, 0, __ATOMIC_RELEASE);
+}
+
+static void pool_unref(struct hpool *p, long n)
+{
+	if (__atomic_sub_fetch(&p->refs, n, __ATOMIC_ACQ_REL))
+		return;
+	for (struct hnode *e = p->free, *next; e; e = next) {
+		next = e->free_next;
+		free(e);
+	}
+	free(p);
+}
+
+static struct hnode *pool_get(struct hpool *p, size_t bytes)
+{
+	struct hnode *n = NULL;
+	if (__atomic_load_n(&p->free, __ATOMIC_RELAXED)) {
+		pool_lock(p);
+		n = p->free;
+		if (n)
+			__atomic_store_n(&p->free, n->free_next, __ATOMIC_RELAXED);
+		pool_unlock(p);
+	}
+	if (!n && !(n = malloc(bytes)))
+		return NULL;
+	memset(n, 0, bytes);
+	n->pool = p;
+	return n;
+}
+
+/* Elements first..last (linked through free_next), k of them, of one pool,
+ * that no reader can see any more (never published, or past their grace
+ * period); waited: each held a reference to the pool while it waited. */
+static void pool_put_chain(struct hnode *first, struct hnode *last, long k, bool waited)
+{
+	struct hpool *p = first->pool;
+	pool_lock(p);
+	last->free_next = p->free;
+	__atomic_store_n(&p->free, first, __ATOMIC_RELAXED);
+	pool_unlock(p);
+	if (waited)
+		pool_unref(p, k);
+}
+
+static void pool_put(struct hnode *n, bool waited)
+{
+	pool_put_chain(n, n, 1, waited);
+}
 
 static inline uint32_t key_room(const struct bpfrt_map *m) { return (m->key_size + 7) & ~7u; }
 static inline uint8_t *hvalue(const struct bpfrt_map *m, struct hnode *n) { return n->data + key_room(m); }
@@ -223,7 +299,7 @@ static void hfree_cb(struct rcu_head *head)
 	struct hnode *n = caa_container_of(head, struct hnode, rcu);
 	GP_ACQUIRE(&rcu_tsan_sync);
 	GP_ACQUIRE(n);
-	free(n);
+	pool_put(n, true);
 }
 
 /* Freed elements wait for a grace period in batches: one call_rcu per 64
@@ -240,9 +316,15 @@ static void batch_free_cb(struct rcu_head *head)
 {
 	struct free_batch *b = caa_container_of(head, struct free_batch, rcu);
 	GP_ACQUIRE(&rcu_tsan_sync);
-	for (size_t i = 0; i < b->n; i++) {
+	GP_ACQUIRE(b);
+	/* runs of elements of one pool go back in one locked push */
+	for (size_t i = 0, j; i < b->n; i = j) {
 		GP_ACQUIRE(b->node[i]);
-		free(b->node[i]);
+		for (j = i + 1; j < b->n && b->node[j]->pool == b->node[i]->pool; j++) {
+			GP_ACQUIRE(b->node[j]);
+			b->node[j - 1]->free_next = b->node[j];
+		}
+		pool_put_chain(b->node[i], b->node[j - 1], (long)(j - i), true);
 	}
 	free(b);
 }
@@ -258,12 +340,14 @@ static void batch_flush(void)
 		return;
 	}
 	tls_batch = NULL;
+	GP_RELEASE(b);
 	urcu_memb_call_rcu(&b->rcu, batch_free_cb);
 }
 
 static void hfree_later(struct hnode *n)
 {
 	GP_RELEASE(n);
+	__atomic_add_fetch(&n->pool->refs, 1, __ATOMIC_RELAXED);
 	struct free_batch *b = tls_batch;
 	if (!b) {
 		b = malloc(sizeof(*b));
@@ -357,11 +441,14 @@ int bpfrt_map_create(uint32_t type, uint32_t key_size, uint32_t value_size, uint
 		unsigned long buckets = 1;
 		while (buckets < max_entries && buckets < (1ul << 20))
 			buckets <<= 1;
+		m->pool = calloc(1, sizeof(*m->pool));
+		if (m->pool)
+			m->pool->refs = 1;
 		m->ht = cds_lfht_new_flavor(buckets < 64 ? buckets : 64, 1, 0,
 					    CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, &urcu_memb_flavor, NULL);
 	}
 	if ((is_ptr_array(type) && !m->ptrs) || (array && !is_ptr_array(type) && !m->values) ||
-	    (!array && !m->ht)) {
+	    (!array && (!m->ht || !m->pool))) {
 		bpfrt_map_put(m);
 		return bpfrt_err_set(err, BPFRT_ENOMEM, "map %s: out of memory", name);
 	}
@@ -383,11 +470,13 @@ void bpfrt_map_put(struct bpfrt_map *m)
 				hfree_later(caa_container_of(node, struct hnode, node));
 		}
 		urcu_memb_read_unlock();
-		/* the elements wait for their grace period on their own: they do
-		 * not refer to the map, and no run uses the map any more */
+		/* the elements wait for their grace period holding the pool,
+		 * not the map: no run uses the map any more */
 		batch_flush();
 		cds_lfht_destroy(m->ht, NULL);
 	}
+	if (m->pool)
+		pool_unref(m->pool, 1);
 	if (m->type == BPF_MAP_TYPE_ARRAY_OF_MAPS && m->ptrs)
 		for (uint32_t i = 0; i < m->max_entries; i++)
 			bpfrt_map_put(m->ptrs[i]);
@@ -491,17 +580,17 @@ int bpfrt_map_update_raw(struct bpfrt_map *m, const void *key, const void *value
 		return 0;
 	}
 	size_t vbytes = (size_t)m->stride * m->ncpu;
-	struct hnode *n = malloc(sizeof(*n) + key_room(m) + vbytes);
+	struct hnode *n = pool_get(m->pool, sizeof(*n) + key_room(m) + vbytes);
 	if (!n)
 		return -ENOMEM;
-	memset(n, 0, sizeof(*n) + key_room(m) + vbytes);
 	memcpy(n->data, key, m->key_size);
 	uint8_t *v = hvalue(m, n);
 	for (uint32_t c = 0; c < m->ncpu; c++)
 		memcpy(v + (size_t)c * m->stride,
 		       (const uint8_t *)value + (from_prog || m->ncpu == 1 ? 0 : (size_t)c * m->stride),
 		       m->vcopy);
-	n->used = __atomic_add_fetch(&m->clock, 1, __ATOMIC_RELAXED);
+	if (is_lru(m->type))
+		n->used = __atomic_add_fetch(&m->clock, 1, __ATOMIC_RELAXED);
 	GP_RELEASE(n); /* its contents, before the table publishes it */
 	uint64_t h = hash_key(key, m->key_size);
 	struct match_arg a = { m, key };
@@ -516,7 +605,7 @@ int bpfrt_map_update_raw(struct bpfrt_map *m, const void *key, const void *value
 		rc = -ENOENT;
 	} else if (old) {
 		if (m->ncpu > 1 && from_prog) { /* a program updates only its own copy */
-			free(n);
+			pool_put(n, false);
 			n = NULL;
 			memcpy(hvalue(m, old) + (size_t)bpfrt_cpu_slot() * m->stride, value, m->value_size);
 		} else {
@@ -551,7 +640,8 @@ int bpfrt_map_update_raw(struct bpfrt_map *m, const void *key, const void *value
 	}
 	if (entered)
 		bpfrt_rcu_exit();
-	free(n);
+	if (n)
+		pool_put(n, false);
 	return rc;
 }
 

@@ -15,6 +15,7 @@ struct bpfrt_map {
 	uint8_t *values;             /* arrays: max_entries * stride (* ncpu) */
 	void **ptrs;                 /* prog_array / array_of_maps: the slots */
 	struct cds_lfht *ht;         /* hash maps */
+	struct hpool *pool;          /* hash maps: free elements (map.c) */
 	long count;                  /* hash maps: elements */
 	uint64_t clock;              /* LRU: the use counter */
 	const struct bpfrt_map *inner; /* map-in-map: the template inner maps must match */
