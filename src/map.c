@@ -381,6 +381,22 @@ static bool is_ptr_array(uint32_t t)
 {
 	return t == BPF_MAP_TYPE_PROG_ARRAY || t == BPF_MAP_TYPE_ARRAY_OF_MAPS;
 }
+/* A hash map whose values are one word, stored and read atomically */
+static bool word_value(const struct bpfrt_map *m)
+{
+	return m->ht && m->ncpu == 1 && m->value_size <= 8 && m->type != BPF_MAP_TYPE_HASH_OF_MAPS;
+}
+
+/* Userspace's copy of a hash element's value(s) */
+static void copy_value(const struct bpfrt_map *m, void *dst, struct hnode *n)
+{
+	if (word_value(m)) {
+		uint64_t w = __atomic_load_n((uint64_t *)hvalue(m, n), __ATOMIC_ACQUIRE);
+		memcpy(dst, &w, m->value_size);
+		return;
+	}
+	memcpy(dst, hvalue(m, n), m->ncpu > 1 ? (size_t)m->stride * m->ncpu : m->value_size);
+}
 
 int bpfrt_map_create(uint32_t type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
 		     uint32_t flags, const char *name, struct bpfrt_map **out, struct bpfrt_err *err)
@@ -579,6 +595,27 @@ int bpfrt_map_update_raw(struct bpfrt_map *m, const void *key, const void *value
 				       m->value_size);
 		return 0;
 	}
+	if (word_value(m) && flags != BPF_NOEXIST) {
+		/* a value of one word is written in place, atomically: a reader
+		 * sees the old value or the new one, as after a replacement */
+		if (!from_prog)
+			bpfrt_rcu_enter();
+		struct hnode *old = hfind(m, key);
+		if (old) {
+			uint64_t w = 0;
+			memcpy(&w, value, m->value_size);
+			__atomic_store_n((uint64_t *)hvalue(m, old), w, __ATOMIC_RELEASE);
+			if (is_lru(m->type))
+				__atomic_store_n(&old->used, __atomic_add_fetch(&m->clock, 1, __ATOMIC_RELAXED),
+						 __ATOMIC_RELAXED);
+		}
+		if (!from_prog)
+			bpfrt_rcu_exit();
+		if (old)
+			return 0;
+		if (flags == BPF_EXIST)
+			return -ENOENT;
+	}
 	size_t vbytes = (size_t)m->stride * m->ncpu;
 	struct hnode *n = pool_get(m->pool, sizeof(*n) + key_room(m) + vbytes);
 	if (!n)
@@ -598,45 +635,59 @@ int bpfrt_map_update_raw(struct bpfrt_map *m, const void *key, const void *value
 	if (entered)
 		bpfrt_rcu_enter();
 	int rc = 0;
-	struct hnode *old = hfind(m, key);
-	if (old && flags == BPF_NOEXIST) {
-		rc = -EEXIST;
-	} else if (!old && flags == BPF_EXIST) {
-		rc = -ENOENT;
-	} else if (old) {
-		if (m->ncpu > 1 && from_prog) { /* a program updates only its own copy */
-			pool_put(n, false);
-			n = NULL;
-			memcpy(hvalue(m, old) + (size_t)bpfrt_cpu_slot() * m->stride, value, m->value_size);
-		} else {
+	/* BPF_ANY, one copy: a single walk of the table replaces or inserts. A
+	 * place is reserved in the count first, so a full map never overfills;
+	 * a full map takes the general path (E2BIG, or an LRU eviction). */
+	if (flags == BPF_ANY && !(m->ncpu > 1 && from_prog)) {
+		if (__atomic_add_fetch(&m->count, 1, __ATOMIC_RELAXED) <= (long)m->max_entries) {
 			struct cds_lfht_node *prev = cds_lfht_add_replace(m->ht, h, hmatch, &a, &n->node);
-			if (prev)
+			if (prev) {
+				__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
 				hfree_later(caa_container_of(prev, struct hnode, node));
-			else
-				__atomic_add_fetch(&m->count, 1, __ATOMIC_RELAXED);
-			n = NULL;
+			}
+			if (entered)
+				bpfrt_rcu_exit();
+			return 0;
 		}
-	} else {
+		__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
+	}
+	for (;;) { /* until no racing update or delete changed what was found */
+		struct cds_lfht_iter it;
+		cds_lfht_lookup(m->ht, h, hmatch, &a, &it);
+		struct cds_lfht_node *on = cds_lfht_iter_get_node(&it);
+		if (on) {
+			struct hnode *old = caa_container_of(on, struct hnode, node);
+			GP_ACQUIRE(old);
+			if (flags == BPF_NOEXIST) {
+				rc = -EEXIST;
+				break;
+			}
+			if (m->ncpu > 1 && from_prog) { /* a program updates only its own copy */
+				memcpy(hvalue(m, old) + (size_t)bpfrt_cpu_slot() * m->stride, value, m->value_size);
+				break;
+			}
+			if (!cds_lfht_replace(m->ht, &it, h, hmatch, &a, &n->node)) {
+				hfree_later(old);
+				n = NULL;
+				break;
+			}
+			continue; /* deleted or replaced meanwhile */
+		}
+		if (flags == BPF_EXIST) {
+			rc = -ENOENT;
+			break;
+		}
 		long cnt = __atomic_add_fetch(&m->count, 1, __ATOMIC_RELAXED);
 		if (cnt > (long)m->max_entries && !(is_lru(m->type) && lru_evict(m))) {
 			__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
 			rc = -E2BIG;
-		} else {
-			struct cds_lfht_node *got = cds_lfht_add_unique(m->ht, h, hmatch, &a, &n->node);
-			if (got != &n->node) { /* a racing add won: replace it, as BPF_ANY would */
-				__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
-				if (flags == BPF_NOEXIST) {
-					rc = -EEXIST;
-				} else {
-					struct cds_lfht_node *prev = cds_lfht_add_replace(m->ht, h, hmatch, &a, &n->node);
-					if (prev)
-						hfree_later(caa_container_of(prev, struct hnode, node));
-					n = NULL;
-				}
-			} else {
-				n = NULL;
-			}
+			break;
 		}
+		if (cds_lfht_add_unique(m->ht, h, hmatch, &a, &n->node) == &n->node) {
+			n = NULL;
+			break;
+		}
+		__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED); /* a racing add won */
 	}
 	if (entered)
 		bpfrt_rcu_exit();
@@ -679,7 +730,7 @@ int bpfrt_map_lookup(bpfrt_map *m, const void *key, void *value)
 	if (m->ht) {
 		struct hnode *n = hfind(m, key);
 		if (n) {
-			memcpy(value, hvalue(m, n), m->ncpu > 1 ? (size_t)m->stride * m->ncpu : m->value_size);
+			copy_value(m, value, n);
 			rc = 0;
 		}
 	} else {
@@ -756,7 +807,7 @@ int bpfrt_map_lookup_and_delete(bpfrt_map *m, const void *key, void *value)
 	int rc = -ENOENT;
 	struct hnode *n = hfind(m, key);
 	if (n && !cds_lfht_del(m->ht, &n->node)) {
-		memcpy(value, hvalue(m, n), m->ncpu > 1 ? (size_t)m->stride * m->ncpu : m->value_size);
+		copy_value(m, value, n);
 		__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
 		hfree_later(n);
 		rc = 0;

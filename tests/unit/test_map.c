@@ -141,18 +141,22 @@ static void *stress_thread(void *arg)
 		x ^= x << 13;
 		x ^= x >> 7;
 		x ^= x << 17;
-		uint32_t k = (uint32_t)(x % 64), v = k * 3, out;
+		uint32_t k = (uint32_t)(x % 64), v[4] = { k * 3, k, ~k, k * 5 }, out[4];
 		switch (x >> 60) {
-		case 0: case 1: case 2: case 3: case 4: case 5:
-			if (bpfrt_map_update(s->m, &k, &v, BPF_NOEXIST) == 0)
+		case 0: case 1: case 2: case 3: case 4:
+			if (bpfrt_map_update(s->m, &k, v, BPF_NOEXIST) == 0)
 				s->added++;
+			break;
+		case 5: /* rewrites an element: in place (4-byte values) or replaced */
+			bpfrt_map_update(s->m, &k, v, BPF_EXIST);
 			break;
 		case 6: case 7: case 8: case 9:
 			if (bpfrt_map_delete(s->m, &k) == 0)
 				s->removed++;
 			break;
 		default: /* values stay consistent with their keys */
-			if (bpfrt_map_lookup(s->m, &k, &out) == 0 && out != k * 3)
+			if (bpfrt_map_lookup(s->m, &k, out) == 0 &&
+			    memcmp(out, v, s->m->value_size))
 				abort();
 			break;
 		}
@@ -163,8 +167,10 @@ static void *stress_thread(void *arg)
 static void stress_hash(void **state)
 {
 	(void)state;
-	for (int lru = 0; lru < 2; lru++) {
-		struct bpfrt_map *m = mk(lru ? BPF_MAP_TYPE_LRU_HASH : BPF_MAP_TYPE_HASH, 4, 4, 1024);
+	for (int run = 0; run < 4; run++) {
+		bool lru = run & 1;
+		uint32_t vsize = run & 2 ? 16 : 4;
+		struct bpfrt_map *m = mk(lru ? BPF_MAP_TYPE_LRU_HASH : BPF_MAP_TYPE_HASH, 4, vsize, 1024);
 		struct stress s[THREADS];
 		pthread_t t[THREADS];
 		for (int i = 0; i < THREADS; i++) {
