@@ -268,9 +268,21 @@ static uint64_t hash_key(const void *key, uint32_t len)
 		memcpy(&w, p, 8);
 		h = mix(h ^ w);
 	}
-	if (len) {
+	if (len) { /* 1..7 bytes, as up to three fixed-size loads */
 		uint64_t w = 0;
-		memcpy(&w, p, len);
+		unsigned sh = 0;
+		if (len & 4) {
+			uint32_t x;
+			memcpy(&x, p, 4);
+			w = x, p += 4, sh = 32;
+		}
+		if (len & 2) {
+			uint16_t x;
+			memcpy(&x, p, 2);
+			w |= (uint64_t)x << sh, p += 2, sh += 16;
+		}
+		if (len & 1)
+			w |= (uint64_t)*p << sh;
 		h = mix(h ^ w);
 	}
 	return h;
