@@ -58,6 +58,26 @@ static uint64_t h_map_update_elem(uint64_t map, uint64_t key, uint64_t value, ui
 						       (const void *)(uintptr_t)value, flags, true);
 }
 
+/* 87: long bpf_map_push_elem(map, value, flags) */
+static uint64_t h_map_push_elem(uint64_t map, uint64_t value, uint64_t flags, uint64_t d, uint64_t e)
+{
+	(void)d; (void)e;
+	return (uint64_t)(int64_t)bpfrt_map_push((struct bpfrt_map *)(uintptr_t)map,
+						 (const void *)(uintptr_t)value, flags);
+}
+
+/* 88: long bpf_map_pop_elem(map, value); 89: bpf_map_peek_elem(map, value) */
+static uint64_t h_map_pop_elem(uint64_t map, uint64_t value, uint64_t c, uint64_t d, uint64_t e)
+{
+	(void)c; (void)d; (void)e;
+	return (uint64_t)(int64_t)bpfrt_map_pop((struct bpfrt_map *)(uintptr_t)map, (void *)(uintptr_t)value, true);
+}
+static uint64_t h_map_peek_elem(uint64_t map, uint64_t value, uint64_t c, uint64_t d, uint64_t e)
+{
+	(void)c; (void)d; (void)e;
+	return (uint64_t)(int64_t)bpfrt_map_pop((struct bpfrt_map *)(uintptr_t)map, (void *)(uintptr_t)value, false);
+}
+
 /* 3: long bpf_map_delete_elem(map, key) */
 static uint64_t h_map_delete_elem(uint64_t map, uint64_t key, uint64_t c, uint64_t d, uint64_t e)
 {
@@ -320,6 +340,9 @@ int bpfrt_helpers_register_defaults(bpfrt_vm *vm)
 		{ 1, "bpf_map_lookup_elem", h_map_lookup_elem, 1, 1, 1 | 4, { 0 }, { 0 } },
 		{ 2, "bpf_map_update_elem", h_map_update_elem, 0, 1, 1 | 2 | 4, { 0 }, { 0 } },
 		{ 3, "bpf_map_delete_elem", h_map_delete_elem, 0, 0, 1 | 4, { 0 }, { 0 } },
+		{ BPF_FUNC_map_push_elem, "bpf_map_push_elem", h_map_push_elem, 0, 0, 4 | 8, { 0 }, { 0 } },
+		{ BPF_FUNC_map_pop_elem, "bpf_map_pop_elem", h_map_pop_elem, 0, 0, 4 | 8, { 0 }, { 0 } },
+		{ BPF_FUNC_map_peek_elem, "bpf_map_peek_elem", h_map_peek_elem, 0, 0, 4 | 8, { 0 }, { 0 } },
 		{ 5, "bpf_ktime_get_ns", h_ktime_get_ns, 0, 0, 0, { 0 }, { 0 } },
 		{ 7, "bpf_get_prandom_u32", h_get_prandom_u32, 0, 0, 0, { 0 }, { 0 } },
 		{ 8, "bpf_get_smp_processor_id", h_get_smp_processor_id, 0, 1, 0, { 0 }, { 0 } },

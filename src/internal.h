@@ -18,7 +18,7 @@ struct bpfrt_helper_slot {
 	uint8_t ret_map_value;  /* safe mode: ... to a value of the map in r1 */
 	uint8_t uses_cpu;       /* its result depends on the run's per-CPU slot */
 	uint8_t map_args;       /* safe mode: r1 is a map of the program (4), r2 its key
-				 * (1), r3 its value (2) */
+				 * (1), r3 its value (2), r2 its value (8) */
 	uint8_t ret_size_arg;   /* safe mode: a non-NULL return points to rN bytes */
 	uint8_t mem_arg[2];     /* safe mode: rN (1..5; 0: none) points to memory ... */
 	uint8_t mem_size[2];    /* ... of the size in rM */

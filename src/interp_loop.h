@@ -160,6 +160,8 @@ static int INTERP_NAME(struct run *rs, uint64_t r1, uint64_t r2, uint64_t *r0)
 				CHECK(reg[2], m->key_size, "read of a map key");
 			if (helper->map_args & 2)
 				CHECK(reg[3], m->value_size, "read of a map value");
+			if (helper->map_args & 8)
+				CHECK(reg[2], m->value_size, "access to a map value");
 		}
 		if (INTERP_SAFE && helper->mem_arg[0]) {
 			for (int k = 0; k < 2 && helper->mem_arg[k]; k++)

@@ -188,15 +188,15 @@ struct hpool {
 	struct hnode *free;     /* linked through rcu.next */
 };
 
-static void pool_lock(struct hpool *p)
+static void spin_lock(int *lock)
 {
-	while (__atomic_exchange_n(&p->lock, 1, __ATOMIC_ACQUIRE))
-		while (__atomic_load_n(&p->lock, __ATOMIC_RELAXED))
+	while (__atomic_exchange_n(lock, 1, __ATOMIC_ACQUIRE))
+		while (__atomic_load_n(lock, __ATOMIC_RELAXED))
 			__builtin_ia32_pause();
 }
-static void pool_unlock(struct hpool *p)
+static void spin_unlock(int *lock)
 {
-	__atomic_store_n(&p->lock, 0, __ATOMIC_RELEASE);
+	__atomic_store_n(lock, 0, __ATOMIC_RELEASE);
 }
 
 static void pool_unref(struct hpool *p, long n)
@@ -214,11 +214,11 @@ static struct hnode *pool_get(struct hpool *p, size_t bytes)
 {
 	struct hnode *n = NULL;
 	if (__atomic_load_n(&p->free, __ATOMIC_RELAXED)) {
-		pool_lock(p);
+		spin_lock(&p->lock);
 		n = p->free;
 		if (n)
 			__atomic_store_n(&p->free, n->free_next, __ATOMIC_RELAXED);
-		pool_unlock(p);
+		spin_unlock(&p->lock);
 	}
 	if (!n && !(n = malloc(bytes)))
 		return NULL;
@@ -233,10 +233,10 @@ static struct hnode *pool_get(struct hpool *p, size_t bytes)
 static void pool_put_chain(struct hnode *first, struct hnode *last, long k, bool waited)
 {
 	struct hpool *p = first->pool;
-	pool_lock(p);
+	spin_lock(&p->lock);
 	last->free_next = p->free;
 	__atomic_store_n(&p->free, first, __ATOMIC_RELAXED);
-	pool_unlock(p);
+	spin_unlock(&p->lock);
 	if (waited)
 		pool_unref(p, k);
 }
@@ -410,6 +410,94 @@ static void copy_value(const struct bpfrt_map *m, void *dst, struct hnode *n)
 	memcpy(dst, hvalue(m, n), m->ncpu > 1 ? (size_t)m->stride * m->ncpu : m->value_size);
 }
 
+/* ------------------------------------------------------ queue, stack */
+
+/*
+ * A queue or a stack: max_entries + 1 slots in a ring, head (the next push)
+ * and tail (the oldest); head == tail when empty. A queue pops at the tail, a
+ * stack at head - 1. A spin lock covers each operation (a value copy).
+ */
+struct qstack {
+	int lock;
+	uint32_t head, tail, size;
+	uint8_t slots[];
+};
+
+static int qstack_create(uint32_t type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
+			 uint32_t flags, const char *name, struct bpfrt_map **out, struct bpfrt_err *err)
+{
+	if (key_size || !value_size || !max_entries || value_size > (1u << 20) || max_entries > (1u << 26))
+		return bpfrt_err_set(err, BPFRT_EINVAL, "map %s: bad definition for a %s (key %u: must be 0, "
+				     "value %u, max_entries %u)", name, bpfrt_map_type_name(type), key_size,
+				     value_size, max_entries);
+	struct bpfrt_map *m = calloc(1, sizeof(*m));
+	size_t stride = (value_size + 7) & ~7u;
+	struct qstack *q = m ? calloc(1, sizeof(*q) + (size_t)(max_entries + 1) * stride) : NULL;
+	if (!q) {
+		free(m);
+		return bpfrt_err_set(err, BPFRT_ENOMEM, "map %s: out of memory", name);
+	}
+	q->size = max_entries + 1;
+	m->type = type;
+	m->value_size = value_size;
+	m->max_entries = max_entries;
+	m->flags = flags;
+	m->refs = 1;
+	m->ncpu = 1;
+	m->stride = (uint32_t)stride;
+	m->vcopy = value_size;
+	m->qs = q;
+	snprintf(m->name, sizeof(m->name), "%s", name ? name : "");
+	*out = m;
+	return BPFRT_OK;
+}
+
+int bpfrt_map_push(struct bpfrt_map *m, const void *value, uint64_t flags)
+{
+	struct qstack *q = m->qs;
+	if (!q || (flags & ~(uint64_t)BPF_EXIST))
+		return -EINVAL;
+	int rc = 0;
+	spin_lock(&q->lock);
+	if ((q->head + 1) % q->size == q->tail) { /* full */
+		if (flags & BPF_EXIST)
+			q->tail = (q->tail + 1) % q->size; /* the oldest goes */
+		else
+			rc = -E2BIG;
+	}
+	if (!rc) {
+		memcpy(q->slots + (size_t)q->head * m->stride, value, m->value_size);
+		q->head = (q->head + 1) % q->size;
+	}
+	spin_unlock(&q->lock);
+	return rc;
+}
+
+int bpfrt_map_pop(struct bpfrt_map *m, void *value, bool remove)
+{
+	struct qstack *q = m->qs;
+	if (!q)
+		return -EINVAL;
+	int rc = 0;
+	spin_lock(&q->lock);
+	if (q->head == q->tail) {
+		rc = -ENOENT;
+	} else if (m->type == BPF_MAP_TYPE_QUEUE) {
+		memcpy(value, q->slots + (size_t)q->tail * m->stride, m->value_size);
+		if (remove)
+			q->tail = (q->tail + 1) % q->size;
+	} else {
+		uint32_t top = (q->head + q->size - 1) % q->size;
+		memcpy(value, q->slots + (size_t)top * m->stride, m->value_size);
+		if (remove)
+			q->head = top;
+	}
+	spin_unlock(&q->lock);
+	return rc;
+}
+
+/* ----------------------------------------------------------- create */
+
 int bpfrt_map_create(uint32_t type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,
 		     uint32_t flags, const char *name, struct bpfrt_map **out, struct bpfrt_err *err)
 {
@@ -432,6 +520,8 @@ int bpfrt_map_create(uint32_t type, uint32_t key_size, uint32_t value_size, uint
 		*out = m;
 		return BPFRT_OK;
 	}
+	if (type == BPF_MAP_TYPE_QUEUE || type == BPF_MAP_TYPE_STACK)
+		return qstack_create(type, key_size, value_size, max_entries, flags, name, out, err);
 	bool array = type == BPF_MAP_TYPE_ARRAY || type == BPF_MAP_TYPE_PERCPU_ARRAY || is_ptr_array(type);
 	if (!array && !is_hash(type))
 		return bpfrt_err_set(err, BPFRT_ENOTSUP, "map %s: type %u (%s) is not supported", name, type,
@@ -512,6 +602,7 @@ void bpfrt_map_put(struct bpfrt_map *m)
 		for (uint32_t i = 0; i < m->max_entries; i++)
 			bpfrt_prog_unref(m->ptrs[i]);
 	bpfrt_ringbuf_free(m);
+	free(m->qs);
 	bpfrt_big_free(m->values);
 	free(m->ptrs);
 	free(m);
@@ -533,7 +624,7 @@ static struct hnode *hfind(struct bpfrt_map *m, const void *key)
 
 void *bpfrt_map_lookup_prog(struct bpfrt_map *m, const void *key)
 {
-	if (unlikely(m->rb))
+	if (unlikely(m->rb || m->qs))
 		return NULL;
 	if (m->ht) {
 		struct hnode *n = hfind(m, key);
@@ -587,8 +678,8 @@ static bool lru_evict(struct bpfrt_map *m)
 int bpfrt_map_update_raw(struct bpfrt_map *m, const void *key, const void *value, uint64_t flags,
 			 bool from_prog)
 {
-	if (flags > BPF_EXIST || m->rb)
-		return -EINVAL;
+	if (flags > BPF_EXIST || m->rb || m->qs)
+		return -EINVAL; /* queues and stacks: bpfrt_map_push */
 	if ((m->type == BPF_MAP_TYPE_HASH_OF_MAPS && from_prog) || is_ptr_array(m->type))
 		return from_prog ? -EINVAL : -EOPNOTSUPP; /* bpfrt_map_update_inner, _prog */
 	if (!m->ht) {
@@ -732,6 +823,8 @@ int bpfrt_map_delete_raw(struct bpfrt_map *m, const void *key)
 
 int bpfrt_map_lookup(bpfrt_map *m, const void *key, void *value)
 {
+	if (m && m->qs && value)
+		return bpfrt_map_pop(m, value, false); /* peek; the key is ignored */
 	if (!m || !key || !value)
 		return -EINVAL;
 	if (m->type == BPF_MAP_TYPE_PROG_ARRAY || m->type == BPF_MAP_TYPE_ARRAY_OF_MAPS ||
@@ -760,10 +853,12 @@ int bpfrt_map_lookup(bpfrt_map *m, const void *key, void *value)
 
 int bpfrt_map_update(bpfrt_map *m, const void *key, const void *value, uint64_t flags)
 {
+	if (m && (m->flags & BPF_F_RDONLY))
+		return -EPERM;
+	if (m && m->qs && value)
+		return bpfrt_map_push(m, value, flags); /* the key is ignored */
 	if (!m || !key || !value)
 		return -EINVAL;
-	if (m->flags & BPF_F_RDONLY)
-		return -EPERM;
 	return bpfrt_map_update_raw(m, key, value, flags, false);
 }
 
@@ -776,8 +871,8 @@ int bpfrt_map_delete(bpfrt_map *m, const void *key)
 
 int bpfrt_map_get_next_key(bpfrt_map *m, const void *key, void *next)
 {
-	if (!m || !next || m->rb)
-		return -EINVAL;
+	if (!m || !next || m->rb || m->qs)
+		return -EINVAL; /* queues and stacks have no keys */
 	if (!m->ht) {
 		uint32_t i = 0, k;
 		if (key) {
@@ -811,6 +906,8 @@ int bpfrt_map_get_next_key(bpfrt_map *m, const void *key, void *next)
 
 int bpfrt_map_lookup_and_delete(bpfrt_map *m, const void *key, void *value)
 {
+	if (m && m->qs && value)
+		return bpfrt_map_pop(m, value, true); /* pop; the key is ignored */
 	if (!m || !key || !value)
 		return -EINVAL;
 	if (!m->ht)

@@ -20,6 +20,7 @@ struct bpfrt_map {
 	uint64_t clock;              /* LRU: the use counter */
 	const struct bpfrt_map *inner; /* map-in-map: the template inner maps must match */
 	struct bpfrt_ringbuf *rb;    /* ring buffers */
+	struct qstack *qs;           /* queue and stack maps (map.c) */
 	bool owner_set, owner_jit;   /* prog_array: the owner's program type and engine */
 	uint32_t owner_type;
 	int refs;
@@ -36,6 +37,10 @@ BPFRT_HIDDEN void *bpfrt_map_lookup_prog(struct bpfrt_map *m, const void *key);
 BPFRT_HIDDEN int bpfrt_map_update_raw(struct bpfrt_map *m, const void *key, const void *value,
 				      uint64_t flags, bool from_prog);
 BPFRT_HIDDEN int bpfrt_map_delete_raw(struct bpfrt_map *m, const void *key);
+/* Queue and stack maps: push (flags 0 or BPF_EXIST: drop the oldest when
+ * full), pop, peek. 0 or a negative errno; -EINVAL for other maps. */
+BPFRT_HIDDEN int bpfrt_map_push(struct bpfrt_map *m, const void *value, uint64_t flags);
+BPFRT_HIDDEN int bpfrt_map_pop(struct bpfrt_map *m, void *value, bool remove);
 
 /* ringbuf.c */
 BPFRT_HIDDEN int bpfrt_ringbuf_init(struct bpfrt_map *m, struct bpfrt_err *err);

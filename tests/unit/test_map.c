@@ -198,6 +198,44 @@ static void stress_hash(void **state)
 	}
 }
 
+/* Queue and stack maps from userspace: push = update, peek = lookup,
+ * pop = lookup_and_delete (the key is ignored, as in the kernel). */
+static void queue_stack(void **state)
+{
+	(void)state;
+	struct bpfrt_map *bad;
+	struct bpfrt_err err = { 0 };
+	assert_int_equal(bpfrt_map_create(BPF_MAP_TYPE_QUEUE, 4, 4, 3, 0, "bad", &bad, &err), BPFRT_EINVAL);
+	assert_non_null(strstr(err.msg, "key 4: must be 0"));
+	for (int stack = 0; stack < 2; stack++) {
+		struct bpfrt_map *m = mk(stack ? BPF_MAP_TYPE_STACK : BPF_MAP_TYPE_QUEUE, 0, 4, 3);
+		uint32_t v, out;
+		assert_int_equal(bpfrt_map_lookup(m, NULL, &out), -ENOENT);
+		assert_int_equal(bpfrt_map_lookup_and_delete(m, NULL, &out), -ENOENT);
+		for (v = 1; v <= 3; v++)
+			assert_int_equal(bpfrt_map_update(m, NULL, &v, 0), 0);
+		assert_int_equal(bpfrt_map_update(m, NULL, &v, 0), -E2BIG);   /* full */
+		assert_int_equal(bpfrt_map_update(m, NULL, &v, 8), -EINVAL);  /* a bad flag */
+		assert_int_equal(bpfrt_map_update(m, NULL, &v, BPF_EXIST), 0); /* 1 goes, 4 comes */
+		assert_int_equal(bpfrt_map_delete(m, &v), -EINVAL);
+		assert_int_equal(bpfrt_map_lookup(m, NULL, &out), 0);
+		assert_int_equal(out, stack ? 4 : 2);
+		static const uint32_t qorder[] = { 2, 3, 4 }, sorder[] = { 4, 3, 2 };
+		for (int i = 0; i < 3; i++) {
+			assert_int_equal(bpfrt_map_lookup_and_delete(m, NULL, &out), 0);
+			assert_int_equal(out, stack ? sorder[i] : qorder[i]);
+		}
+		assert_int_equal(bpfrt_map_lookup_and_delete(m, NULL, &out), -ENOENT);
+		/* the ring wraps: many rounds through 4 slots */
+		for (v = 0; v < 1000; v++) {
+			assert_int_equal(bpfrt_map_update(m, NULL, &v, 0), 0);
+			assert_int_equal(bpfrt_map_lookup_and_delete(m, NULL, &out), 0);
+			assert_int_equal(out, v);
+		}
+		bpfrt_map_put(m);
+	}
+}
+
 static void prog_array_slots(void **state)
 {
 	(void)state;
@@ -239,6 +277,7 @@ int main(void)
 		cmocka_unit_test(percpu_values),
 		cmocka_unit_test(stress_hash),
 		cmocka_unit_test(prog_array_slots),
+		cmocka_unit_test(queue_stack),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

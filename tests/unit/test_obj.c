@@ -417,6 +417,82 @@ static void ringbuf_program(void **state)
 	bpf_object__close(kobj);
 }
 
+/* Queue and stack maps from a program, on each engine and in the kernel:
+ * the same r0, then the same elements left, in the same order. */
+struct qleft {
+	uint32_t q[8];
+	uint64_t st[8];
+	int nq, nst;
+};
+
+static void qstack_program(void **state)
+{
+	(void)state;
+	static const struct { bpfrt_engine e; uint32_t flags; } engines[] = {
+		{ BPFRT_ENGINE_INTERP, BPFRT_LOAD_SAFE }, { BPFRT_ENGINE_INTERP, 0 }, { BPFRT_ENGINE_JIT, 0 },
+	};
+	uint64_t r0s[3];
+	struct qleft mine = { 0 };
+	for (size_t e = 0; e < 3; e++) {
+		bpfrt_vm *vm = bpfrt_vm_new();
+		bpfrt_obj *obj;
+		if (bpfrt_obj_open(vm, obj_path("qstack.o"), &obj) != BPFRT_OK)
+			fail_msg("open: %s", bpfrt_vm_errmsg(vm));
+		struct bpfrt_load_opts o = { .sz = sizeof(o), .flags = engines[e].flags, .engine = engines[e].e };
+		bpfrt_prog *p;
+		if (bpfrt_obj_load_prog(obj, "qs", &o, &p) != BPFRT_OK)
+			fail_msg("load: %s", bpfrt_vm_errmsg(vm));
+		if (bpfrt_prog_run_ctx(p, NULL, 0, &r0s[e]) != BPFRT_OK)
+			fail_msg("run: %s", bpfrt_prog_errmsg(p));
+		struct qleft left = { 0 };
+		bpfrt_map *q = bpfrt_obj_map_by_name(obj, "q"), *st = bpfrt_obj_map_by_name(obj, "st");
+		assert_non_null(q);
+		assert_non_null(st);
+		uint32_t k;
+		assert_int_equal(bpfrt_map_get_next_key(q, NULL, &k), -EINVAL); /* no keys */
+		while (left.nq < 8 && bpfrt_map_lookup_and_delete(q, NULL, &left.q[left.nq]) == 0)
+			left.nq++;
+		while (left.nst < 8 && bpfrt_map_lookup_and_delete(st, NULL, &left.st[left.nst]) == 0)
+			left.nst++;
+		if (e == 0)
+			mine = left;
+		else
+			assert_memory_equal(&left, &mine, sizeof(left));
+		bpfrt_prog_free(p);
+		bpfrt_obj_free(obj);
+		bpfrt_vm_free(vm);
+	}
+	assert_true(r0s[0] != 0); /* 0: the bad-flag push was not refused */
+	assert_int_equal(r0s[1], r0s[0]);
+	assert_int_equal(r0s[2], r0s[0]);
+	/* what the program must leave: the queue's last three, the stack's first three */
+	assert_int_equal(mine.nq, 3);
+	assert_int_equal(mine.q[0], 40);
+	assert_int_equal(mine.q[2], 60);
+	assert_int_equal(mine.nst, 3);
+	assert_int_equal(mine.st[0], 300);
+	assert_int_equal(mine.st[2], 100);
+	struct bpf_object *kobj = bpf_object__open_file(obj_path("qstack.o"), NULL);
+	if (!kobj || bpf_object__load(kobj)) {
+		printf("SKIP kernel comparison: the kernel refused the object (%s)\n", strerror(errno));
+		bpf_object__close(kobj);
+		return;
+	}
+	LIBBPF_OPTS(bpf_test_run_opts, topts);
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(bpf_object__find_program_by_name(kobj, "qs")),
+						&topts), 0);
+	assert_int_equal(topts.retval, (uint32_t)r0s[0]);
+	struct qleft kern = { 0 };
+	int qfd = bpf_map__fd(bpf_object__find_map_by_name(kobj, "q"));
+	int sfd = bpf_map__fd(bpf_object__find_map_by_name(kobj, "st"));
+	while (kern.nq < 8 && bpf_map_lookup_and_delete_elem(qfd, NULL, &kern.q[kern.nq]) == 0)
+		kern.nq++;
+	while (kern.nst < 8 && bpf_map_lookup_and_delete_elem(sfd, NULL, &kern.st[kern.nst]) == 0)
+		kern.nst++;
+	assert_memory_equal(&kern, &mine, sizeof(kern));
+	bpf_object__close(kobj);
+}
+
 /* `.values = { [2] = &target }`: the slot holds the program once loaded. */
 static void prog_array_init(void **state)
 {
@@ -491,6 +567,7 @@ int main(void)
 		cmocka_unit_test(helpers_program),
 		cmocka_unit_test(ringbuf_program),
 		cmocka_unit_test(prog_array_init),
+		cmocka_unit_test(qstack_program),
 		cmocka_unit_test(malformed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
