@@ -55,11 +55,9 @@ static char *crc_body(void)
 	return buf;
 }
 
-static struct bpfrt_insn *assemble(const char *prelude, const char *body, size_t *n)
+/* Assembles and frees text; a bench program that does not assemble is a bug. */
+static struct bpfrt_insn *asm_text(char *text, size_t *n)
 {
-	size_t l = strlen(prelude) + strlen(body) + 1;
-	char *text = malloc(l);
-	snprintf(text, l, "%s%s", prelude, body);
 	struct bpfrt_insn *in;
 	char err[256];
 	if (bpfrt_asm(text, &in, n, err, sizeof(err)) != BPFRT_OK) {
@@ -68,6 +66,14 @@ static struct bpfrt_insn *assemble(const char *prelude, const char *body, size_t
 	}
 	free(text);
 	return in;
+}
+
+static struct bpfrt_insn *assemble(const char *prelude, const char *body, size_t *n)
+{
+	size_t l = strlen(prelude) + strlen(body) + 1;
+	char *text = malloc(l);
+	snprintf(text, l, "%s%s", prelude, body);
+	return asm_text(text, n);
 }
 
 /* Best-of-rounds mean ns per run of prog on pkt. */
@@ -168,14 +174,7 @@ static struct bpfrt_insn *big_program(int blocks, size_t *n)
 			     "jeq %%r8, 0, L%d\nneg32 %%r8\nrsh32 %%r0, 1\nxor32 %%r0, %%r8\n"
 			     "stxdw [%%r10-16], %%r3\nL%d:\n", i, i);
 	sprintf(p, "exit\n");
-	struct bpfrt_insn *in;
-	char err[256];
-	if (bpfrt_asm(text, &in, n, err, sizeof(err)) != BPFRT_OK) {
-		fprintf(stderr, "bench: %s\n", err);
-		exit(1);
-	}
-	free(text);
-	return in;
+	return asm_text(text, n);
 }
 
 static double load_time(bpfrt_vm *vm, const struct bpfrt_insn *in, size_t n, bpfrt_engine e,
