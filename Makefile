@@ -31,13 +31,13 @@ LDLIBS  := -lbpf -lelf -lurcu-cds -lurcu-memb -lurcu-common -lZydis -lpthread -l
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
 LIB_SRC := src/insn.c src/validate.c src/interp.c src/jit_x86.c src/jit_mem.c src/jit_dump.c src/patch.c src/rewrite.c src/elf.c src/obj.c src/progtype.c src/map.c src/ringbuf.c src/ctx.c src/asm.c src/disasm.c \
-	src/helpers.c src/vm.c
+	src/helpers.c src/vm.c $(wildcard src/verifier/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(BUILD)/cli/main.o $(BUILD)/tools/datafile.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZERS := load jit elf
-TOOL_BIN := $(BUILD)/tests/run_conformance $(BUILD)/tests/run_data \
+TOOL_BIN := $(BUILD)/tests/run_conformance $(BUILD)/tests/run_data $(BUILD)/tests/run_verify \
 	$(FUZZERS:%=$(BUILD)/tests/fuzz_%_replay)
 BENCH_BIN := $(BUILD)/bench/bench
 BPF_SRC := $(wildcard tests/bpf/*.bpf.c)

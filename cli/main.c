@@ -47,6 +47,7 @@ static const char usage_main[] =
 	"  plugin [OPTIONS] [MEM] bpf_conformance plugin: program as hex on stdin\n"
 	"  prog list OBJ.o        the programs and maps of a BPF ELF object\n"
 	"  map dump OBJ.o NAME    the contents of a map of an object\n"
+	"  verify OBJ.o           verify the programs of an object\n"
 	"  version                print the version\n"
 	"  help                   this text\n"
 	"\n"
@@ -707,6 +708,112 @@ static int cmd_prog(int argc, char **argv)
 	return 0;
 }
 
+static const char usage_verify[] =
+	"usage: bpfrt verify OBJ.o [--prog NAME | --section SEC] [--platform linux|bpfrt]\n"
+	"                    [--log-level 0|1|2] [--json]\n"
+	"  Verifies the programs of OBJ.o (all of them, or the one named) with the\n"
+	"  path-sensitive verifier and prints a kernel-style log: the reason of a\n"
+	"  refusal with its instruction, at level 2 the state at each instruction.\n"
+	"  --platform linux (default) knows every Linux program type and helper;\n"
+	"  bpfrt only what this runtime can run.\n"
+	"  Exit status: 0 all accepted, 1 one refused, 2 could not load or verify.\n";
+
+static int cmd_verify(int argc, char **argv)
+{
+	const char *file = NULL, *prog = NULL, *sec = NULL;
+	int platform = BPFRT_PLATFORM_LINUX;
+	unsigned level = 0;
+	bool json = false;
+	for (int i = 0; i < argc; i++) {
+		const char *a = argv[i];
+		if (!strcmp(a, "--help") || !strcmp(a, "-h")) {
+			fputs(usage_verify, stdout);
+			return 0;
+		} else if (!strcmp(a, "--prog") && i + 1 < argc) {
+			prog = argv[++i];
+		} else if (!strcmp(a, "--section") && i + 1 < argc) {
+			sec = argv[++i];
+		} else if (!strcmp(a, "--platform") && i + 1 < argc) {
+			const char *p = argv[++i];
+			if (!strcmp(p, "linux"))
+				platform = BPFRT_PLATFORM_LINUX;
+			else if (!strcmp(p, "bpfrt"))
+				platform = BPFRT_PLATFORM_BPFRT;
+			else {
+				fputs(usage_verify, stderr);
+				return 2;
+			}
+		} else if (!strcmp(a, "--log-level") && i + 1 < argc) {
+			level = (unsigned)atoi(argv[++i]);
+		} else if (!strcmp(a, "--json")) {
+			json = true;
+		} else if (!file && a[0] != '-') {
+			file = a;
+		} else {
+			fputs(usage_verify, stderr);
+			return 2;
+		}
+	}
+	if (!file) {
+		fputs(usage_verify, stderr);
+		return 2;
+	}
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_obj *obj = NULL;
+	if (!vm)
+		return die("out of memory");
+	if (bpfrt_obj_open(vm, file, &obj) != BPFRT_OK) {
+		int rc = die("%s", bpfrt_vm_errmsg(vm));
+		bpfrt_vm_free(vm);
+		return rc;
+	}
+	int worst = 0;
+	size_t done = 0, np = bpfrt_obj_prog_count(obj);
+	if (json)
+		printf("[");
+	for (size_t i = 0; i < np; i++) {
+		struct bpfrt_obj_prog_info pi;
+		bpfrt_obj_prog_info(obj, i, &pi);
+		if ((prog && strcmp(prog, pi.name)) || (sec && strcmp(sec, pi.section)))
+			continue;
+		struct bpfrt_verify_opts o = { .sz = sizeof(o), .platform = platform, .log_level = level };
+		struct bpfrt_verify_result r;
+		int rc = bpfrt_obj_verify(obj, pi.name, &o, &r);
+		int code = rc == BPFRT_OK ? 0 : rc == BPFRT_EREJECT ? 1 : 2;
+		if (code > worst)
+			worst = code;
+		if (json) {
+			printf("%s{\"program\": ", done ? ", " : "");
+			json_str(pi.name);
+			printf(", \"section\": ");
+			json_str(pi.section);
+			printf(", \"verdict\": \"%s\", \"insn\": %d, \"processed\": %" PRIu64 ", \"states\": %" PRIu64
+			       ", \"ns\": %" PRIu64 ", \"log\": ", code == 0 ? "accepted" : code == 1 ? "refused" : "error",
+			       r.insn == UINT32_MAX ? -1 : (int)r.insn, r.processed, r.states, r.ns);
+			json_str(r.log ? r.log : bpfrt_vm_errmsg(vm));
+			printf("}");
+		} else {
+			printf("%s (%s): %s\n", pi.name, pi.section,
+			       code == 0 ? "accepted" : code == 1 ? "refused" : "could not verify");
+			fputs(r.log ? r.log : bpfrt_vm_errmsg(vm), stdout);
+			if (r.log && r.log[0] && r.log[strlen(r.log) - 1] != '\n')
+				putchar('\n');
+		}
+		bpfrt_verify_result_fini(&r);
+		done++;
+	}
+	if (json)
+		printf("]\n");
+	if (!done) {
+		fprintf(stderr, "bpfrt: %s: no program%s%s%s%s\n", file, prog ? " named " : "", prog ? prog : "",
+			sec ? " in section " : "", sec ? sec : "");
+		worst = 2;
+	}
+	bpfrt_obj_free(obj);
+	bpfrt_vm_free(vm);
+	return worst;
+}
+
 static const char usage_map[] =
 	"usage: bpfrt map dump OBJ.o NAME [--json]\n"
 	"Opens OBJ.o and prints the contents of its map NAME (global data maps hold\n"
@@ -828,6 +935,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "dump")) return cmd_dump(argc - 2, argv + 2);
 	if (!strcmp(cmd, "prog")) return cmd_prog(argc - 2, argv + 2);
 	if (!strcmp(cmd, "map")) return cmd_map(argc - 2, argv + 2);
+	if (!strcmp(cmd, "verify")) return cmd_verify(argc - 2, argv + 2);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("%s\n", bpfrt_version());
 		return 0;

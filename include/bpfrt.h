@@ -267,6 +267,39 @@ BPFRT_API const char *bpfrt_obj_license(const bpfrt_obj *obj);
 BPFRT_API int bpfrt_obj_load_prog(bpfrt_obj *obj, const char *name,
 				  const struct bpfrt_load_opts *opts, bpfrt_prog **out);
 
+/* ------------------------------------------------------------ verifier ---- */
+
+/*
+ * Verifies program `name` of the object (NULL: the first) without loading
+ * it: the path-sensitive verifier proves it cannot read uninitialised
+ * registers or stack, touch memory it was not given, leak pointers, loop
+ * forever or leak references.  Against the Linux platform (every program
+ * type and helper the kernel describes, whatever bpfrt can run) or the
+ * bpfrt platform (the vm's helpers).  Returns BPFRT_OK (accepted),
+ * BPFRT_EREJECT (refused: res->insn and the log say where and why) or
+ * another status (the program could not be verified).  res->log is the
+ * kernel-style log (free it with bpfrt_verify_result_fini).
+ */
+enum { BPFRT_PLATFORM_BPFRT = 0, BPFRT_PLATFORM_LINUX = 1 };
+struct bpfrt_verify_opts {
+	size_t sz;
+	int platform;          /* BPFRT_PLATFORM_* */
+	unsigned log_level;    /* 0: the reason of a refusal; 1: + a summary; 2: + the state at each insn */
+};
+struct bpfrt_verify_result {
+	int status;
+	uint32_t insn;         /* a refusal's instruction (UINT32_MAX: none) */
+	char *log;
+	uint64_t processed;    /* instructions processed by the walk */
+	uint64_t states, peak_states, pruned;
+	uint64_t ns;           /* time taken */
+	uint32_t stack_depth;  /* the entry function's */
+	int tail_call_reachable;
+};
+BPFRT_API int bpfrt_obj_verify(bpfrt_obj *obj, const char *name, const struct bpfrt_verify_opts *opts,
+			       struct bpfrt_verify_result *res);
+BPFRT_API void bpfrt_verify_result_fini(struct bpfrt_verify_result *res);
+
 /* ---------------------------------------------------------------- maps ---- */
 
 /*

@@ -3,6 +3,7 @@
  */
 #include "obj.h"
 #include "map.h"
+#include "verifier.h"
 
 #include <linux/bpf.h>
 
@@ -333,4 +334,83 @@ int bpfrt_obj_map_info(const bpfrt_obj *obj, size_t i, struct bpfrt_obj_map_info
 const char *bpfrt_obj_license(const bpfrt_obj *obj)
 {
 	return obj ? obj->license : "";
+}
+
+/* ------------------------------------------------------------- verifier */
+
+static int obj_prog_index(const bpfrt_obj *obj, const char *name)
+{
+	for (size_t i = 0; i < obj->nprogs; i++)
+		if (!name || !strcmp(obj->progs[i].name, name))
+			return (int)i;
+	return -1;
+}
+
+int bpfrt_obj_verify_internal(bpfrt_obj *obj, size_t pi, int platform, unsigned level, struct vf_result *vr)
+{
+	const struct obj_prog *p = &obj->progs[pi];
+	struct vf_map *maps = calloc(obj->nmaps ? obj->nmaps : 1, sizeof(*maps));
+	if (!maps)
+		return BPFRT_ENOMEM;
+	for (size_t i = 0; i < obj->nmaps; i++) {
+		const struct obj_mapdef *d = &obj->maps[i];
+		maps[i] = (struct vf_map){ d->type, d->key_size, d->value_size, d->max_entries, d->flags,
+					   d->inner, d->rodata, d->name };
+	}
+	/* a section libbpf does not name (old objects: "2/1", "from-netdev"): as XDP
+	 * if the object's name says so, else as a tc classifier, the most permissive
+	 * socket-buffer program (PREVAIL's rule) */
+	uint32_t type = p->type;
+	if (!type) {
+		const char *base = strrchr(obj->name, '/');
+		type = strstr(base ? base : obj->name, "xdp") ? BPF_PROG_TYPE_XDP : BPF_PROG_TYPE_SCHED_CLS;
+	}
+	struct vf_input in = { .insns = p->insns, .n = p->n, .prog_type = type, .maps = maps,
+			       .nmaps = obj->nmaps, .platform = platform, .helpers = &obj->vm->helpers,
+			       .log_level = level };
+	int rc = bpfrt_verify(&in, vr);
+	free(maps);
+	return rc;
+}
+
+int bpfrt_obj_verify(bpfrt_obj *obj, const char *name, const struct bpfrt_verify_opts *opts,
+		     struct bpfrt_verify_result *res)
+{
+	if (!obj || !res)
+		return BPFRT_EINVAL;
+	memset(res, 0, sizeof(*res));
+	res->insn = UINT32_MAX;
+	struct bpfrt_verify_opts o = { .sz = sizeof(o) };
+	if (opts)
+		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
+	int pi = obj_prog_index(obj, name);
+	if (pi < 0)
+		return res->status = bpfrt_vm_fail(obj->vm, BPFRT_EINVAL, "%s: no program %s", obj->name,
+						   name ? name : "");
+	struct vf_result vr;
+	int rc = bpfrt_obj_verify_internal(obj, (size_t)pi, o.platform == BPFRT_PLATFORM_LINUX ? VF_PLATFORM_LINUX
+									: VF_PLATFORM_BPFRT, o.log_level, &vr);
+	res->status = rc;
+	res->insn = vr.err_insn;
+	res->log = vr.log;
+	vr.log = NULL;
+	res->processed = vr.processed;
+	res->states = vr.states;
+	res->peak_states = vr.peak_states;
+	res->pruned = vr.pruned;
+	res->ns = vr.ns;
+	res->stack_depth = vr.nsub ? vr.sub[0].stack_depth : 0;
+	res->tail_call_reachable = vr.tail_call_reachable;
+	bpfrt_verify_result_free(&vr);
+	if (rc && rc != BPFRT_EREJECT && !res->log)
+		bpfrt_vm_fail(obj->vm, rc, "%s: %s: could not verify", obj->name, obj->progs[pi].name);
+	return rc;
+}
+
+void bpfrt_verify_result_fini(struct bpfrt_verify_result *res)
+{
+	if (res) {
+		free(res->log);
+		res->log = NULL;
+	}
 }

@@ -58,6 +58,9 @@ struct bpfrt_obj {
 
 BPFRT_HIDDEN int bpfrt_elf_parse(bpfrt_obj *obj, const void *buf, size_t len, struct bpfrt_err *err);
 BPFRT_HIDDEN void bpfrt_obj_defs_free(bpfrt_obj *obj);
+struct vf_result;
+BPFRT_HIDDEN int bpfrt_obj_verify_internal(bpfrt_obj *obj, size_t pi, int platform, unsigned level,
+					   struct vf_result *vr);
 BPFRT_HIDDEN void bpfrt_obj_maps_free(bpfrt_obj *obj);
 BPFRT_HIDDEN uint32_t bpfrt_prog_type_of_section(const char *sec);
 BPFRT_HIDDEN const char *bpfrt_prog_type_name(uint32_t type);

@@ -109,6 +109,12 @@ static int check_one(const struct bpfrt_insn *insns, size_t n, size_t pc,
 	enum bpfrt_op op = bpfrt_insn_decode(insn);
 	if (unlikely(op == BPFRT_OP_INVALID)) {
 		uint8_t cls = BPF_CLASS(insn->code), mode = BPF_MODE(insn->code);
+		if ((cls == BPF_LD) && (mode == BPF_MODE_ABS || mode == BPF_MODE_IND) &&
+		    (vflags & BPFRT_VALIDATE_LDABS) && (insn->code & 0x18) != 0x18 && !insn->dst && !insn->off &&
+		    (mode == BPF_MODE_IND ? insn->src <= 10 : !insn->src)) {
+			*opp = BPFRT_OP_INVALID; /* the verifier knows them; engines do not run them */
+			return BPFRT_OK;
+		}
 		if ((cls == BPF_LD) && (mode == BPF_MODE_ABS || mode == BPF_MODE_IND))
 			return bpfrt_err_set(err, BPFRT_ENOTSUP,
 				"insn %zu: legacy packet load (LD_ABS/LD_IND, opcode 0x%02x) is not supported",
@@ -161,7 +167,7 @@ static int check_one(const struct bpfrt_insn *insns, size_t n, size_t pc,
 		break;
 	}
 	case SHAPE_CALL_HELPER:
-		if (!bpfrt_helper_get(helpers, (uint32_t)insn->imm))
+		if (!(vflags & BPFRT_VALIDATE_ANY_HELPER) && !bpfrt_helper_get(helpers, (uint32_t)insn->imm))
 			return bpfrt_err_set(err, BPFRT_EREJECT, "insn %zu: call to unknown helper %d",
 					     pc, insn->imm);
 		break;
@@ -183,6 +189,8 @@ static int check_one(const struct bpfrt_insn *insns, size_t n, size_t pc,
 /* The target of a jump or local call at pc, or INT64_MIN if pc is neither. */
 static int64_t branch_target(const struct bpfrt_insn *dec, size_t pc)
 {
+	if (dec[pc].code == BPFRT_OP_INVALID)
+		return INT64_MIN;
 	enum bpfrt_shape shape = bpfrt_forms[dec[pc].code].shape;
 	switch (shape) {
 	case SHAPE_JA: case SHAPE_JCC_K: case SHAPE_JCC_X:
@@ -258,7 +266,7 @@ int bpfrt_validate(const struct bpfrt_insn *insns, size_t n,
 			;
 		const char *what = start ? "subprogram" : "program";
 		for (size_t pc = start; pc < end; pc++) {
-			if (kind[pc] & K_LDDW_HI)
+			if ((kind[pc] & K_LDDW_HI) || dec[pc].code == BPFRT_OP_INVALID)
 				continue;
 			enum bpfrt_shape shape = bpfrt_forms[dec[pc].code].shape;
 			if (shape != SHAPE_JA && shape != SHAPE_JA32 && shape != SHAPE_JCC_K &&
@@ -279,7 +287,8 @@ int bpfrt_validate(const struct bpfrt_insn *insns, size_t n,
 				last - 1, what);
 			goto out;
 		}
-		enum bpfrt_shape shape = bpfrt_forms[dec[last].code].shape;
+		enum bpfrt_shape shape = dec[last].code == BPFRT_OP_INVALID ? SHAPE_LDX :
+					 (enum bpfrt_shape)bpfrt_forms[dec[last].code].shape;
 		if (shape != SHAPE_EXIT && shape != SHAPE_JA && shape != SHAPE_JA32) {
 			rc = bpfrt_err_set(err, BPFRT_EREJECT,
 				"insn %zu: the %s does not end in exit or an unconditional jump: "

@@ -76,6 +76,9 @@ else
 	suite "conformance negative/" "$BUILD/tests/run_conformance" "$BPFRT" "$C/negative" --negative \
 		--xfail "error.data:returning r10 leaks a pointer, which the verifier refuses (issue 5)"
 	suite "real-world objects: prog list; malformed objects refused" sh "$top/tests/corpus.sh" "$BPFRT" "$CORPUS"
+	suite "verifier vs expected verdicts of real objects" "$BUILD/tests/run_verify" \
+		"$CORPUS/ebpf-samples/prevail_test_verify_expectations.tsv" "$CORPUS/ebpf-samples" \
+		--known "$top/tests/verify_known.tsv"
 	U=$CORPUS/ubpf/tests
 	suite "conformance tests/ (JIT, 24 permuted register maps)" "$BUILD/tests/run_data" \
 		--jit-permutations 24 "$C/tests"

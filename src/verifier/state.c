@@ -1,0 +1,257 @@
+/*
+ * state.c — verifier states: frames, stacks, references; copying, freeing,
+ * and the comparison that prunes the walk.
+ *
+ * Pruning: when the walk reaches an instruction with a state `cur` and an
+ * earlier walk from the same instruction with a state `old` finished
+ * without error, cur needs no walk of its own if every concrete machine
+ * state cur describes is one old describes (old subsumes cur).  Registers
+ * dead at the instruction (static liveness, cfg.c) are not compared; a
+ * register or stack byte old holds as uninitialised was never read on
+ * old's paths, so cur's may be anything.  Ids (NULL-check groups, packet
+ * pointers, references) are compared through a consistent renaming.
+ */
+#include "vf.h"
+
+struct vframe *vframe_new(uint32_t frameno, uint32_t callsite, uint32_t subprog)
+{
+	struct vframe *f = calloc(1, sizeof(*f));
+	if (!f)
+		return NULL;
+	f->frameno = frameno;
+	f->callsite = callsite;
+	f->subprog = subprog;
+	return f;
+}
+
+static void vframe_free(struct vframe *f)
+{
+	if (f) {
+		free(f->slot);
+		free(f);
+	}
+}
+
+void vstate_free(struct vstate *st)
+{
+	if (!st)
+		return;
+	for (uint32_t i = 0; i <= st->curframe && i < VF_MAX_FRAMES; i++)
+		vframe_free(st->frame[i]);
+	free(st->refs);
+	free(st);
+}
+
+static struct vframe *vframe_copy(const struct vframe *f)
+{
+	struct vframe *c = malloc(sizeof(*c));
+	if (!c)
+		return NULL;
+	*c = *f;
+	c->slot = NULL;
+	if (f->nslots) {
+		c->slot = malloc(f->nslots * sizeof(*c->slot));
+		if (!c->slot) {
+			free(c);
+			return NULL;
+		}
+		memcpy(c->slot, f->slot, f->nslots * sizeof(*c->slot));
+	}
+	return c;
+}
+
+struct vstate *vstate_copy(const struct vstate *st)
+{
+	struct vstate *c = calloc(1, sizeof(*c));
+	if (!c)
+		return NULL;
+	c->curframe = st->curframe;
+	c->active_lock = st->active_lock;
+	c->parent = st->parent;
+	c->depth = st->depth;
+	c->last_cp_insns = st->last_cp_insns;
+	c->last_cp_jmps = st->last_cp_jmps;
+	for (uint32_t i = 0; i <= st->curframe; i++) {
+		if (!(c->frame[i] = vframe_copy(st->frame[i]))) {
+			c->curframe = i ? i - 1 : 0;
+			if (!i)
+				c->frame[0] = NULL;
+			vstate_free(c);
+			return NULL;
+		}
+	}
+	if (st->nrefs) {
+		c->refs = malloc(st->nrefs * sizeof(*c->refs));
+		if (!c->refs) {
+			vstate_free(c);
+			return NULL;
+		}
+		memcpy(c->refs, st->refs, st->nrefs * sizeof(*c->refs));
+		c->nrefs = c->caprefs = st->nrefs;
+	}
+	return c;
+}
+
+bool vframe_grow(struct vframe *f, uint32_t nslots)
+{
+	if (nslots <= f->nslots)
+		return true;
+	struct vslot *s = realloc(f->slot, nslots * sizeof(*s));
+	if (!s)
+		return false;
+	memset(s + f->nslots, 0, (nslots - f->nslots) * sizeof(*s));
+	f->slot = s;
+	f->nslots = nslots;
+	return true;
+}
+
+bool vstate_add_ref(struct vstate *st, uint32_t id, uint32_t insn)
+{
+	if (st->nrefs == st->caprefs) {
+		uint32_t cap = st->caprefs ? st->caprefs * 2 : 4;
+		struct vref *r = realloc(st->refs, cap * sizeof(*r));
+		if (!r)
+			return false;
+		st->refs = r;
+		st->caprefs = cap;
+	}
+	st->refs[st->nrefs++] = (struct vref){ id, insn };
+	return true;
+}
+
+bool vstate_drop_ref(struct vstate *st, uint32_t id)
+{
+	for (uint32_t i = 0; i < st->nrefs; i++)
+		if (st->refs[i].id == id) {
+			memmove(&st->refs[i], &st->refs[i + 1], (st->nrefs - i - 1) * sizeof(*st->refs));
+			st->nrefs--;
+			return true;
+		}
+	return false;
+}
+
+/* ---------------------------------------------------------- comparison */
+
+#define IDMAP_MAX 128
+
+struct idmap {
+	uint32_t old[IDMAP_MAX], cur[IDMAP_MAX];
+	unsigned n;
+};
+
+/* old id a and cur id b stand for the same thing, consistently */
+static bool ids_match(struct idmap *m, uint32_t a, uint32_t b)
+{
+	if (!a && !b)
+		return true;
+	if (!a || !b)
+		return false;
+	for (unsigned i = 0; i < m->n; i++) {
+		if (m->old[i] == a)
+			return m->cur[i] == b;
+		if (m->cur[i] == b)
+			return false;
+	}
+	if (m->n == IDMAP_MAX)
+		return false;
+	m->old[m->n] = a;
+	m->cur[m->n++] = b;
+	return true;
+}
+
+static bool reg_subsumes(const struct vreg *o, const struct vreg *c, struct idmap *m)
+{
+	if (o->type == T_NOT_INIT)
+		return true;
+	if (c->type != o->type)
+		return false;
+	if (o->type == T_SCALAR) {
+		/* an id links copies refined together: the old state's links must hold in cur */
+		if (o->id && !ids_match(m, o->id, c->id))
+			return false;
+		return vrange_within(o, c);
+	}
+	if (o->flags != c->flags || o->aux != c->aux || o->off != c->off)
+		return false;
+	if (!vrange_within(o, c))
+		return false;
+	switch (o->type) {
+	case T_PACKET: case T_PACKET_META:
+		if (c->range < o->range)
+			return false;
+		/* fall through */
+	default:
+		if (!ids_match(m, o->id, c->id) || !ids_match(m, o->ref, c->ref))
+			return false;
+	}
+	return true;
+}
+
+static bool slot_byte_ok(const struct vslot *os, const struct vslot *cs, unsigned b, struct idmap *m)
+{
+	uint8_t ot = os ? os->type[b] : S_INVALID, ct = cs ? cs->type[b] : S_INVALID;
+	switch (ot) {
+	case S_INVALID:
+		return true;
+	case S_MISC:
+		if (ct == S_MISC || ct == S_ZERO)
+			return true;
+		return ct == S_SPILL && cs->spill.type == T_SCALAR;
+	case S_ZERO:
+		if (ct == S_ZERO)
+			return true;
+		return ct == S_SPILL && vreg_is_const(&cs->spill) && !cs->spill.var.value;
+	case S_SPILL:
+		if (ct != S_SPILL || os->spill_at != cs->spill_at || os->spill_size != cs->spill_size)
+			return false;
+		return b != os->spill_at || reg_subsumes(&os->spill, &cs->spill, m);
+	}
+	return false;
+}
+
+static bool frame_subsumes(const struct vf_env *e, const struct vframe *o, const struct vframe *c,
+			   uint32_t live_at, bool top, struct idmap *m)
+{
+	if (o->callsite != c->callsite || o->subprog != c->subprog || o->callback != c->callback)
+		return false;
+	uint16_t live = e && e->live ? e->live[live_at] : 0xffff;
+	if (!top) /* a caller's frame: what is live after its call returns (r0-r5 are set then) */
+		live &= ~0x3fu;
+	for (int r = 0; r < 11; r++) {
+		if (r < 10 && !(live & (1u << r)))
+			continue;
+		if (!reg_subsumes(&o->regs[r], &c->regs[r], m))
+			return false;
+	}
+	uint32_t n = o->nslots > c->nslots ? o->nslots : c->nslots;
+	for (uint32_t k = 0; k < n; k++) {
+		const struct vslot *os = k < o->nslots ? &o->slot[k] : NULL;
+		const struct vslot *cs = k < c->nslots ? &c->slot[k] : NULL;
+		if (!os)
+			continue;
+		for (unsigned b = 0; b < 8; b++)
+			if (!slot_byte_ok(os, cs, b, m))
+				return false;
+	}
+	return true;
+}
+
+bool vstate_subsumes(const struct vf_env *e, const struct vstate *old, const struct vstate *cur)
+{
+	if (old->curframe != cur->curframe || old->nrefs != cur->nrefs ||
+	    !old->active_lock != !cur->active_lock)
+		return false;
+	struct idmap m;
+	m.n = 0;
+	for (uint32_t i = 0; i < old->nrefs; i++)
+		if (old->refs[i].insn != cur->refs[i].insn || !ids_match(&m, old->refs[i].id, cur->refs[i].id))
+			return false;
+	for (uint32_t i = 0; i <= old->curframe; i++) {
+		bool top = i == old->curframe;
+		/* liveness: the instruction itself for the top frame, the return point for callers */
+		uint32_t at = top ? old->insn : old->frame[i + 1]->callsite + 1;
+		if (!frame_subsumes(e, old->frame[i], cur->frame[i], at, top, &m))
+			return false;
+	}
+	return true;
+}
