@@ -41,6 +41,17 @@ static void sub_depth(struct vf_env *e, uint32_t frameno, int64_t lowest)
 
 /* ---------------------------------------------------------------- stack */
 
+/* an unknown value of size bytes, zero- or sign-extended */
+static void load_scalar(struct vreg *val, uint32_t size, bool sext)
+{
+	vreg_unknown(val);
+	if (sext)
+		vreg_sext(val, size);
+	else
+		vreg_cast(val, size);
+}
+
+
 /* The spill covering byte b of slot s becomes plain data. */
 static void unspill(struct vslot *s)
 {
@@ -127,8 +138,7 @@ static int stack_access(struct vf_env *e, int regno, const struct vreg *p, int32
 		}
 		if ((rc = stack_check_init(e, f, lo, hi, regno, true)))
 			return rc;
-		vreg_unknown(val);
-		vreg_cast(val, size);
+		load_scalar(val, size, false);
 		return BPFRT_OK;
 	}
 	if (lo % size)
@@ -200,11 +210,7 @@ static int stack_access(struct vf_env *e, int regno, const struct vreg *p, int32
 		vreg_const(val, 0);
 		return BPFRT_OK;
 	}
-	vreg_unknown(val);
-	if (sext)
-		vreg_sext(val, size);
-	else
-		vreg_cast(val, size);
+	load_scalar(val, size, sext);
 	return BPFRT_OK;
 }
 
@@ -234,11 +240,7 @@ static int ctx_access(struct vf_env *e, int regno, const struct vreg *p, int32_t
 			return vf_reject(e, "invalid %s context access off=%" PRId64 " size=%u (the context has %u bytes)",
 					 write ? "write to" : "read from", a, size, pt->ctx_size);
 		if (!write) {
-			vreg_unknown(val);
-			if (sext)
-				vreg_sext(val, size);
-			else
-				vreg_cast(val, size);
+			load_scalar(val, size, sext);
 		}
 		return BPFRT_OK;
 	}
@@ -273,11 +275,7 @@ static int ctx_access(struct vf_env *e, int regno, const struct vreg *p, int32_t
 			goto bad;
 	}
 	if (!write) {
-		vreg_unknown(val);
-		if (sext)
-			vreg_sext(val, size);
-		else
-			vreg_cast(val, size);
+		load_scalar(val, size, sext);
 	}
 	return BPFRT_OK;
 bad:
@@ -329,15 +327,6 @@ static int pkt_check(struct vf_env *e, int regno, const struct vreg *p, int32_t 
 		return vf_reject(e, "invalid access to packet, off=%" PRId64 " size=%" PRIu64 ", %s(id=%u,off=%d,r=%d): "
 				 "check it against data_end first", a, size, vf_regname(regno), p->id, p->off, p->range);
 	return BPFRT_OK;
-}
-
-static void load_scalar(struct vreg *val, uint32_t size, bool sext)
-{
-	vreg_unknown(val);
-	if (sext)
-		vreg_sext(val, size);
-	else
-		vreg_cast(val, size);
 }
 
 int vf_check_mem(struct vf_env *e, int regno, int32_t off, uint32_t size, bool write, struct vreg *val,
