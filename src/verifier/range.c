@@ -300,7 +300,7 @@ static void alu64(struct vreg *d, const struct vreg *s, unsigned op, unsigned wi
 			r.smax = hi;
 		}
 		uint64_t ulo, uhi;
-		if (__builtin_add_overflow(d->umin, s->umin, &ulo) | __builtin_add_overflow(d->umax, s->umax, &uhi)) {
+		if (__builtin_add_overflow(d->umin, s->umin, &ulo) || __builtin_add_overflow(d->umax, s->umax, &uhi)) {
 			r.umin = 0;
 			r.umax = U64_MAX;
 		} else {
@@ -332,7 +332,7 @@ static void alu64(struct vreg *d, const struct vreg *s, unsigned op, unsigned wi
 	case OP_MUL: {
 		uint64_t lo, hi;
 		r.var = tnum_mul(d->var, s->var);
-		if (__builtin_mul_overflow(d->umin, s->umin, &lo) | __builtin_mul_overflow(d->umax, s->umax, &hi)) {
+		if (__builtin_mul_overflow(d->umin, s->umin, &lo) || __builtin_mul_overflow(d->umax, s->umax, &hi)) {
 			r.umin = 0;
 			r.umax = U64_MAX;
 		} else {
