@@ -77,7 +77,10 @@ static const char usage_run[] =
 	"  --json           one JSON object: r0, ns_per_run (and maps)\n"
 	"  --repeat N       run N times and print the mean ns per run\n"
 	"  --safe           bounds-check every memory access, on the interpreter (the\n"
-	"                   default while bpfrt has no verifier)\n"
+	"                   default)\n"
+	"  --trusted        skip the verifier (by default every program is verified\n"
+	"                   first: objects as their program type, raw instructions as\n"
+	"                   a program given the memory)\n"
 	"  --fast           trust the program: no run-time checks; the JIT where it can\n"
 	"                   compile the program, else the interpreter\n"
 	"  --budget N       safe mode: stop after N instructions\n"
@@ -90,12 +93,15 @@ static const char usage_run[] =
 	"  --stats          print the time of each load stage and instruction counts\n";
 
 static const char usage_plugin[] =
-	"usage: bpfrt plugin [--interp|--interp-switch|--jit] [--fast] [MEMORY_HEX]\n"
+	"usage: bpfrt plugin [--interp|--interp-switch|--jit] [--fast] [--verify] [MEMORY_HEX]\n"
 	"The bpf_conformance plugin protocol: reads the program as hex bytes on\n"
 	"stdin, runs it on a copy of MEMORY_HEX (the one argument not starting\n"
 	"with --) and prints r0 in hex; exits non-zero with a message on stderr if\n"
 	"the program is refused or faults.  The interpreter runs in safe mode\n"
-	"unless --fast; --jit trusts the program.\n";
+	"unless --fast; --jit trusts the program.  The suite tests ISA semantics,\n"
+	"so the safety verifier is off unless --verify (its programs include ones a\n"
+	"verifier refuses by design: division by a register that may be zero is\n"
+	"fine, reading r10's address is not).\n";
 
 static const char usage_dump[] =
 	"usage: bpfrt dump xlated|jited FILE [--prog NAME] [--blind] [--zext] [--retpoline] [--stats]\n"
@@ -241,7 +247,8 @@ static int cmd_disasm(int argc, char **argv)
 
 struct run_opts {
 	bpfrt_engine engine;
-	bool fast, retpoline, blind, zext, stats;
+	bool fast, retpoline, blind, zext, stats, trusted, verify;
+	uint32_t ctx_size;
 	uint64_t budget;
 };
 
@@ -257,6 +264,8 @@ static int engine_opt(const char *a, struct run_opts *o)
 	else if (!strcmp(a, "--blind")) o->blind = true;
 	else if (!strcmp(a, "--zext")) o->zext = true;
 	else if (!strcmp(a, "--stats")) o->stats = true;
+	else if (!strcmp(a, "--trusted")) o->trusted = true;
+	else if (!strcmp(a, "--verify")) o->verify = true;
 	else return 0;
 	return 1;
 }
@@ -267,10 +276,12 @@ static struct bpfrt_load_opts load_opts(const struct run_opts *o, const char *na
 	return (struct bpfrt_load_opts){
 		.sz = sizeof(struct bpfrt_load_opts),
 		.flags = (o->fast ? 0 : BPFRT_LOAD_SAFE) | (o->retpoline ? BPFRT_LOAD_JIT_RETPOLINE : 0) |
-			 (o->blind ? BPFRT_LOAD_BLIND : 0) | (o->zext ? BPFRT_LOAD_ZEXT : 0),
+			 (o->blind ? BPFRT_LOAD_BLIND : 0) | (o->zext ? BPFRT_LOAD_ZEXT : 0) |
+			 (o->trusted ? BPFRT_LOAD_TRUSTED : 0) | (o->verify && !o->trusted ? BPFRT_LOAD_VERIFY : 0),
 		.engine = o->engine,
 		.insn_budget = o->budget,
 		.name = name,
+		.ctx_size = o->ctx_size,
 	};
 }
 
@@ -457,8 +468,11 @@ static int cmd_run(int argc, char **argv)
 			rc = die("%s", bpfrt_vm_errmsg(vm));
 			goto out;
 		}
-	} else if ((rc = load(vm, insns, n, &o, file, &p))) {
-		goto out;
+	} else {
+		o.verify = true; /* raw instructions: verified for the memory they get */
+		o.ctx_size = (uint32_t)nmem;
+		if ((rc = load(vm, insns, n, &o, file, &p)))
+			goto out;
 	}
 	/* Each run gets a fresh copy of the memory, as the conformance suite. */
 	uint8_t *copy = malloc(nmem ? nmem : 1);
@@ -763,9 +777,9 @@ static int cmd_verify(int argc, char **argv)
 	if (!vm)
 		return die("out of memory");
 	if (bpfrt_obj_open(vm, file, &obj) != BPFRT_OK) {
-		int rc = die("%s", bpfrt_vm_errmsg(vm));
+		die("%s", bpfrt_vm_errmsg(vm));
 		bpfrt_vm_free(vm);
-		return rc;
+		return 2;
 	}
 	int worst = 0;
 	size_t done = 0, np = bpfrt_obj_prog_count(obj);
@@ -898,6 +912,7 @@ static int cmd_plugin(int argc, char **argv)
 		goto out;
 	}
 	struct bpfrt_insn *insns = (struct bpfrt_insn *)code;
+	o.ctx_size = (uint32_t)nmem;
 	if ((rc = load(vm, insns, ncode / 8, &o, NULL, &p)))
 		goto out;
 	uint64_t r0;

@@ -139,6 +139,11 @@ typedef enum bpfrt_engine {
 #define BPFRT_LOAD_JIT_RETPOLINE (1u << 2) /* JIT: indirect-branch hardening: every
 					   * indirect call (a helper out of rel32 reach,
 					   * callx) goes through a retpoline */
+#define BPFRT_LOAD_VERIFY (1u << 5)       /* raw instructions: verify them first, as a program
+					   * whose r1 points to ctx_size bytes (r2 = ctx_size);
+					   * runs then need at least that much memory */
+#define BPFRT_LOAD_TRUSTED (1u << 6)      /* objects: skip the verifier (programs from a
+					   * trusted source; the caller vouches for them) */
 
 /*
  * Load options; pass NULL for defaults.  Set `sz` to sizeof(struct
@@ -153,6 +158,7 @@ struct bpfrt_load_opts {
 	unsigned jit_permute;  /* testing: bits 0-15 a permutation of the JIT's register
 				* map (0 = the kernel's mapping; 1..2879 others); bit 16:
 				* call every helper through a register */
+	uint32_t ctx_size;     /* BPFRT_LOAD_VERIFY: bytes of memory r1 points to */
 };
 
 /*

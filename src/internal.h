@@ -60,6 +60,9 @@ struct bpfrt_prog {
 	bool needs_rcu;                    /* runs are RCU read-side sections (it uses maps) */
 	bool needs_cpu_slot;               /* runs own a per-CPU slot */
 	uint32_t type;                     /* enum bpf_prog_type (objects) */
+	bool verified;                     /* the verifier accepted it: */
+	bool ctx_ptrs;                     /*   its context holds pointers bpfrt must supply */
+	uint32_t ctx_need;                 /*   runs give it at least this many context bytes */
 	int refs;                          /* the owner's, and each prog_array slot's */
 	pthread_mutex_t lock; /* guards errmsg */
 	char errmsg[BPFRT_ERRMSG_MAX];

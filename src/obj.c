@@ -131,6 +131,24 @@ int bpfrt_obj_load_prog(bpfrt_obj *obj, const char *name, const struct bpfrt_loa
 			p = &obj->progs[i];
 	if (!p)
 		return bpfrt_vm_fail(obj->vm, BPFRT_EINVAL, "%s: no program %s", obj->name, name);
+	/* the verifier first, on the bpfrt platform (what this runtime can run) */
+	struct vf_result vr = { 0 };
+	bool trusted = opts && opts->sz >= offsetof(struct bpfrt_load_opts, engine) &&
+		       (opts->flags & BPFRT_LOAD_TRUSTED);
+	if (!trusted) {
+		int vrc = bpfrt_obj_verify_internal(obj, (size_t)(p - obj->progs), VF_PLATFORM_BPFRT, 0, &vr);
+		if (vrc != BPFRT_OK) {
+			if (vr.log) {
+				size_t l = strlen(vr.log);
+				if (l && vr.log[l - 1] == '\n')
+					vr.log[l - 1] = '\0';
+			}
+			bpfrt_vm_fail(obj->vm, vrc, "%s: program %s: refused by the verifier: %s", obj->name, p->name,
+				      vr.log ? vr.log : "out of memory");
+			bpfrt_verify_result_free(&vr);
+			return vrc;
+		}
+	}
 	struct bpfrt_insn *in = malloc((p->n ? p->n : 1) * sizeof(*in));
 	struct bpfrt_region *regions = calloc(p->nmaps_used + 1, sizeof(*regions));
 	bpfrt_map **maps = calloc(p->nmaps_used + 1, sizeof(*maps));
@@ -187,6 +205,7 @@ int bpfrt_obj_load_prog(bpfrt_obj *obj, const char *name, const struct bpfrt_loa
 	if (opts)
 		memcpy(&o, opts, opts->sz < sizeof(o) ? opts->sz : sizeof(o));
 	o.sz = sizeof(o);
+	o.flags &= ~BPFRT_LOAD_VERIFY; /* done above, on the object's form */
 	if (!o.name)
 		o.name = p->name;
 	rc = bpfrt_prog_load(obj->vm, in, p->n, &o, out);
@@ -200,6 +219,9 @@ int bpfrt_obj_load_prog(bpfrt_obj *obj, const char *name, const struct bpfrt_loa
 		pr->nregions = nregions;
 		pr->needs_rcu = nmaps > 0;
 		pr->type = p->type;
+		pr->verified = !trusted;
+		pr->ctx_ptrs = vr.ctx_ptrs;
+		pr->ctx_need = vr.ctx_max;
 		/* `.values = { [i] = &this_program }` of the object's prog_arrays */
 		for (size_t mi = 0; mi < obj->nmaps; mi++)
 			for (size_t k = 0; k < obj->maps[mi].nslots; k++)
@@ -211,6 +233,7 @@ int bpfrt_obj_load_prog(bpfrt_obj *obj, const char *name, const struct bpfrt_loa
 		regions = NULL;
 	}
 out:
+	bpfrt_verify_result_free(&vr);
 	free(in);
 	free(regions);
 	free(maps);

@@ -62,6 +62,8 @@ struct vf_result {
 	struct vf_subinfo *sub;
 	uint32_t nsub;
 	bool tail_call_reachable;
+	uint32_t ctx_max;      /* the context bytes the program may touch: [0, ctx_max) */
+	bool ctx_ptrs;         /* its context holds pointers (packet, socket): only a real one will do */
 };
 
 #define VF_COMPLEXITY_LIMIT 1000000u

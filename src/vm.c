@@ -11,6 +11,7 @@
 #include "internal.h"
 #include "jit.h"
 #include "map.h"
+#include "verifier.h"
 
 #include <sys/mman.h>
 #include <sys/random.h>
@@ -305,7 +306,7 @@ int bpfrt_prog_load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
 		memcpy(&o, opts, opts->sz);
 	}
 	if (o.flags & ~(BPFRT_LOAD_SAFE | BPFRT_LOAD_JIT_FALLBACK | BPFRT_LOAD_JIT_RETPOLINE |
-			BPFRT_LOAD_BLIND | BPFRT_LOAD_ZEXT))
+			BPFRT_LOAD_BLIND | BPFRT_LOAD_ZEXT | BPFRT_LOAD_VERIFY | BPFRT_LOAD_TRUSTED))
 		return bpfrt_vm_fail(vm, BPFRT_EINVAL, "unknown load flags %#x", o.flags);
 	if (o.engine == BPFRT_ENGINE_DEFAULT) {
 		o.engine = (o.flags & BPFRT_LOAD_SAFE) ? BPFRT_ENGINE_INTERP : BPFRT_ENGINE_JIT;
@@ -346,6 +347,20 @@ int bpfrt_prog_load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
 	rc = bpfrt_validate(p->insns, n, &p->helpers, 0, p->dec, &err);
 	uint64_t t1 = now_ns();
 	p->stats.validate_ns = t1 - t0;
+	if (rc == BPFRT_OK && (o.flags & BPFRT_LOAD_VERIFY)) {
+		struct vf_input in = { .insns = p->insns, .n = n, .platform = VF_PLATFORM_BPFRT,
+				       .helpers = &p->helpers, .ctx_size = o.ctx_size };
+		struct vf_result vr;
+		rc = bpfrt_verify(&in, &vr);
+		if (rc != BPFRT_OK)
+			bpfrt_err_set(&err, rc, "refused by the verifier: %s", vr.log ? vr.log : "");
+		size_t l = strlen(err.msg);
+		if (l && err.msg[l - 1] == '\n')
+			err.msg[l - 1] = '\0';
+		p->verified = rc == BPFRT_OK;
+		p->ctx_need = vr.ctx_max;
+		bpfrt_verify_result_free(&vr);
+	}
 	if (rc == BPFRT_OK) {
 		struct bpfrt_rw_opts ro = { .zext = o.flags & BPFRT_LOAD_ZEXT,
 					    .blind = o.flags & BPFRT_LOAD_BLIND };
@@ -440,11 +455,31 @@ void bpfrt_vm_set_trace(bpfrt_vm *vm, void (*fn)(void *arg, const char *line), v
 	}
 }
 
+/* A verified program's guarantees hold only if it gets the context it was
+ * verified for: enough bytes, and for contexts holding pointers (packets)
+ * the real one (bpfrt_prog_run_packet).  Safe mode checks at run time instead. */
+static int ctx_ok(bpfrt_prog *prog, size_t len)
+{
+	if (!prog->verified || (prog->flags & BPFRT_LOAD_SAFE))
+		return BPFRT_OK;
+	if (prog->ctx_ptrs)
+		return bpfrt_prog_fail(prog, BPFRT_EINVAL, "a %s program runs on packets "
+				       "(bpfrt_prog_run_packet) or in safe mode: its context holds pointers",
+				       prog->type ? "typed" : "raw");
+	if (len < prog->ctx_need)
+		return bpfrt_prog_fail(prog, BPFRT_EINVAL, "the program was verified to access %u bytes of "
+				       "its context; this run gives %zu", prog->ctx_need, len);
+	return BPFRT_OK;
+}
+
 int bpfrt_prog_run_mem(bpfrt_prog *prog, void *mem, size_t len, uint64_t *r0)
 {
 	if (!prog || !r0 || (!mem && len))
 		return prog ? bpfrt_prog_fail(prog, BPFRT_EINVAL, "bpfrt_prog_run_mem: bad argument")
 			    : BPFRT_EINVAL;
+	int rc = ctx_ok(prog, len);
+	if (rc)
+		return rc;
 	struct bpfrt_region r = { (uintptr_t)mem, (uintptr_t)mem + len };
 	return bpfrt_run(prog, (uintptr_t)mem, len, &r, NULL, r0);
 }
@@ -454,6 +489,9 @@ int bpfrt_prog_run_ctx(bpfrt_prog *prog, void *ctx, size_t ctx_size, uint64_t *r
 	if (!prog || !r0 || (!ctx && ctx_size))
 		return prog ? bpfrt_prog_fail(prog, BPFRT_EINVAL, "bpfrt_prog_run_ctx: bad argument")
 			    : BPFRT_EINVAL;
+	int rc = ctx_ok(prog, ctx_size);
+	if (rc)
+		return rc;
 	struct bpfrt_region r = { (uintptr_t)ctx, (uintptr_t)ctx + ctx_size };
 	return bpfrt_run(prog, (uintptr_t)ctx, 0, &r, NULL, r0);
 }

@@ -3,6 +3,7 @@
 set -u
 B=$1
 top=$(cd "$(dirname "$0")/.." && pwd)
+CORPUS_DIR=${BPFRT_CORPUS:-$top/../shared/corpus}
 t=$(mktemp -d)
 trap 'rm -rf "$t"' EXIT
 pass=0
@@ -38,8 +39,21 @@ check "disasm helper name" 0 "call 5 # bpf_ktime_get_ns" sh -c "printf 'call 5\n
 cp "$top/tests/data/sdiv-min.data" "$t/x.data"
 check "run data" 0 "0x8000000000000000" "$B" run "$t/x.data"
 check "run data mem" 0 "0x1" "$B" run "$top/tests/data/safe-inbounds-load.data"
-check "safe fault" 1 "insn 0: out-of-bounds load of 4 bytes" "$B" run "$top/tests/data/safe-oob-load.data"
-check "budget" 1 "exceeded its budget of 100 instructions" "$B" run "$top/tests/data/safe-budget.data" --budget 100
+# safe mode's run-time checks, on programs the verifier would refuse (hence --trusted)
+check "safe fault" 1 "insn 0: out-of-bounds load of 4 bytes" "$B" run "$top/tests/data/safe-oob-load.data" --trusted
+check "budget" 1 "exceeded its budget of 100 instructions" "$B" run "$top/tests/data/safe-budget.data" --budget 100 --trusted
+check "verifier refuses at load" 1 "refused by the verifier: insn 0: invalid read from context" \
+	"$B" run "$top/tests/data/safe-oob-load.data"
+check "verifier refuses an endless loop" 1 "refused by the verifier" "$B" run "$top/tests/data/safe-budget.data"
+# bpfrt verify
+check "verify accepted" 0 "xdp_count (xdp): accepted" "$B" verify "$top/build/bpf/xdp_count.o"
+check "verify bpfrt platform" 0 "accepted" "$B" verify "$top/build/bpf/maps.o" --platform bpfrt
+check "verify json" 0 '"verdict": "accepted"' "$B" verify "$top/build/bpf/xdp_count.o" --json
+check "verify log level 2" 0 "R6=pkt(r=14)" "$B" verify "$top/build/bpf/xdp_count.o" --log-level 2
+check "verify refused" 1 "insn 4: R0 !read_ok" "$B" verify "$CORPUS_DIR/ebpf-samples/build/tail_call.o"
+check "verify refused: section" 1 "which is not initialised" "$B" verify "$CORPUS_DIR/ebpf-samples/build/ringbuf_uninit.o" --section .text
+check "verify no such program" 2 "no program named nope" "$B" verify "$top/build/bpf/xdp_count.o" --prog nope
+check "verify bad object" 2 "" "$B" verify "$t/p.s"
 check "reject" 1 "insn 0: jump to insn 6 is outside the program" "$B" run "$top/tests/data/reject-jump-out.data"
 check "asm error" 1 "line 3: invalid register '%r11'" "$B" run "$top/tests/data/asm-error-line.data"
 printf 'abc' > "$t/bad.bin"

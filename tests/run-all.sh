@@ -74,7 +74,11 @@ else
 		suite "conformance tests/ ($opts)" "$BUILD/tests/run_conformance" "$BPFRT" "$C/tests" $opts
 	done
 	suite "conformance negative/" "$BUILD/tests/run_conformance" "$BPFRT" "$C/negative" --negative \
-		--xfail "error.data:returning r10 leaks a pointer, which the verifier refuses (issue 5)"
+		--xfail "error.data:returning r10 leaks a pointer: only the verifier (--verify) refuses it"
+	suite "conformance negative/ (--verify)" "$BUILD/tests/run_conformance" "$BPFRT" "$C/negative" --negative \
+		--verify
+	suite "conformance tests/ (--verify): accepted ones still agree" "$BUILD/tests/run_conformance" "$BPFRT" \
+		"$C/tests" --verify --allow-refused
 	suite "real-world objects: prog list; malformed objects refused" sh "$top/tests/corpus.sh" "$BPFRT" "$CORPUS"
 	suite "verifier vs expected verdicts of real objects" "$BUILD/tests/run_verify" \
 		"$CORPUS/ebpf-samples/prevail_test_verify_expectations.tsv" "$CORPUS/ebpf-samples" \

@@ -160,6 +160,7 @@ static int check_arg(struct vf_env *e, const struct vhelper *h, int regno, uint8
 		/* fall through */
 	case A_CTX:
 		WANT(r->type == T_CTX, "ctx");
+		e->ctx_max = e->pt->ctx_size; /* the helper may read all of it */
 		if (r->off || !tnum_is_const(r->var) || r->var.value)
 			return vf_reject(e, "dereference of modified ctx ptr %s off=%d disallowed (%s)", vf_regname(regno),
 					 r->off, h->name);

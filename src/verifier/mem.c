@@ -233,6 +233,8 @@ static int ctx_access(struct vf_env *e, int regno, const struct vreg *p, int32_t
 	int64_t a = (int64_t)p->off + off;
 	if (atomic)
 		return vf_reject(e, "atomic operation on the context (%s)", pt->name);
+	if (a >= 0 && a + size <= pt->ctx_size && a + size > e->ctx_max)
+		e->ctx_max = (uint32_t)(a + size);
 	if (write && vreg_is_ptr(val))
 		return vf_reject(e, "a pointer would leak into the context at off %" PRId64, a);
 	if (pt->ctx_any) {
@@ -454,6 +456,8 @@ int vf_check_helper_mem(struct vf_env *e, int regno, uint64_t smin_, uint64_t sm
 			int64_t a = p.off;
 			if (a < 0 || a + (int64_t)size > e->pt->ctx_size)
 				return vf_reject(e, "%s: context memory out of bounds", vf_regname(regno));
+			if (a + size > e->ctx_max)
+				e->ctx_max = (uint32_t)(a + size);
 			return BPFRT_OK;
 		}
 		/* fall through */

@@ -894,6 +894,9 @@ out:
 	}
 	out->status = rc ? (e.status ? e.status : rc) : BPFRT_OK;
 	out->processed = e.processed;
+	out->ctx_max = e.ctx_max;
+	for (const struct vctx_field *f = e.pt ? e.pt->fields : NULL; f && f->size; f++)
+		out->ctx_ptrs |= f->kind != CF_SCALAR && f->kind != CF_CTX_NONE;
 	out->states = e.states;
 	out->peak_states = e.peak_states;
 	out->pruned = e.pruned;

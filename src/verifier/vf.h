@@ -323,6 +323,7 @@ struct vf_env {
 	uint64_t processed, jmps;
 	uint64_t states, peak_states, pruned;
 	uint32_t next_id;
+	uint32_t ctx_max;                /* end of the highest context byte accessed */
 	bool pass_done;
 	/* the log */
 	char *log;
