@@ -36,7 +36,7 @@ LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(BUILD)/cli/main.o $(BUILD)/tools/datafile.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
-FUZZERS := load jit elf
+FUZZERS := load jit elf verify
 TOOL_BIN := $(BUILD)/tests/run_conformance $(BUILD)/tests/run_data $(BUILD)/tests/run_verify \
 	$(FUZZERS:%=$(BUILD)/tests/fuzz_%_replay)
 BENCH_BIN := $(BUILD)/bench/bench

@@ -98,6 +98,7 @@ suite "bpfrt data tests (all engines)" "$BUILD/tests/run_data" --match-errors --
 suite "fuzz corpus replay: load" "$BUILD/tests/fuzz_load_replay" "$top/fuzz/corpus/load"
 suite "fuzz corpus replay: interpreter vs JIT" "$BUILD/tests/fuzz_jit_replay" "$top/fuzz/corpus/jit"
 suite "fuzz corpus replay: ELF loader" "$BUILD/tests/fuzz_elf_replay" "$top/fuzz/corpus/elf"
+suite "fuzz corpus replay: verifier soundness" "$BUILD/tests/fuzz_verify_replay" "$top/fuzz/corpus/verify"
 suite "CLI" sh "$top/tests/cli.sh" "$BPFRT"
 case "$BUILD" in
 *san-*) echo "SKIP install + embed: a sanitizer build's library needs the sanitizer runtime to link" ;;

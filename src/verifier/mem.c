@@ -130,6 +130,8 @@ static int stack_access(struct vf_env *e, int regno, const struct vreg *p, int32
 	if (rc)
 		return rc;
 	sub_depth(e, p->aux, lo);
+	if (!write || atomic)
+		vf_stack_read(e, p->aux, lo, hi);
 	if (!tnum_is_const(p->var)) { /* a variable offset: bytes, not slots */
 		if (write) {
 			if (atomic && (rc = stack_check_init(e, f, lo, hi, regno, true)))
@@ -168,6 +170,8 @@ static int stack_access(struct vf_env *e, int regno, const struct vreg *p, int32
 								      : val->var.value)) {
 			for (unsigned i = b; i < b + size; i++)
 				s->type[i] = S_ZERO;
+			if (size == 8)
+				vf_stack_written(e, p->aux, k);
 			return BPFRT_OK;
 		}
 		s->spill = *val;
@@ -177,6 +181,8 @@ static int stack_access(struct vf_env *e, int regno, const struct vreg *p, int32
 		s->spill_size = (uint8_t)size;
 		for (unsigned i = b; i < b + size; i++)
 			s->type[i] = S_SPILL;
+		if (size == 8)
+			vf_stack_written(e, p->aux, k);
 		return BPFRT_OK;
 	}
 	/* a load */
@@ -432,6 +438,7 @@ int vf_check_helper_mem(struct vf_env *e, int regno, uint64_t smin_, uint64_t sm
 		sub_depth(e, p.aux, lo);
 		if (write)
 			return stack_mark_misc(e, f, lo, hi);
+		vf_stack_read(e, p.aux, lo, hi);
 		/* a helper reading a spilled pointer would copy it out (into a map, ...) */
 		return stack_check_init(e, f, lo, hi, regno, true);
 	}

@@ -2,6 +2,13 @@
  * state.c — verifier states: frames, stacks, references; copying, freeing,
  * and the comparison that prunes the walk.
  *
+ * Stack liveness (read marks, as the kernel's): a checkpoint's stack slot
+ * is marked read when some walk below it reads the slot before writing it
+ * whole; pruning compares only slots so marked.  A read walks up the parent
+ * checkpoints marking the slot until one whose own segment (the path from
+ * its parent to it) wrote it whole.  A pruned path's continuation is the
+ * stored state's, so that state's marks are propagated from the pruned one.
+ *
  * Pruning: when the walk reaches an instruction with a state `cur` and an
  * earlier walk from the same instruction with a state `old` finished
  * without error, cur needs no walk of its own if every concrete machine
@@ -39,6 +46,7 @@ void vstate_free(struct vstate *st)
 	for (uint32_t i = 0; i <= st->curframe && i < VF_MAX_FRAMES; i++)
 		vframe_free(st->frame[i]);
 	free(st->refs);
+	free(st->hist);
 	free(st);
 }
 
@@ -79,6 +87,15 @@ struct vstate *vstate_copy(const struct vstate *st)
 			vstate_free(c);
 			return NULL;
 		}
+	}
+	if (st->nhist) {
+		c->hist = malloc(st->nhist * sizeof(*c->hist));
+		if (!c->hist) {
+			vstate_free(c);
+			return NULL;
+		}
+		memcpy(c->hist, st->hist, st->nhist * sizeof(*c->hist));
+		c->nhist = c->caphist = st->nhist;
 	}
 	if (st->nrefs) {
 		c->refs = malloc(st->nrefs * sizeof(*c->refs));
@@ -137,6 +154,7 @@ bool vstate_drop_ref(struct vstate *st, uint32_t id)
 struct idmap {
 	uint32_t old[IDMAP_MAX], cur[IDMAP_MAX];
 	unsigned n;
+	bool exact;
 };
 
 /* old id a and cur id b stand for the same thing, consistently */
@@ -166,6 +184,8 @@ static bool reg_subsumes(const struct vreg *o, const struct vreg *c, struct idma
 	if (c->type != o->type)
 		return false;
 	if (o->type == T_SCALAR) {
+		if (!o->precise && !m->exact) /* no check below depended on its value */
+			return true;
 		/* an id links copies refined together: the old state's links must hold in cur */
 		if (o->id && !ids_match(m, o->id, c->id))
 			return false;
@@ -209,6 +229,63 @@ static bool slot_byte_ok(const struct vslot *os, const struct vslot *cs, unsigne
 	return false;
 }
 
+static void read_slot(struct vstate *st, uint32_t frameno, uint32_t k)
+{
+	if (frameno > st->curframe)
+		return;
+	struct vframe *f = st->frame[frameno];
+	if (k < f->nslots && (f->slot[k].live & VL_WRITTEN))
+		return; /* this segment's own value */
+	for (struct vstate *p = st->parent; p; p = p->parent) {
+		if (frameno > p->curframe)
+			return;
+		struct vframe *pf = p->frame[frameno];
+		if (k >= pf->nslots || (pf->slot[k].live & VL_READ))
+			return;
+		pf->slot[k].live |= VL_READ;
+		if (pf->slot[k].live & VL_WRITTEN)
+			return;
+	}
+}
+
+void vf_stack_read(struct vf_env *e, uint32_t frameno, int64_t lo, int64_t hi)
+{
+	if (lo >= hi || lo < -VF_STACK || hi > 0)
+		return;
+	for (int64_t k = (-hi) / 8; k <= (-lo - 1) / 8; k++)
+		read_slot(e->cur, frameno, (uint32_t)k);
+}
+
+void vf_stack_written(struct vf_env *e, uint32_t frameno, uint32_t k)
+{
+	struct vframe *f = e->cur->frame[frameno];
+	if (k < f->nslots)
+		f->slot[k].live |= VL_WRITTEN;
+}
+
+void vf_propagate_liveness(struct vf_env *e, const struct vstate *old)
+{
+	for (uint32_t fi = 0; fi <= old->curframe && fi <= e->cur->curframe; fi++) {
+		const struct vframe *f = old->frame[fi];
+		for (uint32_t k = 0; k < f->nslots; k++)
+			if (f->slot[k].live & VL_READ)
+				read_slot(e->cur, fi, k);
+	}
+}
+
+/* A checkpoint cp was just copied from cur: its marks start empty (but keep
+ * what its segment wrote); cur starts a new segment. */
+void vf_new_segment(struct vstate *cur, struct vstate *cp)
+{
+	for (uint32_t fi = 0; fi <= cp->curframe; fi++) {
+		struct vframe *f = cp->frame[fi], *g = cur->frame[fi];
+		for (uint32_t k = 0; k < f->nslots; k++)
+			f->slot[k].live &= (uint8_t)~VL_READ;
+		for (uint32_t k = 0; k < g->nslots; k++)
+			g->slot[k].live = 0;
+	}
+}
+
 static bool frame_subsumes(const struct vf_env *e, const struct vframe *o, const struct vframe *c,
 			   uint32_t live_at, bool top, struct idmap *m)
 {
@@ -227,8 +304,8 @@ static bool frame_subsumes(const struct vf_env *e, const struct vframe *o, const
 	for (uint32_t k = 0; k < n; k++) {
 		const struct vslot *os = k < o->nslots ? &o->slot[k] : NULL;
 		const struct vslot *cs = k < c->nslots ? &c->slot[k] : NULL;
-		if (!os)
-			continue;
+		if (!os || (!m->exact && !(os->live & VL_READ)))
+			continue; /* never read below old before being written: dead */
 		for (unsigned b = 0; b < 8; b++)
 			if (!slot_byte_ok(os, cs, b, m))
 				return false;
@@ -236,13 +313,14 @@ static bool frame_subsumes(const struct vf_env *e, const struct vframe *o, const
 	return true;
 }
 
-bool vstate_subsumes(const struct vf_env *e, const struct vstate *old, const struct vstate *cur)
+bool vstate_subsumes(const struct vf_env *e, const struct vstate *old, const struct vstate *cur, bool exact)
 {
 	if (old->curframe != cur->curframe || old->nrefs != cur->nrefs ||
 	    !old->active_lock != !cur->active_lock)
 		return false;
 	struct idmap m;
 	m.n = 0;
+	m.exact = exact;
 	for (uint32_t i = 0; i < old->nrefs; i++)
 		if (old->refs[i].insn != cur->refs[i].insn || !ids_match(&m, old->refs[i].id, cur->refs[i].id))
 			return false;

@@ -138,7 +138,17 @@ static void path_done(struct vf_env *e, struct vstate *st)
 
 static bool states_equal(struct vf_env *e, struct vstate *a, struct vstate *b)
 {
-	return vstate_subsumes(e, a, b) && vstate_subsumes(e, b, a);
+	return vstate_subsumes(e, a, b, true) && vstate_subsumes(e, b, a, true);
+}
+
+/* splitmix64's finaliser: every input bit reaches every output bit */
+static uint64_t mix64(uint64_t x)
+{
+	x ^= x >> 30;
+	x *= 0xbf58476d1ce4e5b9ull;
+	x ^= x >> 27;
+	x *= 0x94d049bb133111ebull;
+	return x ^ (x >> 31);
 }
 
 /* What equal states (mutual subsumption) share: the live registers of the
@@ -154,7 +164,7 @@ static uint64_t state_hash(const struct vf_env *e, const struct vstate *st, uint
 		uint64_t parts[4] = { g->type | (uint64_t)g->flags << 8 | (uint64_t)(uint32_t)g->off << 32, g->umin,
 				      g->umax, (uint64_t)g->smin };
 		for (int k = 0; k < 4; k++)
-			h = (h ^ parts[k]) * 0x100000001b3ull;
+			h = mix64(h ^ mix64(parts[k]));
 	}
 	return h;
 }
@@ -168,7 +178,7 @@ static int visit(struct vf_env *e, uint32_t pc)
 	bool in_loop = e->progress[pc] != NULL;
 	if (e->flags[pc] & VI_CALLBACK_CALL) {
 		for (struct vexplored *x = e->progress[pc]; x; x = x->next)
-			if (vstate_subsumes(e, x->st, cur))
+			if (vstate_subsumes(e, x->st, cur, true))
 				return 1; /* a callback loop converged */
 	} else if (in_loop) {
 		for (struct vexplored *x = e->loop_tab[loop_bucket(e, pc, h)]; x; x = x->hnext)
@@ -176,10 +186,13 @@ static int visit(struct vf_env *e, uint32_t pc)
 				return vf_reject(e, "infinite loop detected at insn %u", pc);
 	}
 	for (struct vexplored **pp = &e->explored[pc], *x; (x = *pp);) {
-		if (vstate_subsumes(e, x->st, cur)) {
+		if (vstate_subsumes(e, x->st, cur, false)) {
 			x->hits++;
 			e->pruned++;
-			return 1;
+			/* what the old state's walk read and needed precise, cur's ancestors need too */
+			vf_propagate_liveness(e, x->st);
+			int rc = vf_propagate_precision(e, x->st);
+			return rc < 0 ? rc : 1;
 		}
 		x->miss++;
 		if (x->miss > x->hits * 3 + 32) { /* rarely useful: drop it */
@@ -206,6 +219,13 @@ static int visit(struct vf_env *e, uint32_t pc)
 		free(x);
 		return vf_nomem(e);
 	}
+	vf_new_segment(cur, cp);
+	free(cp->hist); /* the path from the parent to here moves to the checkpoint */
+	cp->hist = cur->hist;
+	cp->nhist = cur->nhist;
+	cp->caphist = cur->caphist;
+	cur->hist = NULL;
+	cur->nhist = cur->caphist = 0;
 	cp->insn = pc;
 	cp->hash = h;
 	cp->branches = 1;
@@ -275,6 +295,10 @@ static int ptr_alu(struct vf_env *e, const struct bpfrt_insn *in, struct vreg *d
 	}
 	if (!dp && op == 0x10)
 		return vf_reject(e, "%s tried to subtract pointer from scalar", vf_regname(in->dst));
+	/* the scalar becomes part of the pointer: its value matters */
+	int prc = BPF_SRC(in->code) == BPF_X ? vf_mark_precise(e, dp ? in->src : in->dst) : BPFRT_OK;
+	if (prc)
+		return prc;
 	struct vreg ptr = dp ? *d : *s, off = dp ? *s : *d;
 	if (ptr.flags & VF_NULL)
 		return vf_reject(e, "%s pointer arithmetic on %s prohibited, null-check it first",
@@ -465,7 +489,10 @@ static int do_jcc(struct vf_env *e, const struct bpfrt_insn *in, enum bpfrt_op o
 	int taken = -1;
 	if (a->type == T_SCALAR && b->type == T_SCALAR) {
 		taken = vrange_branch(a, b, jop, is64);
-		if (taken >= 0) {
+		if (taken >= 0) { /* the other side is not walked: these values decided it */
+			if ((rc = vf_mark_precise(e, in->dst)) ||
+			    (f->shape == SHAPE_JCC_X && (rc = vf_mark_precise(e, in->src))))
+				return rc;
 			e->insn = taken ? target : pc + 1;
 			return BPFRT_OK;
 		}
@@ -476,7 +503,20 @@ static int do_jcc(struct vf_env *e, const struct bpfrt_insn *in, enum bpfrt_op o
 		struct vreg *oa = &of->regs[in->dst], ob_imm = imm;
 		struct vreg *ob = f->shape == SHAPE_JCC_X ? &of->regs[in->src] : &ob_imm;
 		bool ok_t = vrange_refine(oa, ob, jop, is64, true);
+		struct vreg a0 = *a, b0 = *b;
 		bool ok_f = vrange_refine(a, b, jop, is64, false);
+		if (!ok_t || !ok_f) { /* a side is impossible: decided by these values */
+			struct vreg a1 = *a, b1 = *b;
+			*a = a0;
+			if (f->shape == SHAPE_JCC_X)
+				*b = b0;
+			if ((rc = vf_mark_precise(e, in->dst)) ||
+			    (f->shape == SHAPE_JCC_X && (rc = vf_mark_precise(e, in->src))))
+				return rc;
+			*a = a1;
+			if (f->shape == SHAPE_JCC_X)
+				*b = b1;
+		}
 		if (ok_t) {
 			struct vstate *save = e->cur;
 			e->cur = other;
@@ -765,6 +805,10 @@ static int walk(struct vf_env *e)
 				vf_log(e, "%u: safe (pruned)\n", pc);
 		}
 		if (r == 0) {
+			if (!vf_hist_push(e->cur, pc)) {
+				rc = vf_nomem(e);
+				break;
+			}
 			if (e->level >= 2) {
 				vf_log_state(e, e->cur);
 				vf_log_insn(e, pc);

@@ -97,6 +97,7 @@ struct vreg {
 	uint32_t ref;         /* the reference it holds, 0 if none */
 	uint32_t aux;         /* see enum vtype */
 	uint8_t type, flags;
+	uint8_t precise;      /* scalars: some check depends on the value (pruning compares it) */
 };
 
 static inline bool vreg_is_ptr(const struct vreg *r)
@@ -141,7 +142,9 @@ struct vslot {
 	struct vreg spill;    /* the spilled register, where a byte is S_SPILL */
 	uint8_t type[8];      /* per byte, from the slot's lowest address */
 	uint8_t spill_at, spill_size;
+	uint8_t live;         /* VL_*: liveness marks (state.c) */
 };
+enum { VL_READ = 1, VL_WRITTEN = 2 };
 
 struct vframe {
 	struct vreg regs[11];
@@ -171,6 +174,9 @@ struct vstate {
 	uint64_t hash;          /* checkpoints: of what equality compares (loop detection) */
 	uint64_t last_cp_insns, last_cp_jmps; /* processed counts at the last checkpoint */
 	struct vexplored *node; /* checkpoints: their explored node */
+	uint32_t *hist;         /* the instructions walked since the parent checkpoint */
+	uint32_t nhist, caphist;
+	bool all_precise;       /* checkpoints: every scalar marked precise */
 };
 
 /* ------------------------------------------------------------ platform */
@@ -351,9 +357,16 @@ BPFRT_HIDDEN struct vframe *vframe_new(uint32_t frameno, uint32_t callsite, uint
 BPFRT_HIDDEN void vstate_free(struct vstate *st);
 BPFRT_HIDDEN struct vstate *vstate_copy(const struct vstate *st);
 BPFRT_HIDDEN bool vframe_grow(struct vframe *f, uint32_t nslots);
-BPFRT_HIDDEN bool vstate_subsumes(const struct vf_env *e, const struct vstate *old, const struct vstate *cur);
+/* exact: compare every scalar (loop detection); else only precise ones */
+BPFRT_HIDDEN bool vstate_subsumes(const struct vf_env *e, const struct vstate *old, const struct vstate *cur,
+				  bool exact);
 BPFRT_HIDDEN bool vstate_equal(const struct vstate *a, const struct vstate *b);
 BPFRT_HIDDEN bool vstate_add_ref(struct vstate *st, uint32_t id, uint32_t insn);
+/* stack liveness: bytes [lo, hi) of a frame read; slot k wholly written */
+BPFRT_HIDDEN void vf_stack_read(struct vf_env *e, uint32_t frameno, int64_t lo, int64_t hi);
+BPFRT_HIDDEN void vf_stack_written(struct vf_env *e, uint32_t frameno, uint32_t k);
+BPFRT_HIDDEN void vf_propagate_liveness(struct vf_env *e, const struct vstate *old);
+BPFRT_HIDDEN void vf_new_segment(struct vstate *cur, struct vstate *cp);
 BPFRT_HIDDEN bool vstate_drop_ref(struct vstate *st, uint32_t id);
 /* every register and spilled register of every frame */
 #define VF_FOR_EACH_REG(st, r, body) do {                                        \
@@ -390,6 +403,11 @@ BPFRT_HIDDEN int vf_return(struct vf_env *e, bool *done);
 BPFRT_HIDDEN void vf_clobber_caller_saved(struct vframe *f);
 BPFRT_HIDDEN void vf_clear_pkt_pointers(struct vf_env *e);
 BPFRT_HIDDEN void vf_mark_null_checked(struct vf_env *e, uint32_t id, bool is_null);
+
+/* precise.c */
+BPFRT_HIDDEN bool vf_hist_push(struct vstate *st, uint32_t pc);
+BPFRT_HIDDEN int vf_mark_precise(struct vf_env *e, int regno);
+BPFRT_HIDDEN int vf_propagate_precision(struct vf_env *e, const struct vstate *old);
 
 /* cfg.c */
 BPFRT_HIDDEN int vf_cfg(struct vf_env *e);
