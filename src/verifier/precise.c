@@ -160,18 +160,36 @@ static int back_one(const struct vf_env *e, uint32_t pc, struct marks *m)
 	return BT_GIVE_UP;
 }
 
-/* Sets the marks in checkpoint st (its current frame); false if nothing
- * marked there is a scalar any more worth following. */
-static void set_in(struct vstate *st, const struct marks *m)
+/* Sets the marks in checkpoint st (its current frame).  A register or slot
+ * already precise there was followed above by the walk that marked it: it
+ * leaves the marks, so each backtrack stops where earlier ones went. */
+static void set_in(struct vstate *st, struct marks *m)
 {
 	struct vframe *f = st->frame[st->curframe];
-	for (int r = 0; r < 10; r++)
-		if ((m->regs & (1u << r)) && f->regs[r].type == T_SCALAR)
-			f->regs[r].precise = 1;
-	for (uint32_t k = 0; k < f->nslots && k < 64; k++)
-		if ((m->slots & (1ull << k)) && f->slot[k].type[f->slot[k].spill_at] == S_SPILL &&
-		    f->slot[k].spill.type == T_SCALAR)
-			f->slot[k].spill.precise = 1;
+	for (int r = 0; r < 10; r++) {
+		if (!(m->regs & (1u << r)))
+			continue;
+		struct vreg *g = &f->regs[r];
+		if (g->type == T_NOT_INIT || (g->type == T_SCALAR && g->precise))
+			m->regs &= (uint16_t)~(1u << r);
+		else if (g->type == T_SCALAR)
+			g->precise = 1;
+	}
+	for (uint32_t k = 0; k < 64; k++) {
+		if (!(m->slots & (1ull << k)))
+			continue;
+		if (k >= f->nslots) { /* uninitialised there: nothing to follow */
+			m->slots &= ~(1ull << k);
+			continue;
+		}
+		struct vslot *sl = &f->slot[k];
+		if (sl->type[sl->spill_at] == S_SPILL && sl->spill.type == T_SCALAR) {
+			if (sl->spill.precise)
+				m->slots &= ~(1ull << k);
+			else
+				sl->spill.precise = 1;
+		}
+	}
 }
 
 /* Follows marks m backward from the end of st's history (skipping the last
@@ -200,6 +218,8 @@ static int backtrack(struct vf_env *e, struct vstate *st, struct marks m, uint32
 		if (cp->all_precise)
 			return BPFRT_OK;
 		set_in(cp, &m);
+		if (!(m.regs || m.slots))
+			return BPFRT_OK;
 	}
 }
 

@@ -165,6 +165,20 @@ static const struct vcase cases[] = {
 	  "mov %r6, %r1\nld_map_idx %r1, 2, 0\nmov %r2, 8\nmov %r3, 0\ncall 131\njeq %r0, 0, +9\nmov %r7, %r0\n"
 	  "mov %r1, %r6\nld_map_idx %r2, 3, 0\nmov %r3, 0\ncall 12\nmov %r1, %r7\nmov %r2, 0\ncall 133\n"
 	  "mov %r0, 0\nexit\n", "reference leak" },
+	/* pruning must keep what checks depend on (precision, stack liveness) */
+	{ "join of 0 and 100 used as an offset (0 first)", 0,
+	  "ldxdw %r2, [%r1+0]\nmov %r3, 0\njeq %r2, 0, +1\nmov %r3, 100\nja +0\nmov %r4, %r1\nadd %r4, %r3\n"
+	  "ldxb %r0, [%r4+0]\nexit\n", "context" },
+	{ "join of 0 and 100 used as an offset (100 first)", 0,
+	  "ldxdw %r2, [%r1+0]\nmov %r3, 100\njeq %r2, 0, +1\nmov %r3, 0\nja +0\nmov %r4, %r10\nadd %r4, -8\n"
+	  "add %r4, %r3\nstb [%r4+0], 1\nmov %r0, 0\nexit\n", "stack access" },
+	{ "join of spilled 0 and 100, filled, used as an offset", 0,
+	  "ldxdw %r2, [%r1+0]\nstdw [%r10-8], 0\njeq %r2, 0, +1\nstdw [%r10-8], 100\nja +0\nldxdw %r3, [%r10-8]\n"
+	  "mov %r4, %r10\nadd %r4, -8\nadd %r4, %r3\nstb [%r4+0], 1\nmov %r0, 0\nexit\n", "stack access" },
+	{ "join of spills through a copied register", 0,
+	  "ldxdw %r2, [%r1+0]\nmov %r5, 0\njeq %r2, 0, +1\nmov %r5, 100\nstxdw [%r10-8], %r5\nja +0\n"
+	  "ldxdw %r3, [%r10-8]\nmov %r4, %r10\nadd %r4, -8\nadd %r4, %r3\nstb [%r4+0], 1\nmov %r0, 0\nexit\n",
+	  "stack access" },
 	/* the shape */
 	{ "unreachable code", 0, "mov %r0, 0\nexit\nmov %r0, 1\nexit\n", "unreachable insn 2" },
 	{ "too many branches for the budget", 0,
@@ -253,6 +267,33 @@ static void test_pruning(void **state)
 	assert_true(r.pruned >= 9);
 	assert_true(r.processed < 1000);
 	bpfrt_verify_result_free(&r);
+}
+
+/* precision: diamonds whose sides differ only in values no check uses
+ * (a refined operand, a dead constant, a stack slot overwritten before it is
+ * read) all merge */
+static void test_pruning_precision(void **state)
+{
+	(void)state;
+	for (int kind = 0; kind < 2; kind++) {
+		char text[16384] = "ldxdw %r2, [%r1+0]\nmov %r0, 0\n";
+		for (int i = 0; i < 24; i++)
+			snprintf(text + strlen(text), sizeof(text) - strlen(text),
+				 kind ? "jset %%r2, %d, +1\nstdw [%%r10-8], %d\nstdw [%%r10-16], 1\nstdw [%%r10-8], 1\n"
+				      : "jset %%r2, %d, +1\nmov %%r3, %d\nmov %%r4, 1\n", 1 << (i % 30), i);
+		strcat(text, "ldxdw %r0, [%r10-16]\nexit\n");
+		if (!kind)
+			strstr(text, "ldxdw %r0, [%r10-16]")[0] = 0, strcat(text, "mov %r0, 0\nexit\n");
+		const struct vcase c = { kind ? "dead stack slots" : "imprecise scalars", 0, text, NULL };
+		struct vf_result r;
+		int rc = run_case(&c, &r);
+		if (rc || r.processed > 2000)
+			print_error("%s: rc %d, processed %" PRIu64 ", pruned %" PRIu64 "\n%s\n", c.name, rc, r.processed,
+				    r.pruned, r.log);
+		assert_int_equal(rc, BPFRT_OK);
+		assert_true(r.processed <= 2000);
+		bpfrt_verify_result_free(&r);
+	}
 }
 
 /* the scalar domain holds every concrete result (random operands drawn
@@ -393,6 +434,7 @@ int main(void)
 		cmocka_unit_test(test_cases),
 		cmocka_unit_test(test_facts),
 		cmocka_unit_test(test_pruning),
+		cmocka_unit_test(test_pruning_precision),
 		cmocka_unit_test(test_domain),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
