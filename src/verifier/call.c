@@ -127,7 +127,7 @@ static int check_arg(struct vf_env *e, const struct vhelper *h, int regno, uint8
 	case A_MAP:
 		WANT(r->type == T_MAP_PTR, "map_ptr");
 		m->map = (int32_t)r->aux;
-		if (h->map_types && !(h->map_types & (1ull << e->in->maps[r->aux].type)))
+		if (h->map_types && (e->in->maps[r->aux].type >= 64 || !(h->map_types & (1ull << e->in->maps[r->aux].type))))
 			return vf_reject(e, "cannot pass map_type %u (%s) into func %s", e->in->maps[r->aux].type,
 					 e->in->maps[r->aux].name, h->name);
 		return BPFRT_OK;
