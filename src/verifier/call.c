@@ -101,7 +101,7 @@ static int size_arg(struct vf_env *e, const struct vhelper *h, int regno, bool z
 			return vf_reject(e, "%s: NULL memory with a non-zero size (%s)", vf_regname(mr), h->name);
 		return BPFRT_OK;
 	}
-	return vf_check_helper_mem(e, mr, r->umin, r->umax, m->mem_write);
+	return vf_check_helper_mem(e, mr, r->umax, m->mem_write);
 }
 
 static bool is_sock(uint8_t t)
@@ -138,7 +138,7 @@ static int check_arg(struct vf_env *e, const struct vhelper *h, int regno, uint8
 		uint32_t sz = kind == A_KEY ? mp->key_size : mp->value_size;
 		WANT(r->type == T_STACK || r->type == T_MAP_VALUE || vreg_is_pkt(r) || r->type == T_MEM ||
 		     r->type == T_MAP_KEY, kind == A_KEY ? "map_key (fp, map_value, pkt)" : "map_value (fp, map_value, pkt)");
-		return vf_check_helper_mem(e, regno, sz, sz, kind == A_UNINIT_VALUE);
+		return vf_check_helper_mem(e, regno, sz, kind == A_UNINIT_VALUE);
 	}
 	case A_MEM: case A_MEM_NULL: case A_UNINIT_MEM: case A_UNINIT_MEM_NULL:
 		m->mem_reg = regno;
@@ -201,18 +201,18 @@ static int check_arg(struct vf_env *e, const struct vhelper *h, int regno, uint8
 		return BPFRT_OK;
 	case A_LONG: case A_INT:
 		WANT(r->type == T_STACK || r->type == T_MAP_VALUE || r->type == T_MEM, "fp or map_value");
-		return vf_check_helper_mem(e, regno, kind == A_LONG ? 8 : 4, kind == A_LONG ? 8 : 4, true);
+		return vf_check_helper_mem(e, regno, kind == A_LONG ? 8 : 4, true);
 	case A_CONST_STR:
 		WANT(r->type == T_MAP_VALUE && e->in->maps[r->aux].rdonly, "a read-only map value (const string)");
 		if (!tnum_is_const(r->var))
 			return vf_reject(e, "%s: a const string needs a constant offset", vf_regname(regno));
-		return vf_check_helper_mem(e, regno, 1, 1, false);
+		return vf_check_helper_mem(e, regno, 1, false);
 	case A_SPIN_LOCK:
 		WANT(r->type == T_MAP_VALUE && !(r->flags & VF_NULL), "map_value (with a bpf_spin_lock)");
 		if (!tnum_is_const(r->var))
 			return vf_reject(e, "%s doesn't have constant offset. bpf_spin_lock has to be at the constant "
 					 "offset", vf_regname(regno));
-		return vf_check_helper_mem(e, regno, 4, 4, false);
+		return vf_check_helper_mem(e, regno, 4, false);
 	case A_STACK:
 		WANT(r->type == T_STACK, "fp");
 		return BPFRT_OK;
@@ -408,7 +408,6 @@ int vf_local_call(struct vf_env *e, uint32_t target, uint32_t callsite)
 static int enter_callback(struct vf_env *e, const struct vhelper *h, const struct meta *m, uint32_t callsite)
 {
 	uint32_t target = e->sub[m->cb].start;
-	struct vframe *caller = vf_curframe(e);
 	struct vreg args[5];
 	memset(args, 0, sizeof(args));
 	if (h->flags & HF_CB_MAP) { /* callback(map, key, value, ctx) */
@@ -440,7 +439,6 @@ static int enter_callback(struct vf_env *e, const struct vhelper *h, const struc
 	struct vframe *f;
 	if ((rc = push_frame(e, target, callsite, &f)))
 		return rc;
-	(void)caller;
 	f->callback = 1;
 	f->cb_helper_insn = callsite;
 	for (int r = 1; r <= 5; r++)
@@ -506,7 +504,6 @@ int vf_return(struct vf_env *e, bool *done)
 		st->frame[st->curframe--] = NULL;
 		/* again: the helper may call it once more (the state converges at the call) */
 		e->insn = call;
-		(void)caller;
 		return 1;
 	}
 	struct vreg ret = *r0;

@@ -310,7 +310,6 @@ static uint32_t frame_size(const struct vsubprog *s)
 
 struct walk {
 	uint32_t *frames;   /* subprogram on the chain at each depth */
-	uint32_t *sizes;    /* stack of the chain up to and including that depth */
 	uint8_t *on_chain;
 };
 
@@ -368,15 +367,13 @@ int vf_check_stack_depth(struct vf_env *e)
 {
 	struct walk w;
 	w.frames = calloc(65, sizeof(*w.frames));
-	w.sizes = calloc(65, sizeof(*w.sizes));
 	w.on_chain = calloc(e->nsub, 1);
 	int rc;
-	if (!w.frames || !w.sizes || !w.on_chain)
+	if (!w.frames || !w.on_chain)
 		rc = vf_nomem(e);
 	else
 		rc = walk_calls(e, &w, 0, 0, 0);
 	free(w.frames);
-	free(w.sizes);
 	free(w.on_chain);
 	return rc;
 }

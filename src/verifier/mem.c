@@ -417,20 +417,18 @@ int vf_check_mem(struct vf_env *e, int regno, int32_t off, uint32_t size, bool w
 
 /* ------------------------------------------------ helper memory arguments */
 
-int vf_check_helper_mem(struct vf_env *e, int regno, uint64_t smin_, uint64_t smax_, bool write)
+int vf_check_helper_mem(struct vf_env *e, int regno, uint64_t size, bool write)
 {
 	struct vreg p = *vf_reg(e, regno);
-	uint64_t size = smax_;
-	(void)smin_;
 	if (size > VF_BIG)
 		return vf_reject(e, "%s: memory argument of unbounded size", vf_regname(regno));
 	if (p.flags & VF_NULL)
 		return vf_reject(e, "%s may be NULL: check it before passing it as memory", vf_regname(regno));
-	int rc;
 	switch (p.type) {
 	case T_STACK: {
 		struct vframe *f = e->cur->frame[p.aux];
 		int64_t lo, hi;
+		int rc;
 		if (!size)
 			return BPFRT_OK;
 		if ((rc = stack_var_range(e, regno, &p, 0, size, &lo, &hi)))
@@ -474,5 +472,4 @@ int vf_check_helper_mem(struct vf_env *e, int regno, uint64_t smin_, uint64_t sm
 		return vf_reject(e, "%s type=%s expected=fp, pkt, pkt_meta, map_key, map_value, mem",
 				 vf_regname(regno), vtype_name(p.type, p.flags));
 	}
-	(void)rc;
 }

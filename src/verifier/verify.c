@@ -450,12 +450,11 @@ static void pkt_range(struct vstate *st, const struct vreg *p)
 }
 
 /* Packet comparisons: on which side (taken or not) is p <= end known. */
-static int pkt_compare(struct vf_env *e, const struct vreg *a, const struct vreg *b, uint8_t jop, int *side,
+static int pkt_compare(const struct vreg *a, const struct vreg *b, uint8_t jop, int *side,
 		       const struct vreg **p)
 {
 	bool a_pkt = vreg_is_pkt(a) && (b->type == T_PACKET_END || (a->type == T_PACKET_META && b->type == T_PACKET));
 	bool b_pkt = vreg_is_pkt(b) && (a->type == T_PACKET_END || (b->type == T_PACKET_META && a->type == T_PACKET));
-	(void)e;
 	if (!a_pkt && !b_pkt)
 		return 0;
 	*p = a_pkt ? a : b;
@@ -503,20 +502,11 @@ static int do_jcc(struct vf_env *e, const struct bpfrt_insn *in, enum bpfrt_op o
 		struct vreg *oa = &of->regs[in->dst], ob_imm = imm;
 		struct vreg *ob = f->shape == SHAPE_JCC_X ? &of->regs[in->src] : &ob_imm;
 		bool ok_t = vrange_refine(oa, ob, jop, is64, true);
-		struct vreg a0 = *a, b0 = *b;
 		bool ok_f = vrange_refine(a, b, jop, is64, false);
-		if (!ok_t || !ok_f) { /* a side is impossible: decided by these values */
-			struct vreg a1 = *a, b1 = *b;
-			*a = a0;
-			if (f->shape == SHAPE_JCC_X)
-				*b = b0;
-			if ((rc = vf_mark_precise(e, in->dst)) ||
-			    (f->shape == SHAPE_JCC_X && (rc = vf_mark_precise(e, in->src))))
-				return rc;
-			*a = a1;
-			if (f->shape == SHAPE_JCC_X)
-				*b = b1;
-		}
+		/* a side is impossible: decided by these values (marking reads only type and id) */
+		if ((!ok_t || !ok_f) && ((rc = vf_mark_precise(e, in->dst)) ||
+					 (f->shape == SHAPE_JCC_X && (rc = vf_mark_precise(e, in->src)))))
+			return rc;
 		if (ok_t) {
 			struct vstate *save = e->cur;
 			e->cur = other;
@@ -560,7 +550,7 @@ static int do_jcc(struct vf_env *e, const struct bpfrt_insn *in, enum bpfrt_op o
 	}
 	int side;
 	const struct vreg *p;
-	if (is64 && pkt_compare(e, a, b, jop, &side, &p)) {
+	if (is64 && pkt_compare(a, b, jop, &side, &p)) {
 		struct vreg pc_copy = *p;
 		struct vstate *other;
 		if ((rc = vf_push_branch(e, target, pc, &other)))

@@ -330,7 +330,6 @@ struct vf_env {
 	uint64_t states, peak_states, pruned;
 	uint32_t next_id;
 	uint32_t ctx_max;                /* end of the highest context byte accessed */
-	bool pass_done;
 	/* the log */
 	char *log;
 	size_t loglen, logcap;
@@ -392,8 +391,7 @@ BPFRT_HIDDEN int vf_check_mem(struct vf_env *e, int regno, int32_t off, uint32_t
 			      struct vreg *val, bool sext, bool atomic);
 /* A helper's memory argument: r<regno> points to [0, size) bytes it reads
  * (write false) or writes. */
-BPFRT_HIDDEN int vf_check_helper_mem(struct vf_env *e, int regno, uint64_t size_min, uint64_t size_max,
-				     bool write);
+BPFRT_HIDDEN int vf_check_helper_mem(struct vf_env *e, int regno, uint64_t size, bool write);
 BPFRT_HIDDEN const char *vf_regname(int regno);
 
 /* call.c */
