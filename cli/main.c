@@ -809,8 +809,9 @@ static int cmd_verify(int argc, char **argv)
 		} else {
 			printf("%s (%s): %s\n", pi.name, pi.section,
 			       code == 0 ? "accepted" : code == 1 ? "refused" : "could not verify");
-			fputs(r.log ? r.log : bpfrt_vm_errmsg(vm), stdout);
-			if (r.log && r.log[0] && r.log[strlen(r.log) - 1] != '\n')
+			const char *text = r.log ? r.log : bpfrt_vm_errmsg(vm);
+			fputs(text, stdout);
+			if (text[0] && text[strlen(text) - 1] != '\n')
 				putchar('\n');
 		}
 		bpfrt_verify_result_fini(&r);

@@ -166,7 +166,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	struct gen g = { .p = data, .n = size };
 	generate(&g);
 	struct vf_input in = { .insns = g.out, .n = g.len, .platform = VF_PLATFORM_BPFRT, .helpers = &vm->helpers,
-			       .ctx_size = CTX };
+			       .ctx_size = CTX, .insn_limit = 100000 };
 	struct vf_result vr;
 	int rc = bpfrt_verify(&in, &vr);
 	bpfrt_verify_result_free(&vr);

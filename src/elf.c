@@ -95,6 +95,7 @@ static int add_map(struct ctx *c, struct obj_mapdef **out)
 	*out = &m[o->nmaps++];
 	memset(*out, 0, sizeof(**out));
 	(*out)->inner = -1;
+	(*out)->legacy_inner = -1;
 	return BPFRT_OK;
 }
 
@@ -140,7 +141,44 @@ static int legacy_maps(struct ctx *c, int shndx)
 		m->flags = f[4];
 		m->sec_off = sym.st_value;
 		m->shndx = shndx;
-		(void)def;
+		/* samples/bpf's struct bpf_load_map_def goes on with inner_map_idx:
+		 * the index, in definition order, of a map-in-map's inner map */
+		if (def >= 24 && (m->type == BPF_MAP_TYPE_ARRAY_OF_MAPS || m->type == BPF_MAP_TYPE_HASH_OF_MAPS)) {
+			uint32_t idx;
+			memcpy(&idx, (const uint8_t *)s->data->d_buf + sym.st_value + 20, sizeof(idx));
+			m->legacy_inner = idx;
+		}
+	}
+	return BPFRT_OK;
+}
+
+/* Legacy map-in-map definitions: inner_map_idx → the inner map, counting the
+ * legacy definitions by section, then offset (the order samples/bpf loads them) */
+static int legacy_inner_maps(struct ctx *c)
+{
+	bpfrt_obj *o = c->obj;
+	for (size_t i = 0; i < o->nmaps; i++) {
+		struct obj_mapdef *m = &o->maps[i];
+		if (m->legacy_inner < 0)
+			continue;
+		int found = -1;
+		for (size_t j = 0; j < o->nmaps && found < 0; j++) {
+			const struct obj_mapdef *x = &o->maps[j];
+			if (x->kind != MAPDEF_LEGACY)
+				continue;
+			int64_t before = 0; /* legacy definitions ahead of x */
+			for (size_t k = 0; k < o->nmaps; k++) {
+				const struct obj_mapdef *y = &o->maps[k];
+				before += y->kind == MAPDEF_LEGACY &&
+					  (y->shndx < x->shndx || (y->shndx == x->shndx && y->sec_off < x->sec_off));
+			}
+			if (before == m->legacy_inner)
+				found = (int)j;
+		}
+		if (found < 0 || found == (int)i)
+			return fail(c, "map %s: inner_map_idx %" PRId64 " names no other map of the object", m->name,
+				    m->legacy_inner);
+		m->inner = found;
 	}
 	return BPFRT_OK;
 }
@@ -394,6 +432,49 @@ static int find_progs(struct ctx *c)
 	return BPFRT_OK;
 }
 
+/* The number of entries of relocation section rs (REL or RELA). */
+static size_t nrel_of(const struct sec *rs)
+{
+	if (!rs->data)
+		return 0;
+	return rs->data->d_size / (rs->sh.sh_type == SHT_RELA ? sizeof(Elf64_Rela) : sizeof(Elf64_Rel));
+}
+
+/*
+ * Entry k of relocation section rs.  BPF objects use REL (the addend is in
+ * the instruction); old clang releases wrote RELA: the addend, if any, moves
+ * the symbol it relocates against, which is what REL's in-place addend does.
+ */
+static bool get_rel(const struct sec *rs, size_t k, GElf_Rel *rel, int64_t *addend)
+{
+	*addend = 0;
+	if (rs->sh.sh_type != SHT_RELA)
+		return gelf_getrel(rs->data, (int)k, rel) != NULL;
+	GElf_Rela ra;
+	if (!gelf_getrela(rs->data, (int)k, &ra))
+		return false;
+	*rel = (GElf_Rel){ .r_offset = ra.r_offset, .r_info = ra.r_info };
+	*addend = ra.r_addend;
+	return true;
+}
+
+/* A program that cannot be linked (an extern symbol): the object still opens,
+ * loading or verifying that program fails with this message. */
+#define LINK_LATER 1
+static int prog_unlinked(struct ctx *c, struct obj_prog *p, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+static int prog_unlinked(struct ctx *c, struct obj_prog *p, const char *fmt, ...)
+{
+	char tmp[BPFRT_ERRMSG_MAX];
+	va_list ap;
+	va_start(ap, fmt);
+	bpfrt_vfmt(tmp, sizeof(tmp), fmt, ap);
+	va_end(ap);
+	if (!p->link_err && !(p->link_err = strdup(tmp)))
+		return oom(c);
+	return LINK_LATER;
+}
+
 /* The relocation section of section s, or -1. */
 static int rel_of(struct ctx *c, size_t s)
 {
@@ -426,10 +507,11 @@ static int relocate(struct ctx *c, struct obj_prog *p, size_t sec, size_t base, 
 	if (r < 0)
 		return BPFRT_OK;
 	struct sec *rs = &c->sec[r];
-	size_t nrel = rs->data ? rs->data->d_size / sizeof(Elf64_Rel) : 0;
+	size_t nrel = nrel_of(rs);
 	for (size_t k = 0; k < nrel; k++) {
 		GElf_Rel rel;
-		if (!gelf_getrel(rs->data, (int)k, &rel))
+		int64_t addend;
+		if (!get_rel(rs, k, &rel, &addend))
 			return fail(c, "%s: relocation %zu is unreadable", rs->name, k);
 		if (rel.r_offset % 8)
 			return fail(c, "%s: relocation %zu at offset %" PRIu64 " is not at an instruction",
@@ -444,12 +526,17 @@ static int relocate(struct ctx *c, struct obj_prog *p, size_t sec, size_t base, 
 		if (!get_sym(c, si, &sym))
 			return fail(c, "%s: relocation %zu names symbol %zu, which does not exist", rs->name,
 				    k, si);
+		sym.st_value += (uint64_t)addend;
 		uint32_t rtype = (uint32_t)GELF_R_TYPE(rel.r_info);
 		size_t tsec = sym.st_shndx;
 		const char *sname = sym_name(c, &sym);
-		if (tsec == SHN_UNDEF || tsec >= c->nsec)
-			return fail(c, "program %s: insn %zu refers to %s, which the object does not define "
-				    "(extern symbols are not supported)", p->name, pc, sname[0] ? sname : "a symbol");
+		if (tsec == SHN_UNDEF)
+			return prog_unlinked(c, p, "program %s: insn %zu refers to %s, which the object does not "
+					     "define (extern symbols are not supported)", p->name, pc,
+					     sname[0] ? sname : "a symbol");
+		if (tsec >= c->nsec)
+			return fail(c, "program %s: insn %zu refers to section %zu, which does not exist", p->name,
+				    pc, tsec);
 		int kind = c->sec[tsec].kind;
 		if (in->code == 0x85 && in->src == 1) { /* a call into .text */
 			if (kind != S_TEXT && tsec != sec)
@@ -580,11 +667,12 @@ static int slot_inits(struct ctx *c)
 		if (r < 0)
 			continue;
 		struct sec *rs = &c->sec[r];
-		size_t nrel = rs->data ? rs->data->d_size / sizeof(Elf64_Rel) : 0;
+		size_t nrel = nrel_of(rs);
 		for (size_t k = 0; k < nrel; k++) {
 			GElf_Rel rel;
 			GElf_Sym sym;
-			if (!gelf_getrel(rs->data, (int)k, &rel) || !get_sym(c, GELF_R_SYM(rel.r_info), &sym))
+			int64_t addend;
+			if (!get_rel(rs, k, &rel, &addend) || !get_sym(c, GELF_R_SYM(rel.r_info), &sym))
 				return fail(c, "%s: relocation %zu is unreadable", rs->name, k);
 			struct obj_mapdef *m = NULL;
 			for (size_t i = 0; i < c->obj->nmaps; i++) {
@@ -686,17 +774,13 @@ int bpfrt_elf_parse(bpfrt_obj *obj, const void *buf, size_t len, struct bpfrt_er
 				rc = fail(c, "the symbol table's string table %u does not exist", sc->sh.sh_link);
 				goto out;
 			}
-		} else if (sc->sh.sh_type == SHT_REL) {
+		} else if (sc->sh.sh_type == SHT_REL || sc->sh.sh_type == SHT_RELA) {
 			sc->kind = S_REL;
 			if (sc->sh.sh_info >= c->nsec) {
 				rc = fail(c, "section %s relocates section %u, which does not exist", sc->name,
 					  sc->sh.sh_info);
 				goto out;
 			}
-		} else if (sc->sh.sh_type == SHT_RELA) {
-			/* BPF objects use REL; a RELA section is refused below if it
-			 * relocates a program */
-			sc->kind = S_OTHER;
 		} else if (!strcmp(sc->name, "license")) {
 			if (sc->data && sc->data->d_buf) {
 				size_t l = sc->data->d_size < sizeof(obj->license) - 1 ? sc->data->d_size :
@@ -737,14 +821,6 @@ int bpfrt_elf_parse(bpfrt_obj *obj, const void *buf, size_t len, struct bpfrt_er
 		rc = fail(c, "the object has no symbol table");
 		goto out;
 	}
-	for (size_t s = 1; s < c->nsec; s++) {
-		if (c->sec[s].sh.sh_type == SHT_RELA && c->sec[s].sh.sh_info < c->nsec &&
-		    (c->sec[c->sec[s].sh.sh_info].kind == S_PROG || c->sec[c->sec[s].sh.sh_info].kind == S_TEXT)) {
-			rc = fail(c, "section %s: RELA relocations of a program (BPF objects use REL)",
-				  c->sec[s].name);
-			goto out;
-		}
-	}
 	for (size_t s = 1; s < c->nsec && !rc; s++) {
 		if (c->sec[s].kind == S_LEGACY_MAPS)
 			rc = legacy_maps(c, (int)s);
@@ -754,13 +830,17 @@ int bpfrt_elf_parse(bpfrt_obj *obj, const void *buf, size_t len, struct bpfrt_er
 			rc = data_map(c, (int)s);
 	}
 	if (!rc)
+		rc = legacy_inner_maps(c);
+	if (!rc)
 		rc = find_progs(c);
 	if (!rc && obj->nprogs == 0)
 		rc = fail(c, "the object has no programs");
 	for (size_t i = 0; i < obj->nprogs && !rc; i++)
-		rc = link_prog(c, &obj->progs[i]);
+		if ((rc = link_prog(c, &obj->progs[i])) == LINK_LATER)
+			rc = BPFRT_OK;
 	for (size_t i = 0; i < obj->nprogs && !rc; i++)
-		rc = maps_used(c, &obj->progs[i]);
+		if (!obj->progs[i].link_err)
+			rc = maps_used(c, &obj->progs[i]);
 	if (!rc)
 		rc = slot_inits(c);
 out:
@@ -777,6 +857,7 @@ void bpfrt_obj_defs_free(bpfrt_obj *obj)
 		free(obj->progs[i].sec);
 		free(obj->progs[i].insns);
 		free(obj->progs[i].maps_used);
+		free(obj->progs[i].link_err);
 	}
 	for (size_t i = 0; i < obj->nmaps; i++) {
 		free(obj->maps[i].name);

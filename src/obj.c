@@ -131,6 +131,8 @@ int bpfrt_obj_load_prog(bpfrt_obj *obj, const char *name, const struct bpfrt_loa
 			p = &obj->progs[i];
 	if (!p)
 		return bpfrt_vm_fail(obj->vm, BPFRT_EINVAL, "%s: no program %s", obj->name, name);
+	if (p->link_err)
+		return bpfrt_vm_fail(obj->vm, BPFRT_ENOTSUP, "%s: %s", obj->name, p->link_err);
 	/* the verifier first, on the bpfrt platform (what this runtime can run) */
 	struct vf_result vr = { 0 };
 	bool trusted = opts && opts->sz >= offsetof(struct bpfrt_load_opts, engine) &&
@@ -410,6 +412,9 @@ int bpfrt_obj_verify(bpfrt_obj *obj, const char *name, const struct bpfrt_verify
 	if (pi < 0)
 		return res->status = bpfrt_vm_fail(obj->vm, BPFRT_EINVAL, "%s: no program %s", obj->name,
 						   name ? name : "");
+	if (obj->progs[pi].link_err)
+		return res->status = bpfrt_vm_fail(obj->vm, BPFRT_ENOTSUP, "%s: %s", obj->name,
+						   obj->progs[pi].link_err);
 	struct vf_result vr;
 	int rc = bpfrt_obj_verify_internal(obj, (size_t)pi, o.platform == BPFRT_PLATFORM_LINUX ? VF_PLATFORM_LINUX
 									: VF_PLATFORM_BPFRT, o.log_level, &vr);

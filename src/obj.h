@@ -29,6 +29,8 @@ struct obj_mapdef {
 	size_t nslots;
 	size_t values_off;         /* BTF: offset of `values` in the definition */
 	int shndx;                 /* the ELF section it lives in */
+	int64_t legacy_inner;      /* legacy map-in-map: inner_map_idx of samples/bpf's
+				    * struct bpf_load_map_def, or -1 */
 };
 
 struct obj_prog {
@@ -41,6 +43,7 @@ struct obj_prog {
 	uint32_t *maps_used;
 	size_t sec_off;            /* offset of the function in its section, in insns */
 	int shndx;
+	char *link_err;            /* non-NULL: cannot be linked (why); loading it fails */
 };
 
 struct bpfrt_obj {

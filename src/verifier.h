@@ -31,6 +31,7 @@ struct vf_input {
 	const char *(*line)(void *arg, size_t insn);
 	void *line_arg;
 	uint32_t ctx_size;             /* prog_type 0: r1 points to this many bytes, r2 holds it */
+	uint32_t insn_limit;           /* processed-insn limit; 0: VF_COMPLEXITY_LIMIT */
 };
 
 /* What the verifier learnt of each instruction, for the passes and the JIT. */

@@ -8,6 +8,7 @@ set -u
 BUILD=${BUILD:-build}
 top=$(cd "$(dirname "$0")/.." && pwd)
 CORPUS=${BPFRT_CORPUS:-$top/../shared/corpus}
+export BPFRT_CORPUS="$CORPUS"
 BPFRT=$BUILD/bpfrt
 # liburcu is not instrumented: its ordering is invisible to ThreadSanitizer
 export TSAN_OPTIONS="${TSAN_OPTIONS:-suppressions=$top/tests/tsan.supp}"

@@ -132,8 +132,10 @@ int main(int argc, char **argv)
 				nprogs++;
 				processed += r.processed;
 				if (rc != BPFRT_OK) {
-					verdict = rc == BPFRT_EREJECT ? "refused" : "error";
-					snprintf(whybuf, sizeof(whybuf), "%s: %s", pi.name, r.log ? r.log : "");
+					/* ENOTSUP: the program could not be linked (an extern) */
+					verdict = rc == BPFRT_EREJECT ? "refused" : rc == BPFRT_ENOTSUP ? "load-failed" : "error";
+					snprintf(whybuf, sizeof(whybuf), "%s: %s", pi.name,
+						 r.log ? r.log : bpfrt_vm_errmsg(vm));
 					whybuf[strcspn(whybuf, "\n")] = 0;
 					bpfrt_verify_result_fini(&r);
 					break;

@@ -778,7 +778,7 @@ static int walk(struct vf_env *e)
 			rc = vf_bug(e, "the walk left the program at insn %u", pc);
 			break;
 		}
-		if (++e->processed > VF_COMPLEXITY_LIMIT) {
+		if (++e->processed > (e->in->insn_limit ? e->in->insn_limit : VF_COMPLEXITY_LIMIT)) {
 			rc = vf_reject(e, "BPF program is too large. Processed %" PRIu64 " insn", e->processed - 1);
 			break;
 		}

@@ -516,6 +516,89 @@ static void prog_array_init(void **state)
 	bpfrt_vm_free(vm);
 }
 
+/* Objects of the shared corpus the loader once refused: RELA relocations
+ * (old clang), calls to an undefined memset in some programs only, a legacy
+ * map-in-map whose inner map is given by samples/bpf's inner_map_idx. */
+static bpfrt_obj *corpus_obj(bpfrt_vm *vm, const char *rel)
+{
+	const char *dir = getenv("BPFRT_CORPUS");
+	char p[4096];
+	snprintf(p, sizeof(p), "%s/ebpf-samples/%s", dir ? dir : "../shared/corpus", rel);
+	bpfrt_obj *obj = NULL;
+	if (access(p, R_OK))
+		return NULL;
+	if (bpfrt_obj_open(vm, p, &obj) != BPFRT_OK)
+		fail_msg("open %s: %s", rel, bpfrt_vm_errmsg(vm));
+	return obj;
+}
+
+static const char *prog_in(bpfrt_obj *obj, const char *section)
+{
+	for (size_t i = 0; i < bpfrt_obj_prog_count(obj); i++) {
+		struct bpfrt_obj_prog_info pi;
+		bpfrt_obj_prog_info(obj, i, &pi);
+		if (!strcmp(pi.section, section))
+			return pi.name;
+	}
+	fail_msg("no program in %s", section);
+	return NULL;
+}
+
+static void corpus_loader_cases(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	struct bpfrt_verify_opts lo = { .sz = sizeof(lo), .platform = BPFRT_PLATFORM_LINUX };
+	struct bpfrt_verify_result r;
+	bpfrt_obj *obj = corpus_obj(vm, "ovs/datapath.o");
+	if (!obj) {
+		bpfrt_vm_free(vm);
+		skip();
+	}
+	/* RELA: the map references of tail-33 are relocated */
+	const char *name = prog_in(obj, "tail-33");
+	struct bpfrt_obj_prog_info pi = { 0 };
+	for (size_t i = 0; i < bpfrt_obj_prog_count(obj); i++)
+		if (bpfrt_obj_prog_info(obj, i, &pi) == BPFRT_OK && !strcmp(pi.name, name))
+			break;
+	assert_true(pi.nmaps >= 5);
+	assert_int_equal(bpfrt_obj_verify(obj, name, &lo, &r), BPFRT_OK);
+	bpfrt_verify_result_fini(&r);
+	bpfrt_obj_free(obj);
+
+	/* an undefined memset: only the programs calling it fail, with its name */
+	assert_non_null(obj = corpus_obj(vm, "falco/probe.o"));
+	assert_int_equal(bpfrt_obj_verify(obj, prog_in(obj, "raw_tracepoint/sys_enter"), &lo, &r), BPFRT_ENOTSUP);
+	bpfrt_verify_result_fini(&r);
+	assert_non_null(strstr(bpfrt_vm_errmsg(vm), "refers to memset, which the object does not define"));
+	bpfrt_prog *p = NULL;
+	assert_int_equal(bpfrt_obj_load_prog(obj, prog_in(obj, "raw_tracepoint/sys_enter"), NULL, &p),
+			 BPFRT_ENOTSUP);
+	assert_null(p);
+	assert_int_equal(bpfrt_obj_verify(obj, prog_in(obj, "raw_tracepoint/filler/sys_empty"), &lo, &r),
+			 BPFRT_OK);
+	bpfrt_verify_result_fini(&r);
+	bpfrt_obj_free(obj);
+
+	/* inner_map_idx 1: the second legacy definition */
+	assert_non_null(obj = corpus_obj(vm, "build/map_in_map_legacy.o"));
+	int outer = -1, inner = -1;
+	for (size_t i = 0; i < bpfrt_obj_map_count(obj); i++) {
+		struct bpfrt_obj_map_info mi;
+		bpfrt_obj_map_info(obj, i, &mi);
+		if (!strcmp(mi.name, "array_of_maps"))
+			outer = mi.inner;
+		if (!strcmp(mi.name, "inner_map"))
+			inner = (int)i;
+	}
+	assert_true(inner >= 0);
+	assert_int_equal(outer, inner);
+	assert_int_equal(bpfrt_obj_verify(obj, prog_in(obj, ".text"), &lo, &r), BPFRT_OK);
+	bpfrt_verify_result_fini(&r);
+	bpfrt_obj_free(obj);
+	bpfrt_vm_free(vm);
+}
+
 /* Malformed objects are refused with a message, never crash. */
 static void malformed(void **state)
 {
@@ -568,6 +651,7 @@ int main(void)
 		cmocka_unit_test(ringbuf_program),
 		cmocka_unit_test(prog_array_init),
 		cmocka_unit_test(qstack_program),
+		cmocka_unit_test(corpus_loader_cases),
 		cmocka_unit_test(malformed),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
