@@ -38,12 +38,17 @@ UNIT_SRC := $(wildcard tests/unit/test_*.c)
 UNIT_BIN := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 FUZZERS := load jit elf verify
 TOOL_BIN := $(BUILD)/tests/run_conformance $(BUILD)/tests/run_data $(BUILD)/tests/run_verify \
+	$(BUILD)/tests/run_kverify \
 	$(FUZZERS:%=$(BUILD)/tests/fuzz_%_replay)
 BENCH_BIN := $(BUILD)/bench/bench
 BPF_SRC := $(wildcard tests/bpf/*.bpf.c)
 BPF_OBJ := $(BPF_SRC:tests/bpf/%.bpf.c=$(BUILD)/bpf/%.o)
 BPF_CC ?= clang-19
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(shell gcc -print-multiarch 2>/dev/null)
+# the shared corpus: the kernel's verifier tests are converted from it at build time
+CORPUS ?= $(or $(BPFRT_CORPUS),../shared/corpus)
+KV_DIR := $(CORPUS)/kernel-verifier/verifier
+KVT := $(patsubst $(KV_DIR)/%.c,$(BUILD)/kverifier/%.kvt,$(wildcard $(KV_DIR)/*.c))
 
 .PHONY: all check bench fuzz deps install clean tests
 all: $(BUILD)/libbpfrt.a $(BUILD)/libbpfrt.so $(BUILD)/bpfrt
@@ -80,6 +85,16 @@ $(BUILD)/bpf/%.o: tests/bpf/%.bpf.c
 	@mkdir -p $(dir $@)
 	$(BPF_CC) $(BPF_CFLAGS) -c $< -o $@
 
+# The kernel's test_verifier cases -> .kvt (tools/kvconvert.c).  The copies
+# fix the three strings the corpus README lists as corrupted ("no" -> "yes").
+$(BUILD)/kverifier/%.c: $(KV_DIR)/%.c
+	@mkdir -p $(dir $@)
+	sed -e 's/yesn-invalid fp/non-invalid fp/' -e 's/yest pointing to valid/not pointing to valid/' \
+		-e 's/within bounds, yes prog/within bounds, no prog/' $< > $@
+$(BUILD)/kverifier/%.kvt: $(BUILD)/kverifier/%.c tools/kvconvert.c
+	$(CC) -std=gnu11 -O0 -w -DKV_SRC='"$(abspath $<)"' tools/kvconvert.c -o $(BUILD)/kverifier/conv-$*
+	$(BUILD)/kverifier/conv-$* > $@.tmp && mv $@.tmp $@
+
 deps:
 	@scripts/deps.sh install
 
@@ -88,10 +103,10 @@ $(BUILD)/.deps-ok: scripts/deps.sh
 	@scripts/deps.sh check || scripts/deps.sh install
 	@mkdir -p $(BUILD) && touch $@
 
-tests: all $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN) $(BPF_OBJ)
+tests: all $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN) $(BPF_OBJ) $(KVT)
 
 check: $(BUILD)/.deps-ok
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN) $(BPF_OBJ)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN) $(BPF_OBJ) $(KVT)
 	@BUILD=$(BUILD) BPFRT_BPF_OBJS=$(BUILD)/bpf tests/run-all.sh
 
 bench: all $(BENCH_BIN) $(BPF_OBJ)

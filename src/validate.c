@@ -172,6 +172,8 @@ static int check_one(const struct bpfrt_insn *insns, size_t n, size_t pc,
 					     pc, insn->imm);
 		break;
 	case SHAPE_CALL_KFUNC:
+		if (vflags & BPFRT_VALIDATE_KFUNC)
+			break;
 		return bpfrt_err_set(err, BPFRT_ENOTSUP,
 				     "insn %zu: kfunc calls (BTF id %d) are not supported", pc, insn->imm);
 	case SHAPE_CALLX:

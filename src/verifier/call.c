@@ -456,16 +456,21 @@ int vf_return(struct vf_env *e, bool *done)
 	struct vframe *f = vf_curframe(e);
 	struct vreg *r0 = &f->regs[0];
 	*done = false;
-	if (r0->type == T_NOT_INIT)
+	/* a subprogram may leave r0 unset: the caller may not read it then (the
+	 * kernel's rule); the program and callbacks must set it */
+	if (r0->type == T_NOT_INIT && (st->curframe == 0 || f->callback))
 		return vf_reject(e, "R0 !read_ok: r0 is not set at exit");
 	if (st->active_lock)
 		return vf_reject(e, "bpf_spin_unlock is missing: the lock is held at exit");
 	if (st->curframe == 0) {
 		if (st->nrefs)
 			return vf_reject(e, "Unreleased reference id=%u alloc_insn=%u", st->refs[0].id, st->refs[0].insn);
-		if (r0->type != T_SCALAR)
-			return vf_reject(e, "R0 leaks addr as return value (%s)", vtype_name(r0->type, r0->flags));
 		const struct vprogtype *pt = e->pt;
+		/* a pointer returned: bpfrt's platform refuses the leak (as the kernel
+		 * does for unprivileged programs); Linux's lets a privileged program
+		 * return one where its type does not check the value */
+		if (r0->type != T_SCALAR && (e->in->platform != VF_PLATFORM_LINUX || !e->in->prog_type || pt->ret_range))
+			return vf_reject(e, "R0 leaks addr as return value (%s)", vtype_name(r0->type, r0->flags));
 		int prc = pt->ret_range ? vf_mark_precise(e, 0) : BPFRT_OK;
 		if (prc)
 			return prc;

@@ -339,9 +339,14 @@ static int walk_calls(struct vf_env *e, struct walk *w, uint32_t i, uint32_t d, 
 		if (e->flags[pc] & VI_LDDW_HI)
 			continue;
 		int32_t t = call_target(e, pc);
-		if (t < 0 || !e->aux[pc].seen)
+		if (t < 0) /* every call, dead ones too, as the kernel's check_max_stack_depth */
 			continue;
 		uint32_t callee = e->subprog_of[t];
+		if (d + 2 > VF_MAX_FRAMES) {
+			e->insn = pc;
+			w->on_chain[i] = 0;
+			return vf_reject(e, "the call stack of %u frames is too deep !", d + 2);
+		}
 		if (w->on_chain[callee]) {
 			e->insn = pc;
 			w->on_chain[i] = 0;

@@ -22,13 +22,26 @@ const char *vf_regname(int regno)
 	return regno >= 0 && regno < (int)ARRAY_SIZE(names) ? names[regno] : "R?";
 }
 
-static void note_ptr(struct vf_env *e, uint8_t type)
+/* Pointer types whose accesses the rewrite passes convert (ctx fields) or
+ * that the kernel tracks per object: an instruction that reaches one of them
+ * must see that same type on every path (the kernel's reg_type_mismatch). */
+static bool converted_type(uint8_t t)
+{
+	return t == T_CTX || t == T_SOCKET || t == T_SOCK_COMMON || t == T_TCP_SOCK || t == T_BTF_ID;
+}
+
+static int note_ptr(struct vf_env *e, uint8_t type)
 {
 	struct vf_aux *a = &e->aux[e->insn];
-	if (!a->ptr_type)
+	if (!a->ptr_type) {
 		a->ptr_type = type;
-	else if (a->ptr_type != type)
+	} else if (a->ptr_type != type) {
+		if (converted_type(type) || converted_type(a->ptr_type))
+			return vf_reject(e, "same insn cannot be used with different pointers (%s and %s)",
+					 vtype_name(a->ptr_type, 0), vtype_name(type, 0));
 		a->ptr_mixed = 1;
+	}
+	return BPFRT_OK;
 }
 
 static void sub_depth(struct vf_env *e, uint32_t frameno, int64_t lowest)
@@ -111,6 +124,8 @@ static int stack_check_init(struct vf_env *e, const struct vframe *f, int64_t lo
 		uint32_t k = (uint32_t)((-a - 1) / 8);
 		unsigned b = (unsigned)(a + (int64_t)(k + 1) * 8);
 		uint8_t t = k < f->nslots ? f->slot[k].type[b] : S_INVALID;
+		/* (Linux lets privileged programs read it, allow_uninit_stack; both
+		 * platforms refuse, as the expectations and unprivileged Linux do) */
 		if (t == S_INVALID)
 			return vf_reject(e, "invalid read from stack: %s reads off %" PRId64 " (size %" PRId64
 					 "), which is not initialised", vf_regname(regno), a, hi - lo);
@@ -129,6 +144,8 @@ static int stack_access(struct vf_env *e, int regno, const struct vreg *p, int32
 	int rc = stack_var_range(e, regno, p, off, size, &lo, &hi);
 	if (rc)
 		return rc;
+	if (write && val && val->type == T_STACK && p->aux != e->cur->curframe)
+		return vf_reject(e, "cannot spill pointers to stack into stack frame of the caller");
 	sub_depth(e, p->aux, lo);
 	if (!write || atomic)
 		vf_stack_read(e, p->aux, lo, hi);
@@ -346,7 +363,9 @@ int vf_check_mem(struct vf_env *e, int regno, int32_t off, uint32_t size, bool w
 	if (p.flags & VF_NULL)
 		return vf_reject(e, "invalid mem access '%s': %s may be NULL, check it first",
 				 vtype_name(p.type, p.flags), vf_regname(regno));
-	note_ptr(e, p.type);
+	int nrc = note_ptr(e, p.type);
+	if (nrc)
+		return nrc;
 	if (write && val && val->type == T_NOT_INIT)
 		return vf_bug(e, "store of an uninitialised register");
 	if (atomic && size != 4 && size != 8)

@@ -280,11 +280,11 @@ static uint64_t eval64(unsigned op, uint64_t a, uint64_t b)
 
 static void alu64(struct vreg *d, const struct vreg *s, unsigned op, unsigned width)
 {
-	if (tnum_is_const(d->var) && tnum_is_const(s->var)) {
-		uint64_t b = s->var.value;
-		if ((op == OP_LSH || op == OP_RSH || op == OP_ARSH) && width == 32)
-			b &= 31;
-		vreg_bounds_const(d, eval64(op, d->var.value, b));
+	bool shift = op == OP_LSH || op == OP_RSH || op == OP_ARSH;
+	/* a shift by width or more is undefined in the ISA (the CPUs mask the
+	 * count, not every JIT's target does): unknown, as the kernel has it */
+	if (tnum_is_const(d->var) && tnum_is_const(s->var) && !(shift && s->var.value >= width)) {
+		vreg_bounds_const(d, eval64(op, d->var.value, s->var.value));
 		return;
 	}
 	struct vreg r = *d;
@@ -373,7 +373,7 @@ static void alu64(struct vreg *d, const struct vreg *s, unsigned op, unsigned wi
 			vreg_bounds_unknown(&r);
 			if (op == OP_RSH && !tnum_is_const(s->var) && s->umin > 0 && s->umax < width)
 				r.umax = d->umax >> s->umin; /* a logical right shift by ≥ 1 */
-			if (op == OP_RSH) /* a logical right shift never grows a value */
+			if (op == OP_RSH && s->umax < width) /* a logical right shift never grows a value */
 				r.umax = umin2(r.umax, d->umax);
 			break;
 		}

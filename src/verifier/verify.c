@@ -300,6 +300,8 @@ static int ptr_alu(struct vf_env *e, const struct bpfrt_insn *in, struct vreg *d
 	if (prc)
 		return prc;
 	struct vreg ptr = dp ? *d : *s, off = dp ? *s : *d;
+	if (ptr.type == T_STACK && op == 0x10) /* the kernel's rule: stack offsets only grow by adding */
+		return vf_reject(e, "%s subtraction from stack pointer prohibited", vf_regname(in->dst));
 	if (ptr.flags & VF_NULL)
 		return vf_reject(e, "%s pointer arithmetic on %s prohibited, null-check it first",
 				 vf_regname(in->dst), vtype_name(ptr.type, ptr.flags));
@@ -468,6 +470,15 @@ static int pkt_compare(const struct vreg *a, const struct vreg *b, uint8_t jop, 
 	return 1;
 }
 
+/* Pointers whose comparison with 0 decides the branch: the kernel's
+ * reg_not_null (ctx, stack and packet pointers are not on its list: both
+ * sides are walked, as the kernel walks them) */
+static bool known_non_null(uint8_t t)
+{
+	return t == T_MAP_VALUE || t == T_MAP_KEY || t == T_MEM || t == T_SOCKET || t == T_SOCK_COMMON ||
+	       t == T_TCP_SOCK || t == T_BTF_ID;
+}
+
 static int do_jcc(struct vf_env *e, const struct bpfrt_insn *in, enum bpfrt_op op, uint32_t pc)
 {
 	const struct bpfrt_form *f = &bpfrt_forms[op];
@@ -531,7 +542,7 @@ static int do_jcc(struct vf_env *e, const struct bpfrt_insn *in, enum bpfrt_op o
 	}
 	/* pointers */
 	bool a_null = vreg_is_ptr(a) && (a->flags & VF_NULL), b_zero = b->type == T_SCALAR && vreg_is_const(b) && !b->var.value;
-	if ((jop == 0x10 || jop == 0x50) && vreg_is_ptr(a) && b_zero && is64) {
+	if ((jop == 0x10 || jop == 0x50) && vreg_is_ptr(a) && b_zero && is64 && (a_null || known_non_null(a->type))) {
 		if (!a_null) { /* a non-NULL pointer is never 0 */
 			e->insn = jop == 0x10 ? pc + 1 : target;
 			return BPFRT_OK;
@@ -612,6 +623,9 @@ static int do_lddw(struct vf_env *e, const struct bpfrt_insn *in, enum bpfrt_op 
 		const struct vf_map *m = &e->in->maps[mi];
 		d->aux = mi;
 		if (op == BPFRT_OP_LDDW_MAP_FD || op == BPFRT_OP_LDDW_MAP_IDX) {
+			if (e->insns[pc + 1].imm) /* only a map value reference has an offset there */
+				return vf_reject(e, "unrecognized bpf_ld_imm64 insn: a map reference with %d in its "
+						 "second half", e->insns[pc + 1].imm);
 			d->type = T_MAP_PTR;
 			break;
 		}
@@ -680,7 +694,8 @@ static int step(struct vf_env *e)
 		return BPFRT_OK;
 	}
 	case SHAPE_CALL_KFUNC:
-		return vf_reject(e, "kfunc calls are not supported (BTF id %d)", in->imm);
+		/* the Linux platform describes helpers, not the kernel's kfuncs */
+		return vf_reject(e, "kfunc calls cannot be verified here: no prototype for BTF id %d", in->imm);
 	case SHAPE_CALLX:
 		return vf_reject(e, "callx (a call through %s) cannot be verified", vf_regname(in->dst));
 	case SHAPE_EXIT: {
@@ -904,7 +919,7 @@ int bpfrt_verify(const struct vf_input *in, struct vf_result *out)
 		e.aux[i].key = INT64_MIN;
 	}
 	unsigned vflags = BPFRT_VALIDATE_PSEUDO | BPFRT_VALIDATE_LDABS |
-			  (in->platform == VF_PLATFORM_LINUX ? BPFRT_VALIDATE_ANY_HELPER : 0);
+			  (in->platform == VF_PLATFORM_LINUX ? BPFRT_VALIDATE_ANY_HELPER | BPFRT_VALIDATE_KFUNC : 0);
 	rc = bpfrt_validate(in->insns, n, in->helpers ? in->helpers : &(struct bpfrt_helper_table){ 0 }, vflags,
 			    dec, &err);
 	if (rc) {

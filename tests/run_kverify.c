@@ -1,0 +1,438 @@
+/*
+ * run_kverify.c — the kernel's own verifier tests (test_verifier's cases,
+ * converted by tools/kvconvert into .kvt files) against bpfrt's verifier on
+ * the Linux platform, and against this machine's kernel where bpf() works.
+ *
+ *   run_kverify [--known FILE] [--verbose] KVT...
+ *
+ * Each case is verified by bpfrt and, where the kernel can take it (bpf()
+ * allowed; its kfuncs exist in this kernel), loaded by the kernel with real
+ * maps for its fixups.  bpfrt must agree with the expected verdict; above
+ * all it must never accept what the expectation or the kernel refuses.
+ * --known lists disagreements understood for now (FILE<TAB>DESCRIPTION<TAB>
+ * cause): reported, not failures; an entry that agrees again is an error.
+ * The summary counts agreement with the expectations and with the kernel,
+ * and how many refusals carry the kernel's message (informative: bpfrt
+ * words its own messages).
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <inttypes.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <bpf/bpf.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
+#include <linux/bpf.h>
+
+#include "bpfrt.h"
+#include "internal.h"
+#include "verifier.h"
+
+#ifndef ENOTSUPP
+#define ENOTSUPP 524 /* the kernel's internal "operation not supported" */
+#endif
+
+enum { MAP_HASH_8B, MAP_HASH_16B, MAP_HASH_48B, MAP_ARRAY_48B, MAP_PROG1, MAP_PROG2, NKINDS };
+static const struct {
+	const char *name;
+	uint32_t type, key, value, max;
+} kinds[NKINDS] = {
+	[MAP_HASH_8B] = { "map_hash_8b", BPF_MAP_TYPE_HASH, 8, 8, 1 },
+	[MAP_HASH_16B] = { "map_hash_16b", BPF_MAP_TYPE_HASH, 8, 16, 1 },
+	[MAP_HASH_48B] = { "map_hash_48b", BPF_MAP_TYPE_HASH, 8, 48, 1 },
+	[MAP_ARRAY_48B] = { "map_array_48b", BPF_MAP_TYPE_ARRAY, 4, 48, 1 },
+	[MAP_PROG1] = { "prog1", BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 4 },
+	[MAP_PROG2] = { "prog2", BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 8 },
+};
+
+struct fixup {
+	int kind; /* MAP_*, or -1: a kfunc */
+	char *kfunc;
+	int insn;
+};
+
+struct kcase {
+	char *descr, *errstr, *fill;
+	uint32_t type, flags;
+	bool reject;
+	struct fixup fix[32];
+	int nfix;
+	struct bpfrt_insn *insns;
+	size_t n, cap;
+};
+
+struct known {
+	char *file, *descr, *why;
+	int used;
+};
+static struct known *known;
+static size_t nknown;
+
+static void load_known(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		perror(path);
+		exit(2);
+	}
+	char line[2048];
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		char *a = strtok(line, "\t"), *b = strtok(NULL, "\t"), *c = strtok(NULL, "");
+		if (!a || !b)
+			continue;
+		known = realloc(known, (nknown + 1) * sizeof(*known));
+		known[nknown++] = (struct known){ strdup(a), strdup(b), strdup(c ? c : ""), 0 };
+	}
+	fclose(f);
+}
+
+static struct known *find_known(const char *file, const char *descr)
+{
+	for (size_t i = 0; i < nknown; i++)
+		if (!strcmp(known[i].file, file) && !strcmp(known[i].descr, descr))
+			return &known[i];
+	return NULL;
+}
+
+static char *unescape(const char *s)
+{
+	char *o = malloc(strlen(s) + 1), *p = o;
+	for (; *s; s++) {
+		if (*s == '\\' && s[1]) {
+			s++;
+			*p++ = *s == 'n' ? '\n' : *s == 't' ? '\t' : *s;
+		} else {
+			*p++ = *s;
+		}
+	}
+	*p = 0;
+	return o;
+}
+
+static void case_free(struct kcase *c)
+{
+	free(c->descr);
+	free(c->errstr);
+	free(c->fill);
+	for (int i = 0; i < c->nfix; i++)
+		free(c->fix[i].kfunc);
+	free(c->insns);
+	memset(c, 0, sizeof(*c));
+}
+
+/* Reads the next case of f; false at the end.  Exits on a malformed file. */
+static bool read_case(FILE *f, const char *path, struct kcase *c)
+{
+	char line[8192];
+	memset(c, 0, sizeof(*c));
+	while (fgets(line, sizeof(line), f)) {
+		line[strcspn(line, "\n")] = 0;
+		char *sp = strchr(line, ' ');
+		const char *arg = sp ? sp + 1 : "";
+		if (sp)
+			*sp = 0;
+		if (!strcmp(line, "test")) {
+			c->descr = unescape(arg);
+		} else if (!strcmp(line, "type")) {
+			c->type = (uint32_t)strtoul(arg, NULL, 0);
+		} else if (!strcmp(line, "result")) {
+			c->reject = !strcmp(arg, "reject");
+		} else if (!strcmp(line, "errstr")) {
+			c->errstr = unescape(arg);
+		} else if (!strcmp(line, "flags")) {
+			c->flags = (uint32_t)strtoul(arg, NULL, 0);
+		} else if (!strcmp(line, "fill")) {
+			c->fill = strdup(arg);
+		} else if (!strcmp(line, "fixup")) {
+			char kind[256];
+			int at;
+			if (sscanf(arg, "%255s %d", kind, &at) != 2 || c->nfix == 32)
+				goto bad;
+			struct fixup *x = &c->fix[c->nfix++];
+			x->insn = at;
+			x->kind = -1;
+			if (!strncmp(kind, "kfunc:", 6)) {
+				x->kfunc = strdup(kind + 6);
+			} else {
+				for (int k = 0; k < NKINDS; k++)
+					if (!strcmp(kind, kinds[k].name))
+						x->kind = k;
+				if (x->kind < 0)
+					goto bad;
+			}
+		} else if (!strcmp(line, "insn")) {
+			uint8_t b[8];
+			if (strlen(arg) != 16)
+				goto bad;
+			for (int k = 0; k < 8; k++) {
+				unsigned v;
+				if (sscanf(arg + 2 * k, "%2x", &v) != 1)
+					goto bad;
+				b[k] = (uint8_t)v;
+			}
+			if (c->n == c->cap) {
+				c->cap = c->cap ? 2 * c->cap : 64;
+				c->insns = realloc(c->insns, c->cap * sizeof(*c->insns));
+			}
+			memcpy(&c->insns[c->n++], b, 8);
+		} else if (!strcmp(line, "end")) {
+			if (!c->descr)
+				goto bad;
+			return true;
+		}
+		/* retval, unpriv: not used by this runner */
+	}
+	if (c->descr)
+		goto bad;
+	return false;
+bad:
+	fprintf(stderr, "%s: malformed case near \"%s\"\n", path, line);
+	exit(2);
+}
+
+/* ------------------------------------------------------------ the kernel */
+static int kernel_ok = -1; /* -1 unknown, 0 bpf() refused, 1 usable */
+static struct btf *vmlinux;
+
+static int kernel_verdict(const struct kcase *c, char *why, size_t whylen)
+{
+	if (kernel_ok == 0)
+		return -1;
+	int fds[32], nfd = 0, rc = -1;
+	struct bpf_insn *in = calloc(c->n ? c->n : 1, sizeof(*in));
+	memcpy(in, c->insns, c->n * sizeof(*in));
+	for (int i = 0; i < c->nfix; i++) {
+		const struct fixup *x = &c->fix[i];
+		if ((size_t)x->insn >= c->n)
+			goto out;
+		if (x->kind < 0) { /* a kfunc: its BTF id in this kernel */
+			if (!vmlinux)
+				goto out;
+			int id = btf__find_by_name_kind(vmlinux, x->kfunc, BTF_KIND_FUNC);
+			if (id <= 0)
+				goto out;
+			in[x->insn].imm = id;
+			continue;
+		}
+		int fd = bpf_map_create(kinds[x->kind].type, NULL, kinds[x->kind].key, kinds[x->kind].value,
+					kinds[x->kind].max, NULL);
+		if (fd < 0) {
+			if (kernel_ok < 0 && (errno == EPERM || errno == ENOSYS)) {
+				kernel_ok = 0;
+				printf("kernel: bpf() refused (%s): the kernel column is skipped\n", strerror(errno));
+			}
+			goto out;
+		}
+		kernel_ok = 1;
+		fds[nfd++] = fd;
+		in[x->insn].src_reg = BPF_PSEUDO_MAP_FD;
+		in[x->insn].imm = fd;
+	}
+	static char log[1 << 20];
+	log[0] = 0;
+	LIBBPF_OPTS(bpf_prog_load_opts, o, .log_buf = log, .log_size = sizeof(log), .log_level = 1,
+		    .prog_flags = (c->flags & 2) ? BPF_F_STRICT_ALIGNMENT : 0);
+	int pfd = bpf_prog_load(c->type, NULL, "GPL", in, c->n, &o);
+	if (pfd < 0 && errno == ENOSPC) { /* the log overflowed: load again without one */
+		o.log_buf = NULL;
+		o.log_size = 0;
+		o.log_level = 0;
+		pfd = bpf_prog_load(c->type, NULL, "GPL", in, c->n, &o);
+	}
+	if (pfd >= 0) {
+		kernel_ok = 1;
+		close(pfd);
+		rc = 1;
+	} else if (errno == EPERM && kernel_ok < 0) {
+		kernel_ok = 0;
+		printf("kernel: bpf() refused (%s): the kernel column is skipped\n", strerror(errno));
+	} else if (errno == EINVAL || errno == EACCES || errno == E2BIG || errno == EFAULT || errno == ENOSPC ||
+		   errno == ENOTSUPP || errno == EOPNOTSUPP) {
+		kernel_ok = 1;
+		rc = 0;
+		/* the last line of the log: the kernel's reason */
+		size_t l = strlen(log);
+		while (l && log[l - 1] == '\n')
+			log[--l] = 0;
+		char *last = strrchr(log, '\n');
+		last = last ? last + 1 : log;
+		if (!strncmp(last, "processed ", 10) && last > log) { /* the line before the summary */
+			*--last = 0;
+			char *prev = strrchr(log, '\n');
+			last = prev ? prev + 1 : log;
+		}
+		snprintf(why, whylen, "%s", last);
+	}
+out:
+	for (int i = 0; i < nfd; i++)
+		close(fds[i]);
+	free(in);
+	return rc;
+}
+
+/* errstr's tab-separated substrings appear in order in the log */
+static bool log_matches(const char *log, const char *errstr)
+{
+	char *e = strdup(errstr), *save = NULL;
+	const char *at = log;
+	bool ok = true;
+	for (char *p = strtok_r(e, "\t", &save); p && ok; p = strtok_r(NULL, "\t", &save)) {
+		const char *h = strstr(at, p);
+		if (!h)
+			ok = false;
+		else
+			at = h + strlen(p);
+	}
+	free(e);
+	return ok;
+}
+
+int main(int argc, char **argv)
+{
+	bool verbose = false;
+	int first = 1;
+	for (; first < argc && argv[first][0] == '-'; first++) {
+		if (!strcmp(argv[first], "--known") && first + 1 < argc)
+			load_known(argv[++first]);
+		else if (!strcmp(argv[first], "--verbose"))
+			verbose = true;
+		else
+			break;
+	}
+	if (first >= argc) {
+		fprintf(stderr, "usage: %s [--known FILE] [--verbose] KVT...\n", argv[0]);
+		return 2;
+	}
+	libbpf_set_print(NULL);
+	vmlinux = btf__load_vmlinux_btf();
+	if (libbpf_get_error(vmlinux))
+		vmlinux = NULL;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	int total = 0, agree = 0, known_hit = 0, unlisted = 0, unsafe = 0, generated = 0;
+	int kern_n = 0, kern_agree = 0, kern_vs_exp = 0, refusals = 0, msg_match = 0;
+	for (int a = first; a < argc; a++) {
+		FILE *f = fopen(argv[a], "r");
+		if (!f) {
+			perror(argv[a]);
+			return 2;
+		}
+		const char *base = strrchr(argv[a], '/');
+		base = base ? base + 1 : argv[a];
+		char file[256];
+		snprintf(file, sizeof(file), "%.*s", (int)strcspn(base, "."), base);
+		struct kcase c;
+		while (read_case(f, argv[a], &c)) {
+			if (c.fill) { /* the kernel builds these at run time */
+				generated++;
+				if (verbose)
+					printf("skip %s: %s: built by the kernel's %s generator\n", file, c.descr, c.fill);
+				case_free(&c);
+				continue;
+			}
+			total++;
+			/* the maps of the fixups, one per fixup as the kernel's harness */
+			struct vf_map maps[32];
+			struct bpfrt_insn *in = malloc((c.n ? c.n : 1) * sizeof(*in));
+			memcpy(in, c.insns, c.n * sizeof(*in));
+			size_t nmaps = 0;
+			for (int i = 0; i < c.nfix; i++) {
+				const struct fixup *x = &c.fix[i];
+				if (x->kind < 0 || (size_t)x->insn >= c.n)
+					continue;
+				maps[nmaps] = (struct vf_map){ kinds[x->kind].type, kinds[x->kind].key, kinds[x->kind].value,
+							       kinds[x->kind].max, 0, -1, false, kinds[x->kind].name };
+				in[x->insn].src = BPF_PSEUDO_MAP_IDX;
+				in[x->insn].imm = (int32_t)nmaps++;
+			}
+			struct vf_input vi = { .insns = in, .n = c.n, .prog_type = c.type, .maps = maps, .nmaps = nmaps,
+					       .platform = VF_PLATFORM_LINUX, .helpers = &vm->helpers };
+			struct vf_result vr;
+			int rc = bpfrt_verify(&vi, &vr);
+			bool ours_reject = rc != BPFRT_OK;
+			char ourwhy[600] = "";
+			if (vr.log) {
+				size_t l = strlen(vr.log);
+				while (l && vr.log[l - 1] == '\n')
+					vr.log[--l] = 0;
+				const char *last = strrchr(vr.log, '\n');
+				snprintf(ourwhy, sizeof(ourwhy), "%s", last ? last + 1 : vr.log);
+			}
+			if (rc != BPFRT_OK && rc != BPFRT_EREJECT) {
+				printf("FAIL %s: %s: the verifier failed (%d): %s\n", file, c.descr, rc, ourwhy);
+				unlisted++;
+			}
+			if (ours_reject && c.reject) {
+				refusals++;
+				msg_match += c.errstr && vr.log && log_matches(vr.log, c.errstr);
+			}
+			char kwhy[600] = "";
+			int kern = kernel_verdict(&c, kwhy, sizeof(kwhy));
+			if (kern >= 0) {
+				kern_n++;
+				kern_agree += (kern == 0) == ours_reject;
+				kern_vs_exp += (kern == 0) == c.reject;
+				if ((kern == 0) != ours_reject)
+					printf("note: %s: %s: this kernel %s%s%s, bpfrt %s (expected: %s)\n", file, c.descr,
+					       kern ? "accepts" : "refuses", kwhy[0] ? ": " : "", kwhy,
+					       ours_reject ? "refuses" : "accepts", c.reject ? "refusal" : "acceptance");
+			}
+			bool ok = ours_reject == c.reject;
+			/* never accept what the kernel refuses, whatever the expectation says */
+			bool unsafe_here = !ours_reject && (c.reject || kern == 0);
+			struct known *k = find_known(file, c.descr);
+			const char *kname = kern < 0 ? "n/a" : kern ? "accepts" : "refuses";
+			if (ok && !unsafe_here) {
+				agree++;
+				if (k) {
+					printf("FAIL fixed (drop it from the known list): %s: %s\n", file, c.descr);
+					k->used = 1;
+					unlisted++;
+				} else if (verbose) {
+					printf("ok %s: %s: %s\n", file, c.descr, ours_reject ? "refused" : "accepted");
+				}
+			} else if (k) {
+				k->used = 1;
+				known_hit++;
+				printf("known: %s: %s: expected %s, bpfrt %s (kernel %s%s%s): %s [%s]\n", file, c.descr,
+				       c.reject ? "refusal" : "acceptance", ours_reject ? "refuses" : "accepts", kname,
+				       kwhy[0] ? ": " : "", kwhy, ourwhy, k->why);
+			} else {
+				unlisted++;
+				unsafe += unsafe_here;
+				printf("FAIL %s%s: %s: expected %s, bpfrt %s (kernel %s%s%s): %s\n",
+				       unsafe_here ? "unsafe accepted: " : "", file, c.descr,
+				       c.reject ? "refusal" : "acceptance", ours_reject ? "refuses" : "accepts", kname,
+				       kwhy[0] ? ": " : "", kwhy, ourwhy);
+			}
+			bpfrt_verify_result_free(&vr);
+			free(in);
+			case_free(&c);
+		}
+		fclose(f);
+	}
+	for (size_t i = 0; i < nknown; i++)
+		if (!known[i].used) {
+			printf("FAIL stale known entry: %s: %s\n", known[i].file, known[i].descr);
+			unlisted++;
+		}
+	printf("kernel verifier tests: %d/%d agree with the expected verdicts (%.1f%%), %d known, %d unlisted, "
+	       "%d unsafe accepted; %d built at run time by the kernel (not converted)\n",
+	       agree, total, total ? 100.0 * agree / total : 0, known_hit, unlisted, unsafe, generated);
+	if (kern_n)
+		printf("this kernel: loaded %d of them; bpfrt agrees with it on %d (%.1f%%); the kernel with the "
+		       "expectations on %d\n", kern_n, kern_agree, 100.0 * kern_agree / kern_n, kern_vs_exp);
+	else
+		printf("this kernel: not used (bpf() refused, or no case it can load)\n");
+	printf("refusals carrying the kernel's message: %d of %d\n", msg_match, refusals);
+	printf("%d passed, %d failed\n", agree + known_hit, unlisted);
+	btf__free(vmlinux);
+	bpfrt_vm_free(vm);
+	return unlisted != 0;
+}
