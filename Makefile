@@ -49,6 +49,9 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(shell gcc -print-mult
 CORPUS ?= $(or $(BPFRT_CORPUS),../shared/corpus)
 KV_DIR := $(CORPUS)/kernel-verifier/verifier
 KVT := $(patsubst $(KV_DIR)/%.c,$(BUILD)/kverifier/%.kvt,$(wildcard $(KV_DIR)/*.c))
+# ... and the newer ones, BPF C whose expectations are BTF decl tags
+KVP_DIR := $(CORPUS)/kernel-verifier/progs
+KVT += $(patsubst $(KVP_DIR)/%.c,$(BUILD)/kverifier/%.o,$(wildcard $(KVP_DIR)/verifier_*.c))
 
 .PHONY: all check bench fuzz deps install clean tests
 all: $(BUILD)/libbpfrt.a $(BUILD)/libbpfrt.so $(BUILD)/bpfrt
@@ -94,6 +97,11 @@ $(BUILD)/kverifier/%.c: $(KV_DIR)/%.c
 $(BUILD)/kverifier/%.kvt: $(BUILD)/kverifier/%.c tools/kvconvert.c
 	$(CC) -std=gnu11 -O0 -w -DKV_SRC='"$(abspath $<)"' tools/kvconvert.c -o $(BUILD)/kverifier/conv-$*
 	$(BUILD)/kverifier/conv-$* > $@.tmp && mv $@.tmp $@
+
+$(BUILD)/kverifier/verifier_%.o: $(KVP_DIR)/verifier_%.c
+	@mkdir -p $(dir $@)
+	$(BPF_CC) -O2 -g -target bpf -mcpu=v4 -D__TARGET_ARCH_x86 -I$(KVP_DIR) \
+		-I/usr/include/$(shell gcc -print-multiarch 2>/dev/null) -c $< -o $@
 
 deps:
 	@scripts/deps.sh install

@@ -115,6 +115,9 @@ BPFRT_HIDDEN int bpfrt_helpers_register_defaults(bpfrt_vm *vm);
 #define BPFRT_VALIDATE_LDABS 4u  /* the verifier: LD_ABS/LD_IND pass, decoded as BPFRT_OP_INVALID */
 #define BPFRT_VALIDATE_ANY_HELPER 8u /* the verifier: helpers need not be registered */
 #define BPFRT_VALIDATE_KFUNC 16u     /* the verifier (Linux): kfunc calls pass, refused where reached */
+#define BPFRT_VALIDATE_R10_LATE 32u  /* the verifier (Linux): writes to r10 refused where reached */
+/* Whether insn (decoded as op) writes r10. */
+BPFRT_HIDDEN bool bpfrt_insn_writes_r10(const struct bpfrt_insn *insn, enum bpfrt_op op);
 #define BPFRT_REG_AX 11          /* the rewrites' hidden register (the kernel's BPF_REG_AX) */
 BPFRT_HIDDEN int bpfrt_validate(const struct bpfrt_insn *insns, size_t n,
 				const struct bpfrt_helper_table *helpers, unsigned vflags,

@@ -101,6 +101,13 @@ static void build_rules(void)
 	}
 }
 
+bool bpfrt_insn_writes_r10(const struct bpfrt_insn *insn, enum bpfrt_op op)
+{
+	pthread_once(&rules_once, build_rules);
+	const struct op_rule *r = &rules[op];
+	return r->writes && (r->writes == 1 ? insn->dst : insn->src) == 10;
+}
+
 static int check_one(const struct bpfrt_insn *insns, size_t n, size_t pc,
 		     const struct bpfrt_helper_table *helpers, unsigned vflags, enum bpfrt_op *opp,
 		     struct bpfrt_err *err)
@@ -141,7 +148,7 @@ static int check_one(const struct bpfrt_insn *insns, size_t n, size_t pc,
 	if (unlikely(((r->regs & F_DST) && insn->dst > maxreg) || ((r->regs & F_SRC) && insn->src > maxreg)))
 		return bpfrt_err_set(err, BPFRT_EREJECT, "insn %zu: %s: invalid register r%d",
 				     pc, f->mnem, (r->regs & F_DST) && insn->dst > maxreg ? insn->dst : insn->src);
-	if (unlikely(r->writes && (r->writes == 1 ? insn->dst : insn->src) == 10))
+	if (unlikely(r->writes && (r->writes == 1 ? insn->dst : insn->src) == 10) && !(vflags & BPFRT_VALIDATE_R10_LATE))
 		return bpfrt_err_set(err, BPFRT_EREJECT,
 				     "insn %zu: %s writes r10, the read-only frame pointer", pc, f->mnem);
 	if (likely(!r->special)) {

@@ -85,7 +85,7 @@ else
 		"$CORPUS/ebpf-samples/prevail_test_verify_expectations.tsv" "$CORPUS/ebpf-samples" \
 		--known "$top/tests/verify_known.tsv"
 	suite "kernel verifier tests (converted; vs expected and this kernel)" "$BUILD/tests/run_kverify" \
-		--known "$top/tests/kverify_known.tsv" "$BUILD"/kverifier/*.kvt
+		--known "$top/tests/kverify_known.tsv" "$BUILD"/kverifier/*.kvt "$BUILD"/kverifier/*.o
 	U=$CORPUS/ubpf/tests
 	suite "conformance tests/ (JIT, 24 permuted register maps)" "$BUILD/tests/run_data" \
 		--jit-permutations 24 "$C/tests"

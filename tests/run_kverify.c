@@ -3,7 +3,13 @@
  * converted by tools/kvconvert into .kvt files) against bpfrt's verifier on
  * the Linux platform, and against this machine's kernel where bpf() works.
  *
- *   run_kverify [--known FILE] [--verbose] KVT...
+ *   run_kverify [--known FILE] [--verbose] KVT... OBJ.o...
+ *
+ * OBJ.o: the newer tests (progs/verifier_*.c), BPF C built by clang, each
+ * program a case whose expectations are BTF decl tags (bpf_misc.h's
+ * __success, __failure, __retval(N), __description, __auxiliary); an
+ * accepted case with a retval also runs, on bpfrt's interpreter and JIT and
+ * in the kernel (BPF_PROG_TEST_RUN), and must return it.
  *
  * Each case is verified by bpfrt and, where the kernel can take it (bpf()
  * allowed; its kfuncs exist in this kernel), loaded by the kernel with real
@@ -294,6 +300,202 @@ static bool log_matches(const char *log, const char *errstr)
 	return ok;
 }
 
+/* ------------------------------------------------ BTF-tagged objects */
+static int total, agree, known_hit, unlisted, unsafe, generated;
+static int kern_n, kern_agree, kern_vs_exp, refusals, msg_match, runs, runs_ok;
+
+struct tags {
+	bool success, failure, auxiliary, has_retval;
+	int64_t retval;
+	char descr[256], msg[256];
+};
+
+static int64_t retval_of(const char *v)
+{
+	if (!strcmp(v, "INT_MIN"))
+		return INT32_MIN;
+	if (!strcmp(v, "POINTER_VALUE"))
+		return 0xcafe4a11;
+	if (!strcmp(v, "TEST_DATA_LEN"))
+		return 64;
+	return strtoll(v, NULL, 0);
+}
+
+static void read_tags(const struct btf *btf, const char *func, struct tags *t)
+{
+	memset(t, 0, sizeof(*t));
+	for (uint32_t id = 1; id < btf__type_cnt(btf); id++) {
+		const struct btf_type *x = btf__type_by_id(btf, id);
+		if (!btf_is_decl_tag(x) || btf_decl_tag(x)->component_idx != -1)
+			continue;
+		const struct btf_type *fn = btf__type_by_id(btf, x->type);
+		if (!fn || !btf_is_func(fn) || strcmp(btf__name_by_offset(btf, fn->name_off), func))
+			continue;
+		const char *tag = btf__name_by_offset(btf, x->name_off);
+		if (!strcmp(tag, "comment:test_expect_success"))
+			t->success = true;
+		else if (!strcmp(tag, "comment:test_expect_failure"))
+			t->failure = true;
+		else if (!strcmp(tag, "comment:test_auxiliary"))
+			t->auxiliary = true;
+		else if (!strncmp(tag, "comment:test_retval=", 20)) {
+			t->has_retval = true;
+			t->retval = retval_of(tag + 20);
+		} else if (!strncmp(tag, "comment:test_description=", 25))
+			snprintf(t->descr, sizeof(t->descr), "%s", tag + 25);
+		else if (!strncmp(tag, "comment:test_expect_msg=", 24) && !t->msg[0])
+			snprintf(t->msg, sizeof(t->msg), "%s", tag + 24);
+	}
+}
+
+/* The kernel's verdict on one program of the object (libbpf loads it alone);
+ * with `ret`, also its BPF_PROG_TEST_RUN result on 64 zero bytes. */
+static int kernel_obj_verdict(const char *path, const char *prog, bool want_run, int64_t *ret, bool *ran)
+{
+	*ran = false;
+	if (kernel_ok == 0)
+		return -1;
+	struct bpf_object *o = bpf_object__open_file(path, NULL);
+	if (!o)
+		return -1;
+	struct bpf_program *p, *me = NULL;
+	bpf_object__for_each_program(p, o) {
+		bool mine = !strcmp(bpf_program__name(p), prog);
+		bpf_program__set_autoload(p, mine);
+		if (mine)
+			me = p;
+	}
+	int rc = -1;
+	if (me) {
+		errno = 0;
+		if (!bpf_object__load(o)) {
+			rc = 1;
+			kernel_ok = 1;
+			if (want_run) {
+				uint8_t data[64] = { 0 };
+				LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = data, .data_size_in = sizeof(data),
+					    .repeat = 1);
+				if (!bpf_prog_test_run_opts(bpf_program__fd(me), &t)) {
+					*ret = (uint32_t)t.retval;
+					*ran = true;
+				}
+			}
+		} else if (errno == EPERM && kernel_ok < 0) {
+			kernel_ok = 0;
+		} else {
+			rc = 0;
+		}
+	}
+	bpf_object__close(o);
+	return rc;
+}
+
+static void run_object(bpfrt_vm *vm, const char *path, bool verbose)
+{
+	const char *base = strrchr(path, '/');
+	base = base ? base + 1 : path;
+	char file[256];
+	snprintf(file, sizeof(file), "%.*s", (int)strcspn(base, "."), base);
+	struct btf *btf = btf__parse_elf(path, NULL);
+	bpfrt_obj *obj = NULL;
+	if (libbpf_get_error(btf) || bpfrt_obj_open(vm, path, &obj) != BPFRT_OK) {
+		printf("FAIL %s: cannot open: %s\n", path, bpfrt_vm_errmsg(vm));
+		unlisted++;
+		if (!libbpf_get_error(btf))
+			btf__free(btf);
+		return;
+	}
+	for (size_t i = 0; i < bpfrt_obj_prog_count(obj); i++) {
+		struct bpfrt_obj_prog_info pi;
+		bpfrt_obj_prog_info(obj, i, &pi);
+		struct tags t;
+		read_tags(btf, pi.name, &t);
+		if (t.auxiliary || (!t.success && !t.failure))
+			continue; /* a helper program of the file, or one with no expectation */
+		const char *descr = t.descr[0] ? t.descr : pi.name;
+		total++;
+		struct bpfrt_verify_opts vo = { .sz = sizeof(vo), .platform = BPFRT_PLATFORM_LINUX };
+		struct bpfrt_verify_result r;
+		int rc = bpfrt_obj_verify(obj, pi.name, &vo, &r);
+		bool ours_reject = rc != BPFRT_OK;
+		char ourwhy[600] = "";
+		if (r.log) {
+			size_t l = strlen(r.log);
+			while (l && r.log[l - 1] == '\n')
+				r.log[--l] = 0;
+			const char *last = strrchr(r.log, '\n');
+			snprintf(ourwhy, sizeof(ourwhy), "%s", last ? last + 1 : r.log);
+		}
+		if (ours_reject && t.failure) {
+			refusals++;
+			msg_match += t.msg[0] && r.log && strstr(r.log, t.msg);
+		}
+		bpfrt_verify_result_fini(&r);
+		int64_t kret = 0;
+		bool kran = false;
+		int kern = kernel_obj_verdict(path, pi.name, t.success && t.has_retval, &kret, &kran);
+		if (kern >= 0) {
+			kern_n++;
+			kern_agree += (kern == 0) == ours_reject;
+			kern_vs_exp += (kern == 0) == t.failure;
+		}
+		bool ok = ours_reject == t.failure, unsafe_here = !ours_reject && (t.failure || kern == 0);
+		/* the result, on every engine (and the kernel's, where it ran) */
+		char runerr[300] = "";
+		if (ok && !ours_reject && t.has_retval) {
+			static const bpfrt_engine engines[] = { BPFRT_ENGINE_INTERP, BPFRT_ENGINE_JIT };
+			for (size_t k = 0; k < 2 && !runerr[0]; k++) {
+				struct bpfrt_load_opts lo = { .sz = sizeof(lo), .engine = engines[k] };
+				bpfrt_prog *bp;
+				uint64_t r0 = 0;
+				uint8_t data[64] = { 0 };
+				runs++;
+				if (bpfrt_obj_load_prog(obj, pi.name, &lo, &bp) != BPFRT_OK) {
+					snprintf(runerr, sizeof(runerr), "load: %s", bpfrt_vm_errmsg(vm));
+					break;
+				}
+				if (bpfrt_prog_run_mem(bp, data, sizeof(data), &r0) != BPFRT_OK)
+					snprintf(runerr, sizeof(runerr), "run: %s", bpfrt_prog_errmsg(bp));
+				else if ((uint32_t)r0 != (uint32_t)t.retval)
+					snprintf(runerr, sizeof(runerr), "%s returned %#x, expected %#x",
+						 k ? "the JIT" : "the interpreter", (uint32_t)r0, (uint32_t)t.retval);
+				else
+					runs_ok++;
+				bpfrt_prog_free(bp);
+			}
+			if (!runerr[0] && kran && (uint32_t)kret != (uint32_t)t.retval)
+				snprintf(runerr, sizeof(runerr), "the kernel returned %#x, expected %#x", (uint32_t)kret,
+					 (uint32_t)t.retval);
+		}
+		struct known *k = find_known(file, descr);
+		const char *kname = kern < 0 ? "n/a" : kern ? "accepts" : "refuses";
+		if (ok && !unsafe_here && !runerr[0]) {
+			agree++;
+			if (k) {
+				printf("FAIL fixed (drop it from the known list): %s: %s\n", file, descr);
+				k->used = 1;
+				unlisted++;
+			} else if (verbose) {
+				printf("ok %s: %s: %s\n", file, descr, ours_reject ? "refused" : "accepted");
+			}
+		} else if (k) {
+			k->used = 1;
+			known_hit++;
+			printf("known: %s: %s: expected %s, bpfrt %s (kernel %s) %s%s [%s]\n", file, descr,
+			       t.failure ? "refusal" : "acceptance", ours_reject ? "refuses" : "accepts", kname, ourwhy,
+			       runerr, k->why);
+		} else {
+			unlisted++;
+			unsafe += unsafe_here;
+			printf("FAIL %s%s: %s: expected %s, bpfrt %s (kernel %s): %s%s\n", unsafe_here ? "unsafe accepted: " : "",
+			       file, descr, t.failure ? "refusal" : "acceptance", ours_reject ? "refuses" : "accepts", kname,
+			       ourwhy, runerr);
+		}
+	}
+	bpfrt_obj_free(obj);
+	btf__free(btf);
+}
+
 int main(int argc, char **argv)
 {
 	bool verbose = false;
@@ -315,9 +517,12 @@ int main(int argc, char **argv)
 	if (libbpf_get_error(vmlinux))
 		vmlinux = NULL;
 	bpfrt_vm *vm = bpfrt_vm_new();
-	int total = 0, agree = 0, known_hit = 0, unlisted = 0, unsafe = 0, generated = 0;
-	int kern_n = 0, kern_agree = 0, kern_vs_exp = 0, refusals = 0, msg_match = 0;
 	for (int a = first; a < argc; a++) {
+		size_t al = strlen(argv[a]);
+		if (al > 2 && !strcmp(argv[a] + al - 2, ".o")) {
+			run_object(vm, argv[a], verbose);
+			continue;
+		}
 		FILE *f = fopen(argv[a], "r");
 		if (!f) {
 			perror(argv[a]);
@@ -430,7 +635,8 @@ int main(int argc, char **argv)
 		       "expectations on %d\n", kern_n, kern_agree, 100.0 * kern_agree / kern_n, kern_vs_exp);
 	else
 		printf("this kernel: not used (bpf() refused, or no case it can load)\n");
-	printf("refusals carrying the kernel's message: %d of %d\n", msg_match, refusals);
+	printf("refusals carrying the kernel's message: %d of %d; results checked on bpfrt's engines: %d of %d "
+	       "runs right\n", msg_match, refusals, runs_ok, runs);
 	printf("%d passed, %d failed\n", agree + known_hit, unlisted);
 	btf__free(vmlinux);
 	bpfrt_vm_free(vm);

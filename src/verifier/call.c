@@ -167,7 +167,9 @@ static int check_arg(struct vf_env *e, const struct vhelper *h, int regno, uint8
 		/* fall through */
 	case A_CTX:
 		WANT(r->type == T_CTX, "ctx");
-		e->ctx_max = e->pt->ctx_size; /* the helper may read all of it */
+		e->ctx_max = e->pt->ctx_size; /* the helper may read all of it, */
+		for (const struct vctx_field *f = e->pt->fields; f && f->size; f++)
+			e->ctx_ptr_read |= f->kind != CF_SCALAR && f->kind != CF_CTX_NONE; /* pointers too */
 		if (r->off || !tnum_is_const(r->var) || r->var.value)
 			return vf_reject(e, "dereference of modified ctx ptr %s off=%d disallowed (%s)", vf_regname(regno),
 					 r->off, h->name);

@@ -279,6 +279,7 @@ static int ctx_access(struct vf_env *e, int regno, const struct vreg *p, int32_t
 		if (f->kind != CF_SCALAR && (write || a != f->off || size != f->size || sext))
 			goto bad;
 		if (!write && f->kind != CF_SCALAR) {
+			e->ctx_ptr_read = true;
 			memset(val, 0, sizeof(*val));
 			vreg_bounds_const(val, 0);
 			switch (f->kind) {

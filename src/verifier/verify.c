@@ -661,6 +661,8 @@ static int step(struct vf_env *e)
 	uint32_t pc = e->insn;
 	const struct bpfrt_insn *in = &e->insns[pc];
 	enum bpfrt_op op = (enum bpfrt_op)e->dec[pc].code;
+	if (op != BPFRT_OP_INVALID && bpfrt_insn_writes_r10(in, op)) /* (dead ones pass, as in the kernel) */
+		return vf_reject(e, "frame pointer is read only: %s writes r10", bpfrt_forms[op].mnem);
 	if (op == BPFRT_OP_INVALID)
 		return do_ldabs(e, in);
 	const struct bpfrt_form *f = &bpfrt_forms[op];
@@ -919,7 +921,8 @@ int bpfrt_verify(const struct vf_input *in, struct vf_result *out)
 		e.aux[i].key = INT64_MIN;
 	}
 	unsigned vflags = BPFRT_VALIDATE_PSEUDO | BPFRT_VALIDATE_LDABS |
-			  (in->platform == VF_PLATFORM_LINUX ? BPFRT_VALIDATE_ANY_HELPER | BPFRT_VALIDATE_KFUNC : 0);
+			  (in->platform == VF_PLATFORM_LINUX ? BPFRT_VALIDATE_ANY_HELPER | BPFRT_VALIDATE_KFUNC |
+							  BPFRT_VALIDATE_R10_LATE : 0);
 	rc = bpfrt_validate(in->insns, n, in->helpers ? in->helpers : &(struct bpfrt_helper_table){ 0 }, vflags,
 			    dec, &err);
 	if (rc) {
@@ -944,8 +947,7 @@ out:
 	out->status = rc ? (e.status ? e.status : rc) : BPFRT_OK;
 	out->processed = e.processed;
 	out->ctx_max = e.ctx_max;
-	for (const struct vctx_field *f = e.pt ? e.pt->fields : NULL; f && f->size; f++)
-		out->ctx_ptrs |= f->kind != CF_SCALAR && f->kind != CF_CTX_NONE;
+	out->ctx_ptrs = e.ctx_ptr_read;
 	out->states = e.states;
 	out->peak_states = e.peak_states;
 	out->pruned = e.pruned;

@@ -330,6 +330,7 @@ struct vf_env {
 	uint64_t states, peak_states, pruned;
 	uint32_t next_id;
 	uint32_t ctx_max;                /* end of the highest context byte accessed */
+	bool ctx_ptr_read;               /* a pointer field of the context is read (or a helper gets it) */
 	/* the log */
 	char *log;
 	size_t loglen, logcap;
