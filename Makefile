@@ -75,12 +75,13 @@ $(BUILD)/bpfrt: $(CLI_OBJ) $(BUILD)/libbpfrt.a
 $(BUILD)/tests/test_%: $(BUILD)/tests/unit/test_%.o $(BUILD)/tests/testutil.o $(BUILD)/tools/datafile.o \
 		$(BUILD)/tests/patch_oracle.o $(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ -lcmocka $(LDLIBS)
-$(BUILD)/tests/run_%: $(BUILD)/tests/run_%.o $(BUILD)/tests/testutil.o $(BUILD)/tools/datafile.o $(BUILD)/libbpfrt.a
+$(BUILD)/tests/run_%: $(BUILD)/tests/run_%.o $(BUILD)/tests/testutil.o $(BUILD)/tests/kload.o \
+		$(BUILD)/tools/datafile.o $(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/tests/fuzz_%_replay: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/replay.o $(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench/bench: $(BUILD)/bench/bench.o $(BUILD)/bench/jit.o $(BUILD)/bench/patch.o \
-		$(BUILD)/bench/maps.o $(BUILD)/libbpfrt.a
+		$(BUILD)/bench/maps.o $(BUILD)/bench/verify.o $(BUILD)/tests/kload.o $(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # BPF C test programs, as a kernel developer builds them

@@ -154,6 +154,8 @@ int main(int argc, char **argv)
 		return 1;
 	if ((!only || !strcmp(only, "patch")) && bench_patch(quick))
 		return 1;
+	if ((!only || !strcmp(only, "verify")) && bench_verify(quick))
+		return 1;
 	return 0;
 }
 

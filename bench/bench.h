@@ -14,4 +14,5 @@ int kernel_jit_enabled(void);
 int bench_jit(bool quick);
 int bench_patch(bool quick);
 int bench_maps(bool quick, const char *objpath);
+int bench_verify(bool quick);
 #endif

@@ -328,6 +328,11 @@ BPFRT_API int bpfrt_map_info(const bpfrt_map *map, struct bpfrt_map_info *info);
 BPFRT_API int bpfrt_map_lookup(bpfrt_map *map, const void *key, void *value);
 BPFRT_API int bpfrt_map_update(bpfrt_map *map, const void *key, const void *value, uint64_t flags);
 BPFRT_API int bpfrt_map_delete(bpfrt_map *map, const void *key);
+/* Freezes a map for userspace: later updates and deletes fail with -EPERM
+ * (programs still write it unless it is read-only for them).  Loading a
+ * verified program freezes the .rodata maps it reads: the verifier knows
+ * their contents (as the kernel's BPF_MAP_FREEZE, which libbpf applies). */
+BPFRT_API int bpfrt_map_freeze(bpfrt_map *map);
 /* The key after `key` (NULL, or a key not in the map: the first). */
 BPFRT_API int bpfrt_map_get_next_key(bpfrt_map *map, const void *key, void *next);
 BPFRT_API int bpfrt_map_lookup_and_delete(bpfrt_map *map, const void *key, void *value);

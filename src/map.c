@@ -853,7 +853,7 @@ int bpfrt_map_lookup(bpfrt_map *m, const void *key, void *value)
 
 int bpfrt_map_update(bpfrt_map *m, const void *key, const void *value, uint64_t flags)
 {
-	if (m && (m->flags & BPF_F_RDONLY))
+	if (m && ((m->flags & BPF_F_RDONLY) || __atomic_load_n(&m->frozen, __ATOMIC_ACQUIRE)))
 		return -EPERM;
 	if (m && m->qs && value)
 		return bpfrt_map_push(m, value, flags); /* the key is ignored */
@@ -862,10 +862,20 @@ int bpfrt_map_update(bpfrt_map *m, const void *key, const void *value, uint64_t 
 	return bpfrt_map_update_raw(m, key, value, flags, false);
 }
 
+int bpfrt_map_freeze(bpfrt_map *m)
+{
+	if (!m)
+		return -EINVAL;
+	__atomic_store_n(&m->frozen, true, __ATOMIC_RELEASE);
+	return 0;
+}
+
 int bpfrt_map_delete(bpfrt_map *m, const void *key)
 {
 	if (!m || !key)
 		return -EINVAL;
+	if (__atomic_load_n(&m->frozen, __ATOMIC_ACQUIRE))
+		return -EPERM;
 	return bpfrt_map_delete_raw(m, key);
 }
 

@@ -23,6 +23,7 @@ struct bpfrt_map {
 	struct qstack *qs;           /* queue and stack maps (map.c) */
 	bool owner_set, owner_jit;   /* prog_array: the owner's program type and engine */
 	uint32_t owner_type;
+	bool frozen;                 /* no more updates from userspace (bpfrt_map_freeze) */
 	int refs;
 };
 

@@ -379,8 +379,20 @@ int bpfrt_obj_verify_internal(bpfrt_obj *obj, size_t pi, int platform, unsigned 
 		return BPFRT_ENOMEM;
 	for (size_t i = 0; i < obj->nmaps; i++) {
 		const struct obj_mapdef *d = &obj->maps[i];
+		/* .rodata: the verifier folds loads from it into constants.  To run, the
+		 * live map's contents count, frozen from now on; to verify only, the
+		 * object's initial ones */
+		const uint8_t *data = d->rodata ? d->data : NULL;
+		if (d->rodata && platform == VF_PLATFORM_BPFRT) {
+			data = NULL;
+			bpfrt_map *live = obj->live ? obj->live[i] : NULL;
+			if (live && live->type == BPF_MAP_TYPE_ARRAY && live->values && live->value_size == d->value_size) {
+				bpfrt_map_freeze(live);
+				data = live->values;
+			}
+		}
 		maps[i] = (struct vf_map){ d->type, d->key_size, d->value_size, d->max_entries, d->flags,
-					   d->inner, d->rodata, d->name };
+					   d->inner, d->rodata, data, d->name };
 	}
 	/* a section libbpf does not name (old objects: "2/1", "from-netdev"): as XDP
 	 * if the object's name says so, else as a tc classifier, the most permissive

@@ -15,6 +15,7 @@ struct vf_map {
 	uint32_t type, key_size, value_size, max_entries, flags;
 	int32_t inner;     /* map-in-map: index of the inner template, or -1 */
 	bool rdonly;       /* frozen (.rodata): the program cannot write it */
+	const uint8_t *data; /* rdonly: its contents (value_size bytes), or NULL */
 	const char *name;
 };
 

@@ -552,7 +552,7 @@ int main(int argc, char **argv)
 				if (x->kind < 0 || (size_t)x->insn >= c.n)
 					continue;
 				maps[nmaps] = (struct vf_map){ kinds[x->kind].type, kinds[x->kind].key, kinds[x->kind].value,
-							       kinds[x->kind].max, 0, -1, false, kinds[x->kind].name };
+							       kinds[x->kind].max, 0, -1, false, NULL, kinds[x->kind].name };
 				in[x->insn].src = BPF_PSEUDO_MAP_IDX;
 				in[x->insn].imm = (int32_t)nmaps++;
 			}

@@ -305,6 +305,39 @@ static void note_map_key(struct vf_env *e, const struct meta *m, bool want_key)
 
 static int enter_callback(struct vf_env *e, const struct vhelper *h, const struct meta *m, uint32_t callsite);
 
+/* The 4-byte key r2 points to when the stack holds it as a constant: 1 all
+ * zero bytes, 2 a spilled constant scalar (slot k of frame *frameno), 0 not
+ * known. */
+static int stack_const_key(struct vf_env *e, const struct vreg *r, uint32_t *key, uint32_t *frameno, uint32_t *k)
+{
+	if (r->type != T_STACK || !tnum_is_const(r->var) || r->var.value)
+		return 0;
+	int64_t a = r->off;
+	if (a >= 0 || a < -512 || (-a) % 4)
+		return 0;
+	struct vframe *f = e->cur->frame[r->aux];
+	uint32_t slot = (uint32_t)((-a - 1) / 8);
+	unsigned b = (unsigned)(a + (int64_t)(slot + 1) * 8);
+	if (slot >= f->nslots || b + 4 > 8)
+		return 0;
+	const struct vslot *sl = &f->slot[slot];
+	bool zero = true;
+	for (unsigned i = b; i < b + 4; i++)
+		zero &= sl->type[i] == S_ZERO;
+	if (zero) {
+		*key = 0;
+		return 1;
+	}
+	if (sl->type[b] == S_SPILL && sl->spill_at == b && sl->spill_size >= 4 && sl->spill.type == T_SCALAR &&
+	    tnum_is_const(sl->spill.var)) {
+		*key = (uint32_t)sl->spill.var.value;
+		*frameno = r->aux;
+		*k = slot;
+		return 2;
+	}
+	return 0;
+}
+
 int vf_helper_call(struct vf_env *e, const struct bpfrt_insn *insn)
 {
 	uint32_t id = (uint32_t)insn->imm;
@@ -339,6 +372,22 @@ int vf_helper_call(struct vf_env *e, const struct bpfrt_insn *insn)
 		m.key = k->var.value;
 		e->sub[f->subprog].has_tail_call = true;
 	}
+	/* an array lookup whose key is a constant in range cannot fail: r0 is
+	 * not NULL (as the kernel since 6.14); the key's value decides it */
+	bool never_null = false;
+	if (id == BPF_FUNC_map_lookup_elem && m.map >= 0 &&
+	    (e->in->maps[m.map].type == BPF_MAP_TYPE_ARRAY || e->in->maps[m.map].type == BPF_MAP_TYPE_PERCPU_ARRAY)) {
+		uint32_t key, frameno, k;
+		int kind = stack_const_key(e, vf_reg(e, 2), &key, &frameno, &k);
+		if (kind && key < e->in->maps[m.map].max_entries) {
+			int prc = kind == 2 ? vf_mark_precise_slot(e, frameno, k) : BPFRT_OK;
+			if (prc)
+				return prc;
+			never_null = true;
+			m.key_const = true;
+			m.key = key;
+		}
+	}
 	if (m.map >= 0)
 		note_map_key(e, &m, h->flags & HF_TAIL_CALL);
 	if (h->flags & HF_LOCK) {
@@ -365,6 +414,10 @@ int vf_helper_call(struct vf_env *e, const struct bpfrt_insn *insn)
 	int rc = set_ret(e, h, &m, &r0);
 	if (rc)
 		return rc;
+	if (never_null && r0.type == T_MAP_VALUE) {
+		r0.flags &= (uint8_t)~VF_NULL;
+		r0.id = 0;
+	}
 	vf_clobber_caller_saved(f);
 	f->regs[0] = r0;
 	return BPFRT_OK;

@@ -388,6 +388,16 @@ int vf_check_mem(struct vf_env *e, int regno, int32_t off, uint32_t size, bool w
 			return rc;
 		if (atomic && ((((int64_t)p.off + off + (int64_t)p.var.value) % size) || (p.var.mask & (size - 1))))
 			return vf_reject(e, "misaligned atomic access to map value");
+		/* a frozen map's contents are known: a load at a constant offset is
+		 * that constant (the kernel's bpf_map_direct_read) */
+		if (!write && !atomic && m->rdonly && m->data && tnum_is_const(p.var)) {
+			uint64_t v = 0;
+			memcpy(&v, m->data + p.off + off + (int64_t)p.var.value, size);
+			vreg_const(val, v);
+			if (sext)
+				vreg_sext(val, size);
+			return BPFRT_OK;
+		}
 		break;
 	}
 	case T_MAP_KEY:

@@ -239,6 +239,18 @@ int vf_mark_precise(struct vf_env *e, int regno)
 	return backtrack(e, e->cur, m, 1);
 }
 
+int vf_mark_precise_slot(struct vf_env *e, uint32_t frameno, uint32_t k)
+{
+	if (frameno != e->cur->curframe || k >= 64) { /* a caller's slot: not followed */
+		mark_all(e->cur);
+		return BPFRT_OK;
+	}
+	struct vframe *f = e->cur->frame[frameno];
+	if (k < f->nslots && f->slot[k].spill.type == T_SCALAR)
+		f->slot[k].spill.precise = 1;
+	return backtrack(e, e->cur, (struct marks){ 0, 1ull << k }, 1);
+}
+
 int vf_propagate_precision(struct vf_env *e, const struct vstate *old)
 {
 	if (old->all_precise) {

@@ -222,6 +222,10 @@ static bool slot_byte_ok(const struct vslot *os, const struct vslot *cs, unsigne
 			return true;
 		return ct == S_SPILL && vreg_is_const(&cs->spill) && !cs->spill.var.value;
 	case S_SPILL:
+		/* an imprecise spilled scalar is "some number": any bytes that read as
+		 * a number do (misc, zero, a spilled scalar of any size) */
+		if (os->spill.type == T_SCALAR && !os->spill.precise && !m->exact)
+			return ct == S_MISC || ct == S_ZERO || (ct == S_SPILL && cs->spill.type == T_SCALAR);
 		if (ct != S_SPILL || os->spill_at != cs->spill_at || os->spill_size != cs->spill_size)
 			return false;
 		return b != os->spill_at || reg_subsumes(&os->spill, &cs->spill, m);

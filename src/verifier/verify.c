@@ -279,8 +279,15 @@ static int ptr_alu(struct vf_env *e, const struct bpfrt_insn *in, struct vreg *d
 		   unsigned op, bool is64)
 {
 	bool dp = vreg_is_ptr(d), sp = vreg_is_ptr(s);
-	if (!is64)
+	if (!is64) {
+		/* a privileged Linux program may subtract (a meaningless number) */
+		if (op == 0x10 && e->in->platform == VF_PLATFORM_LINUX) {
+			vreg_unknown(d);
+			vreg_zext32(d);
+			return BPFRT_OK;
+		}
 		return vf_reject(e, "%s 32-bit pointer arithmetic prohibited", vf_regname(in->dst));
+	}
 	if (op != 0x00 && op != 0x10)
 		return vf_reject(e, "%s pointer arithmetic with %s operator prohibited", vf_regname(in->dst),
 				 bpfrt_forms[e->dec[e->insn].code].mnem);

@@ -406,6 +406,8 @@ BPFRT_HIDDEN void vf_mark_null_checked(struct vf_env *e, uint32_t id, bool is_nu
 /* precise.c */
 BPFRT_HIDDEN bool vf_hist_push(struct vstate *st, uint32_t pc);
 BPFRT_HIDDEN int vf_mark_precise(struct vf_env *e, int regno);
+/* ... and stack slot k of frame frameno (the walk's current state) */
+BPFRT_HIDDEN int vf_mark_precise_slot(struct vf_env *e, uint32_t frameno, uint32_t k);
 BPFRT_HIDDEN int vf_propagate_precision(struct vf_env *e, const struct vstate *old);
 
 /* cfg.c */

@@ -516,6 +516,35 @@ static void prog_array_init(void **state)
 	bpfrt_vm_free(vm);
 }
 
+/* .rodata is configuration: set before the program loads, frozen by the load
+ * (the verifier folds its contents into constants), refused afterwards. */
+static void rodata_frozen_at_load(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_obj *obj;
+	if (bpfrt_obj_open(vm, obj_path("maps.o"), &obj) != BPFRT_OK)
+		fail_msg("open: %s", bpfrt_vm_errmsg(vm));
+	bpfrt_map *ro = bpfrt_obj_map_by_name(obj, ".rodata");
+	assert_non_null(ro);
+	uint32_t k = 0, mult = 5;
+	assert_int_equal(bpfrt_map_update(ro, &k, &mult, 0), 0);
+	bpfrt_prog *p;
+	if (bpfrt_obj_load_prog(obj, "count", NULL, &p) != BPFRT_OK)
+		fail_msg("load: %s", bpfrt_vm_errmsg(vm));
+	mult = 6;
+	assert_int_equal(bpfrt_map_update(ro, &k, &mult, 0), -EPERM);
+	struct args a = { .key = 1, .n = 5 };
+	uint64_t r0 = 0, v = 0;
+	assert_int_equal(bpfrt_prog_run_ctx(p, &a, sizeof(a), &r0), BPFRT_OK);
+	k = 4;
+	assert_int_equal(bpfrt_map_lookup(bpfrt_obj_map_by_name(obj, "table"), &k, &v), 0);
+	assert_int_equal(v, 16 * 5 + 7);
+	bpfrt_prog_free(p);
+	bpfrt_obj_free(obj);
+	bpfrt_vm_free(vm);
+}
+
 /* Objects of the shared corpus the loader once refused: RELA relocations
  * (old clang), calls to an undefined memset in some programs only, a legacy
  * map-in-map whose inner map is given by samples/bpf's inner_map_idx. */
@@ -651,6 +680,7 @@ int main(void)
 		cmocka_unit_test(ringbuf_program),
 		cmocka_unit_test(prog_array_init),
 		cmocka_unit_test(qstack_program),
+		cmocka_unit_test(rodata_frozen_at_load),
 		cmocka_unit_test(corpus_loader_cases),
 		cmocka_unit_test(malformed),
 	};

@@ -18,11 +18,14 @@
 
 /* maps the cases refer to by index */
 static const struct vf_map maps[] = {
-	{ BPF_MAP_TYPE_ARRAY, 4, 16, 4, 0, -1, false, "arr" },       /* 0 */
-	{ BPF_MAP_TYPE_HASH, 4, 8, 64, 0, -1, false, "hash" },       /* 1 */
-	{ BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0, -1, false, "rb" },    /* 2 */
-	{ BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 8, 0, -1, false, "progs" }, /* 3 */
-	{ BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0, -1, true, ".rodata" },     /* 4 */
+	{ BPF_MAP_TYPE_ARRAY, 4, 16, 4, 0, -1, false, NULL, "arr" },       /* 0 */
+	{ BPF_MAP_TYPE_HASH, 4, 8, 64, 0, -1, false, NULL, "hash" },       /* 1 */
+	{ BPF_MAP_TYPE_RINGBUF, 0, 0, 4096, 0, -1, false, NULL, "rb" },    /* 2 */
+	{ BPF_MAP_TYPE_PROG_ARRAY, 4, 4, 8, 0, -1, false, NULL, "progs" }, /* 3 */
+	{ BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0, -1, true, NULL, ".rodata" },     /* 4 */
+	/* 5: a frozen map whose contents the verifier knows: bytes 0..7 = 1..8 */
+	{ BPF_MAP_TYPE_ARRAY, 4, 8, 1, 0, -1, true, (const uint8_t *)"\x01\x02\x03\x04\x05\x06\x07\x08",
+	  ".rodata.known" },
 };
 
 struct vcase {
@@ -73,7 +76,22 @@ static const struct vcase cases[] = {
 	  "variable ctx access" },
 	/* map values */
 	{ "lookup without NULL check", 0,
-	  "stw [%r10-4], 0\nmov %r2, %r10\nadd %r2, -4\nld_map_idx %r1, 0, 0\ncall 1\nldxdw %r0, [%r0+0]\nexit\n",
+	  "stw [%r10-4], 0\nmov %r2, %r10\nadd %r2, -4\nld_map_idx %r1, 1, 0\ncall 1\nldxdw %r0, [%r0+0]\nexit\n",
+	  "map_value_or_null" },
+	/* an array lookup with a constant key in range cannot fail (the kernel since 6.14) */
+	{ "array lookup, constant key in range: not NULL", 0,
+	  "stw [%r10-4], 3\nmov %r2, %r10\nadd %r2, -4\nld_map_idx %r1, 0, 0\ncall 1\nldxdw %r0, [%r0+0]\nexit\n",
+	  NULL },
+	{ "array lookup, constant key out of range: may be NULL", 0,
+	  "stw [%r10-4], 4\nmov %r2, %r10\nadd %r2, -4\nld_map_idx %r1, 0, 0\ncall 1\nldxdw %r0, [%r0+0]\nexit\n",
+	  "map_value_or_null" },
+	{ "array lookup, unknown key: may be NULL", 0,
+	  "call 7\nstxw [%r10-4], %r0\nmov %r2, %r10\nadd %r2, -4\nld_map_idx %r1, 0, 0\ncall 1\nldxdw %r0, [%r0+0]\nexit\n",
+	  "map_value_or_null" },
+	/* the key decided it: a state with another key must not be pruned against it */
+	{ "array lookup, key precise for pruning", 0,
+	  "call 7\nmov %r6, 2\njeq %r0, 0, +1\nmov %r6, 9\nstxw [%r10-4], %r6\nmov %r2, %r10\nadd %r2, -4\n"
+	  "ld_map_idx %r1, 0, 0\ncall 1\nldxdw %r0, [%r0+0]\nexit\n",
 	  "map_value_or_null" },
 	{ "lookup with NULL check", 0,
 	  "stw [%r10-4], 0\nmov %r2, %r10\nadd %r2, -4\nld_map_idx %r1, 0, 0\ncall 1\njeq %r0, 0, +1\n"
@@ -106,6 +124,15 @@ static const struct vcase cases[] = {
 	  "mov %r2, %r10\nadd %r2, -4\nld_map_idx %r1, 0, 0\ncall 1\nmov %r0, 0\nexit\n", "invalid read from stack" },
 	{ "write into .rodata", 0, "ld_map_idx_value %r1, 4, 0\nstdw [%r1+0], 1\nmov %r0, 0\nexit\n", "read-only" },
 	{ "read .rodata", 0, "ld_map_idx_value %r1, 4, 0\nldxdw %r0, [%r1+0]\nexit\n", NULL },
+	/* a frozen map's known bytes are constants: the dead branch is not walked */
+	{ "known .rodata byte decides a branch", 0,
+	  "ld_map_idx_value %r1, 5, 0\nldxb %r2, [%r1+3]\nmov %r0, 0\njeq %r2, 4, +1\nldxdw %r0, [%r0]\nexit\n", NULL },
+	{ "known .rodata: a 32-bit load", 0,
+	  "ld_map_idx_value %r1, 5, 0\nldxw %r2, [%r1+4]\nmov %r0, 0\njeq %r2, 0x08070605, +1\nldxdw %r0, [%r0]\nexit\n",
+	  NULL },
+	{ "unknown .rodata contents decide nothing", 0,
+	  "ld_map_idx_value %r1, 4, 0\nldxb %r2, [%r1+3]\nmov %r0, 0\njeq %r2, 4, +1\nldxdw %r0, [%r0]\nexit\n",
+	  "invalid mem access 'scalar'" },
 	{ "wrong map type for the helper", 0,
 	  "ld_map_idx %r1, 2, 0\nmov %r2, %r10\ncall 1\nmov %r0, 0\nexit\n", "cannot pass map_type" },
 	/* packets */
