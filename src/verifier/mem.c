@@ -163,6 +163,8 @@ static int stack_access(struct vf_env *e, int regno, const struct vreg *p, int32
 	if (lo % size)
 		return vf_reject(e, "misaligned stack access off %" PRId64 " size %u", lo, size);
 	uint32_t k = (uint32_t)((-lo - 1) / 8);
+	if (regno != 10)
+		vf_hist_note_stack(e->cur, p->aux, k);
 	unsigned b = (unsigned)(lo + (int64_t)(k + 1) * 8);
 	if (!vframe_grow(f, k + 1))
 		return vf_nomem(e);
@@ -183,8 +185,11 @@ static int stack_access(struct vf_env *e, int regno, const struct vreg *p, int32
 		if (overlaps_spill(s, b, size) || (s->type[s->spill_at] == S_SPILL &&
 						   b < s->spill_at + s->spill_size && s->spill_at < b + size))
 			unspill(s);
-		if (val->type == T_SCALAR && vreg_is_const(val) && !(size < 8 ? val->var.value & ((1ull << (size * 8)) - 1)
-								      : val->var.value)) {
+		/* zero: stored at the slot's start it is a spilled constant (which,
+		 * imprecise, prunes like any number: the kernel's rule); elsewhere
+		 * zero bytes */
+		if (b != 0 && val->type == T_SCALAR && vreg_is_const(val) &&
+		    !(size < 8 ? val->var.value & ((1ull << (size * 8)) - 1) : val->var.value)) {
 			for (unsigned i = b; i < b + size; i++)
 				s->type[i] = S_ZERO;
 			if (size == 8)
@@ -372,6 +377,8 @@ int vf_check_mem(struct vf_env *e, int regno, int32_t off, uint32_t size, bool w
 	if (atomic && size != 4 && size != 8)
 		return vf_reject(e, "invalid atomic operand size %u", size);
 	int rc;
+	if (p.type != T_STACK)
+		vf_hist_note_nostack(e->cur);
 	switch (p.type) {
 	case T_STACK:
 		return stack_access(e, regno, &p, off, size, write, val, sext, atomic);

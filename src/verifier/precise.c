@@ -80,9 +80,39 @@ static bool touches_stack(const struct vf_env *e, uint32_t pc)
 	return a->ptr_mixed || a->ptr_type == T_STACK || !a->ptr_type;
 }
 
-/* One instruction backward: what the marked values after it depended on before it. */
-static int back_one(const struct vf_env *e, uint32_t pc, struct marks *m)
+/*
+ * A history entry is the instruction's index (20 bits: BPFRT_MAX_INSNS) and,
+ * for an access to one stack slot through a pointer other than r10, that
+ * slot: bit 31 set, the frame in bits 28-30, the slot in bits 20-25.
+ */
+#define H_PC(h) ((h) & 0xfffffu)
+#define H_STACK (1u << 31)
+#define H_FRAME(h) (((h) >> 28) & 7u)
+#define H_SLOT(h) (((h) >> 20) & 63u)
+#define H_NOSTACK (1u << 26) /* a memory access on this path was not to a stack */
+
+void vf_hist_note_stack(struct vstate *st, uint32_t frameno, uint32_t slot)
 {
+	if (st->nhist && slot < 64 && frameno < 8)
+		st->hist[st->nhist - 1] = H_PC(st->hist[st->nhist - 1]) | H_STACK | frameno << 28 | slot << 20;
+}
+
+void vf_hist_note_nostack(struct vstate *st)
+{
+	if (st->nhist)
+		st->hist[st->nhist - 1] |= H_NOSTACK;
+}
+
+/* the stack slot (of the frame followed) a history entry accessed, or -1 */
+static int hist_slot(uint32_t h, uint32_t frame)
+{
+	return (h & H_STACK) && H_FRAME(h) == frame ? (int)H_SLOT(h) : -1;
+}
+
+/* One instruction backward: what the marked values after it depended on before it. */
+static int back_one(const struct vf_env *e, uint32_t h, uint32_t frame, struct marks *m)
+{
+	uint32_t pc = H_PC(h);
 	const struct bpfrt_insn *in = &e->insns[pc];
 	uint8_t op = e->dec[pc].code;
 	uint16_t dst = (uint16_t)(1u << in->dst), src = (uint16_t)(1u << in->src);
@@ -115,19 +145,19 @@ static int back_one(const struct vf_env *e, uint32_t pc, struct marks *m)
 		if (!(m->regs & dst))
 			return BT_OK;
 		m->regs &= (uint16_t)~dst;
-		if (in->src == 10) {
-			int k = fp_slot(in->off);
+		if (in->src == 10 || hist_slot(h, frame) >= 0) {
+			int k = in->src == 10 ? fp_slot(in->off) : hist_slot(h, frame);
 			if (k >= 0)
 				m->slots |= 1ull << k;
 			return BT_OK;
 		}
 		/* through another pointer: from memory other than the stack (the value
 		 * is whatever it held: nothing to follow), or from a stack (untracked) */
-		return touches_stack(e, pc) ? BT_GIVE_UP : BT_OK;
+		return !(h & H_NOSTACK) && touches_stack(e, pc) ? BT_GIVE_UP : BT_OK;
 	case SHAPE_ST: case SHAPE_STX: {
-		if (in->dst != 10)
-			return m->slots && touches_stack(e, pc) ? BT_GIVE_UP : BT_OK;
-		int k = fp_slot(in->off);
+		if (in->dst != 10 && hist_slot(h, frame) < 0)
+			return m->slots && !(h & H_NOSTACK) && touches_stack(e, pc) ? BT_GIVE_UP : BT_OK;
+		int k = in->dst == 10 ? fp_slot(in->off) : hist_slot(h, frame);
 		if (k < 0 || !(m->slots & (1ull << k)))
 			return BT_OK;
 		if (insn_size(in) == 8)
@@ -137,7 +167,7 @@ static int back_one(const struct vf_env *e, uint32_t pc, struct marks *m)
 		return BT_OK;
 	}
 	case SHAPE_ATOMIC: case SHAPE_ATOMIC_FETCH: case SHAPE_ATOMIC_CMPXCHG:
-		if (m->slots && touches_stack(e, pc))
+		if (m->slots && !(h & H_NOSTACK) && touches_stack(e, pc))
 			return BT_GIVE_UP;
 		if (f->shape == SHAPE_ATOMIC_FETCH)
 			m->regs &= (uint16_t)~src;
@@ -148,8 +178,8 @@ static int back_one(const struct vf_env *e, uint32_t pc, struct marks *m)
 		m->regs &= (uint16_t)~dst;
 		return BT_OK;
 	case SHAPE_CALL_HELPER: {
-		const struct vhelper *h = e->plat->helper(e->plat, (uint32_t)in->imm, e->in->prog_type);
-		if (h && (h->flags & HF_CB_LOOP))
+		const struct vhelper *hp = e->plat->helper(e->plat, (uint32_t)in->imm, e->in->prog_type);
+		if (hp && (hp->flags & HF_CB_LOOP))
 			return BT_GIVE_UP; /* a callback ran (or will): frames change */
 		m->regs &= (uint16_t)~0x3fu; /* r0: the helper's result; r1-r5 clobbered */
 		return BT_OK;
@@ -202,7 +232,7 @@ static int backtrack(struct vf_env *e, struct vstate *st, struct marks m, uint32
 		uint32_t n = cp->nhist > skip ? cp->nhist - skip : 0;
 		skip = 0;
 		for (uint32_t i = n; i-- > 0 && (m.regs || m.slots);)
-			if (back_one(e, cp->hist[i], &m) == BT_GIVE_UP) {
+			if (back_one(e, cp->hist[i], frame, &m) == BT_GIVE_UP) {
 				mark_all(cp->parent);
 				return BPFRT_OK;
 			}

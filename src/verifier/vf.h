@@ -405,6 +405,10 @@ BPFRT_HIDDEN void vf_mark_null_checked(struct vf_env *e, uint32_t id, bool is_nu
 
 /* precise.c */
 BPFRT_HIDDEN bool vf_hist_push(struct vstate *st, uint32_t pc);
+/* the instruction just pushed accessed stack slot `slot` of frame `frameno` (precision follows it) */
+BPFRT_HIDDEN void vf_hist_note_stack(struct vstate *st, uint32_t frameno, uint32_t slot);
+/* ... accessed memory that is not a stack */
+BPFRT_HIDDEN void vf_hist_note_nostack(struct vstate *st);
 BPFRT_HIDDEN int vf_mark_precise(struct vf_env *e, int regno);
 /* ... and stack slot k of frame frameno (the walk's current state) */
 BPFRT_HIDDEN int vf_mark_precise_slot(struct vf_env *e, uint32_t frameno, uint32_t k);
