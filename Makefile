@@ -49,6 +49,9 @@ BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(shell gcc -print-mult
 CORPUS ?= $(or $(BPFRT_CORPUS),../shared/corpus)
 KV_DIR := $(CORPUS)/kernel-verifier/verifier
 KVT := $(patsubst $(KV_DIR)/%.c,$(BUILD)/kverifier/%.kvt,$(wildcard $(KV_DIR)/*.c))
+# PREVAIL's YAML cases -> one .kvt (tools/prevail2kvt.py, Debian's python3-yaml)
+PV_YAML := $(wildcard $(CORPUS)/prevail/test-data/*.yaml)
+PVT := $(if $(PV_YAML),$(BUILD)/prevail/prevail.kvt)
 # ... and the newer ones, BPF C whose expectations are BTF decl tags
 KVP_DIR := $(CORPUS)/kernel-verifier/progs
 KVT += $(patsubst $(KVP_DIR)/%.c,$(BUILD)/kverifier/%.o,$(wildcard $(KVP_DIR)/verifier_*.c))
@@ -99,6 +102,9 @@ $(BUILD)/kverifier/%.kvt: $(BUILD)/kverifier/%.c tools/kvconvert.c
 	$(CC) -std=gnu11 -O0 -w -DKV_SRC='"$(abspath $<)"' tools/kvconvert.c -o $(BUILD)/kverifier/conv-$*
 	$(BUILD)/kverifier/conv-$* > $@.tmp && mv $@.tmp $@
 
+$(BUILD)/prevail/prevail.kvt: $(PV_YAML) tools/prevail2kvt.py
+	@mkdir -p $(dir $@)
+	/usr/bin/python3 tools/prevail2kvt.py $@.tmp $(PV_YAML) && mv $@.tmp $@
 $(BUILD)/kverifier/verifier_%.o: $(KVP_DIR)/verifier_%.c
 	@mkdir -p $(dir $@)
 	$(BPF_CC) -O2 -g -target bpf -mcpu=v4 -D__TARGET_ARCH_x86 -I$(KVP_DIR) \
@@ -112,10 +118,10 @@ $(BUILD)/.deps-ok: scripts/deps.sh
 	@scripts/deps.sh check || scripts/deps.sh install
 	@mkdir -p $(BUILD) && touch $@
 
-tests: all $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN) $(BPF_OBJ) $(KVT)
+tests: all $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN) $(BPF_OBJ) $(KVT) $(PVT)
 
 check: $(BUILD)/.deps-ok
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN) $(BPF_OBJ) $(KVT)
+	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN) $(BPF_OBJ) $(KVT) $(PVT)
 	@BUILD=$(BUILD) BPFRT_BPF_OBJS=$(BUILD)/bpf tests/run-all.sh
 
 bench: all $(BENCH_BIN) $(BPF_OBJ)

@@ -11,9 +11,10 @@
 # libbpf-dev             libbpf's BTF API (.BTF, .maps), and bpf_helpers.h for BPF C tests
 # liburcu-dev            RCU for maps and program arrays
 # clang-19 and libclang-rt-19-dev  libFuzzer and the sanitizers' runtimes
-#                        (clang -fsanitize=fuzzer), and later BPF C test programs
+#                        (clang -fsanitize=fuzzer), and BPF C test programs
+# python3, python3-yaml  tools/prevail2kvt.py: PREVAIL's YAML verifier cases
 set -eu
-PKGS="gcc make pkg-config libcmocka-dev libzydis-dev libelf-dev libbpf-dev liburcu-dev clang-19 libclang-rt-19-dev"
+PKGS="gcc make pkg-config libcmocka-dev libzydis-dev libelf-dev libbpf-dev liburcu-dev clang-19 libclang-rt-19-dev python3 python3-yaml"
 
 missing() {
 	for p in $PKGS; do

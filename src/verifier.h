@@ -19,6 +19,8 @@ struct vf_map {
 	const char *name;
 };
 
+struct vstate;
+
 struct vf_input {
 	const struct bpfrt_insn *insns;
 	size_t n;
@@ -33,6 +35,9 @@ struct vf_input {
 	void *line_arg;
 	uint32_t ctx_size;             /* prog_type 0: r1 points to this many bytes, r2 holds it */
 	uint32_t insn_limit;           /* processed-insn limit; 0: VF_COMPLEXITY_LIMIT */
+	/* tests of code fragments: changes the initial state (verifier/vf.h) */
+	void (*init)(void *arg, struct vstate *st);
+	void *init_arg;
 };
 
 /* What the verifier learnt of each instruction, for the passes and the JIT. */

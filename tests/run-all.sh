@@ -86,6 +86,8 @@ else
 		--known "$top/tests/verify_known.tsv"
 	suite "kernel verifier tests (converted; vs expected and this kernel)" "$BUILD/tests/run_kverify" \
 		--known "$top/tests/kverify_known.tsv" "$BUILD"/kverifier/*.kvt "$BUILD"/kverifier/*.o
+	suite "PREVAIL's verifier cases (converted; accept/refuse)" "$BUILD/tests/run_kverify" \
+		--known "$top/tests/prevail_known.tsv" "$BUILD"/prevail/prevail.kvt
 	U=$CORPUS/ubpf/tests
 	suite "conformance tests/ (JIT, 24 permuted register maps)" "$BUILD/tests/run_data" \
 		--jit-permutations 24 "$C/tests"

@@ -793,6 +793,8 @@ static int walk(struct vf_env *e)
 	vreg_bounds_const(&f->regs[10], 0);
 	if (e->pt->ctx_any && e->in->prog_type == 0)
 		vreg_const(&f->regs[2], e->in->ctx_size);
+	if (e->in->init)
+		e->in->init(e->in->init_arg, st);
 	e->sub[0].reached = true;
 	e->insn = 0;
 	int rc = BPFRT_OK;
