@@ -165,6 +165,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		vm = bpfrt_vm_new();
 	struct gen g = { .p = data, .n = size };
 	generate(&g);
+	if (getenv("FUZZ_VERIFY_DUMP")) /* triage: the generated program */
+		for (size_t i = 0; i < g.len; i++) {
+			char buf[128];
+			bpfrt_disasm_insn(NULL, g.out, g.len, i, buf, sizeof(buf));
+			fprintf(stderr, "%4zu: %s\n", i, buf);
+		}
 	struct vf_input in = { .insns = g.out, .n = g.len, .platform = VF_PLATFORM_BPFRT, .helpers = &vm->helpers,
 			       .ctx_size = CTX, .insn_limit = 100000 };
 	struct vf_result vr;

@@ -200,9 +200,11 @@ static void set_in(struct vstate *st, struct marks *m)
 		if (!(m->regs & (1u << r)))
 			continue;
 		struct vreg *g = &f->regs[r];
-		if (g->type == T_NOT_INIT || (g->type == T_SCALAR && g->precise))
+		/* a pointer needs no precision (a mark reaches one through a
+		 * comparison with a scalar): the mark ends there */
+		if (g->type != T_SCALAR || g->precise)
 			m->regs &= (uint16_t)~(1u << r);
-		else if (g->type == T_SCALAR)
+		else
 			g->precise = 1;
 	}
 	for (uint32_t k = 0; k < 64; k++) {
@@ -218,6 +220,8 @@ static void set_in(struct vstate *st, struct marks *m)
 				m->slots &= ~(1ull << k);
 			else
 				sl->spill.precise = 1;
+		} else { /* a spilled pointer, zero or unknown bytes: nothing above matters */
+			m->slots &= ~(1ull << k);
 		}
 	}
 }
