@@ -5,7 +5,8 @@
  *   sections    program sections (executable, not .text), .text (the
  *               subprograms), maps (legacy struct bpf_map_def), .maps (BTF
  *               map definitions), .data/.rodata/.bss[.*] (global data),
- *               license, .BTF, .BTF.ext, .rel<section> (relocations)
+ *               license, .BTF, .BTF.ext (line info, for messages),
+ *               .rel<section> (relocations)
  *   programs    each global function of a program section (or the whole
  *               section when it has no function symbol), with the .text
  *               subprograms it calls appended, as libbpf does
@@ -53,6 +54,8 @@ struct ctx {
 	int symtab_shndx;
 	int strtab_shndx;
 	struct btf *btf;
+	const uint8_t *btf_ext;  /* .BTF.ext, or NULL */
+	size_t btf_ext_len;
 	struct bpfrt_err *err;
 };
 
@@ -372,6 +375,7 @@ static int add_prog(struct ctx *c, int shndx, const char *name, size_t off, size
 	o->progs = p;
 	p = &p[o->nprogs++];
 	memset(p, 0, sizeof(*p));
+	p->text_at = SIZE_MAX;
 	p->shndx = shndx;
 	p->sec_off = off;
 	p->n = n;
@@ -617,6 +621,7 @@ static int link_prog(struct ctx *c, struct obj_prog *p)
 	if (ts == c->nsec)
 		return fail(c, "program %s calls into .text, which the object lacks", p->name);
 	size_t tn = c->sec[ts].data->d_size / 8, at = p->n;
+	p->text_at = at;
 	if (tn > BPFRT_MAX_INSNS || at + tn > BPFRT_MAX_INSNS)
 		return fail(c, "program %s: over %u instructions with its subprograms", p->name, BPFRT_MAX_INSNS);
 	struct bpfrt_insn *in = realloc(p->insns, (at + tn) * sizeof(*in));
@@ -655,6 +660,112 @@ static int maps_used(struct ctx *c, struct obj_prog *p)
 		i++;
 	}
 	return BPFRT_OK;
+}
+
+/*
+ * .BTF.ext line info: a header (magic 0xeb9f, its length, then the offset
+ * and length of each part, from the header's end); the line-info part is a
+ * record size, then per section its name (a BTF string), a count and that
+ * many records {insn_off (bytes), file name, source line, line << 10 | col}.
+ * Each program gets the records of its section's range and of .text where
+ * it was appended.  Line info is for messages: a malformed part is ignored.
+ */
+static uint32_t rd32(const uint8_t *p)
+{
+	uint32_t v;
+	memcpy(&v, p, 4);
+	return v;
+}
+
+static int add_line(struct ctx *c, struct obj_prog *p, uint32_t insn, uint32_t file_off, uint32_t line_off,
+		    uint32_t line_col)
+{
+	const char *file = btf__name_by_offset(c->btf, file_off), *src = btf__name_by_offset(c->btf, line_off);
+	if (!file || !src)
+		return BPFRT_OK;
+	const char *base = strrchr(file, '/');
+	while (*src == ' ' || *src == '\t')
+		src++;
+	struct obj_line *l = realloc(p->lines, (p->nlines + 1) * sizeof(*l));
+	if (!l)
+		return oom(c);
+	p->lines = l;
+	l = &l[p->nlines];
+	if (asprintf(&l->text, "%s:%u: %s", base ? base + 1 : file, line_col >> 10, src) < 0)
+		return oom(c);
+	l->insn = insn;
+	p->nlines++;
+	return BPFRT_OK;
+}
+
+static int line_cmp(const void *a, const void *b)
+{
+	const struct obj_line *x = a, *y = b;
+	return x->insn < y->insn ? -1 : x->insn > y->insn;
+}
+
+static int line_info(struct ctx *c)
+{
+	const uint8_t *d = c->btf_ext;
+	size_t len = c->btf_ext_len;
+	if (!d || !c->btf || len < 32 || (d[0] | d[1] << 8) != 0xeb9f)
+		return BPFRT_OK;
+	uint32_t hdr = rd32(d + 4), off = rd32(d + 16), n = rd32(d + 20);
+	if (hdr < 24 || hdr > len || off > len - hdr || n > len - hdr - off || n < 4)
+		return BPFRT_OK;
+	const uint8_t *q = d + hdr + off, *end = q + n;
+	uint32_t rec = rd32(q);
+	q += 4;
+	if (rec < 16)
+		return BPFRT_OK;
+	while (end - q >= 8) {
+		const char *sec = btf__name_by_offset(c->btf, rd32(q));
+		uint32_t cnt = rd32(q + 4);
+		q += 8;
+		if (!sec || cnt > (size_t)(end - q) / rec)
+			return BPFRT_OK;
+		for (size_t i = 0; i < c->obj->nprogs; i++) {
+			struct obj_prog *p = &c->obj->progs[i];
+			bool own = !strcmp(sec, p->sec), text = !strcmp(sec, ".text") && p->text_at != SIZE_MAX;
+			if (!own && !text)
+				continue;
+			for (uint32_t k = 0; k < cnt; k++) {
+				const uint8_t *r = q + (size_t)k * rec;
+				uint32_t at = rd32(r) / 8, idx;
+				if (own) {
+					if (at < p->sec_off || at - p->sec_off >= (p->text_at != SIZE_MAX ? p->text_at : p->n))
+						continue;
+					idx = (uint32_t)(at - p->sec_off);
+				} else {
+					if (p->text_at + at >= p->n)
+						continue;
+					idx = (uint32_t)(p->text_at + at);
+				}
+				int rc = add_line(c, p, idx, rd32(r + 4), rd32(r + 8), rd32(r + 12));
+				if (rc)
+					return rc;
+			}
+		}
+		q += (size_t)cnt * rec;
+	}
+	for (size_t i = 0; i < c->obj->nprogs; i++)
+		if (c->obj->progs[i].nlines)
+			qsort(c->obj->progs[i].lines, c->obj->progs[i].nlines, sizeof(struct obj_line), line_cmp);
+	return BPFRT_OK;
+}
+
+const char *bpfrt_obj_line(const struct obj_prog *p, size_t insn)
+{
+	/* the last entry at or before insn: its line covers the instructions after it */
+	size_t lo = 0, hi = p->nlines;
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+		if (p->lines[mid].insn <= insn)
+			lo = mid + 1;
+		else
+			hi = mid;
+	}
+	return lo ? p->lines[lo - 1].text : NULL;
 }
 
 /* `.values = { [i] = &x }` of prog_array and map-in-map definitions */
@@ -796,6 +907,10 @@ int bpfrt_elf_parse(bpfrt_obj *obj, const void *buf, size_t len, struct bpfrt_er
 			}
 		} else if (!strcmp(sc->name, ".BTF.ext")) {
 			obj->has_btf_ext = true;
+			if (sc->data && sc->data->d_buf) {
+				c->btf_ext = sc->data->d_buf;
+				c->btf_ext_len = sc->data->d_size;
+			}
 		} else if (!strcmp(sc->name, "maps") || !strncmp(sc->name, "maps/", 5)) {
 			sc->kind = S_LEGACY_MAPS; /* maps/NAME: iproute2's one map a section */
 		} else if (!strcmp(sc->name, ".maps")) {
@@ -843,6 +958,8 @@ int bpfrt_elf_parse(bpfrt_obj *obj, const void *buf, size_t len, struct bpfrt_er
 			rc = maps_used(c, &obj->progs[i]);
 	if (!rc)
 		rc = slot_inits(c);
+	if (!rc)
+		rc = line_info(c);
 out:
 	btf__free(c->btf);
 	free(c->sec);
@@ -858,6 +975,9 @@ void bpfrt_obj_defs_free(bpfrt_obj *obj)
 		free(obj->progs[i].insns);
 		free(obj->progs[i].maps_used);
 		free(obj->progs[i].link_err);
+		for (size_t k = 0; k < obj->progs[i].nlines; k++)
+			free(obj->progs[i].lines[k].text);
+		free(obj->progs[i].lines);
 	}
 	for (size_t i = 0; i < obj->nmaps; i++) {
 		free(obj->maps[i].name);

@@ -371,6 +371,11 @@ static int obj_prog_index(const bpfrt_obj *obj, const char *name)
 	return -1;
 }
 
+static const char *prog_line(void *arg, size_t insn)
+{
+	return bpfrt_obj_line(arg, insn);
+}
+
 int bpfrt_obj_verify_internal(bpfrt_obj *obj, size_t pi, int platform, unsigned level, struct vf_result *vr)
 {
 	const struct obj_prog *p = &obj->progs[pi];
@@ -404,7 +409,7 @@ int bpfrt_obj_verify_internal(bpfrt_obj *obj, size_t pi, int platform, unsigned 
 	}
 	struct vf_input in = { .insns = p->insns, .n = p->n, .prog_type = type, .maps = maps,
 			       .nmaps = obj->nmaps, .platform = platform, .helpers = &obj->vm->helpers,
-			       .log_level = level };
+			       .log_level = level, .line = prog_line, .line_arg = (void *)p };
 	int rc = bpfrt_verify(&in, vr);
 	free(maps);
 	return rc;

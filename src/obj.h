@@ -44,7 +44,18 @@ struct obj_prog {
 	size_t sec_off;            /* offset of the function in its section, in insns */
 	int shndx;
 	char *link_err;            /* non-NULL: cannot be linked (why); loading it fails */
+	size_t text_at;            /* where .text was appended, or SIZE_MAX */
+	struct obj_line *lines;    /* .BTF.ext line info, by instruction (sorted) */
+	size_t nlines;
 };
+
+struct obj_line {
+	uint32_t insn;
+	char *text;                /* "file.c:LINE: source" */
+};
+
+/* The source line of instruction `insn` of program p, or NULL. */
+BPFRT_HIDDEN const char *bpfrt_obj_line(const struct obj_prog *p, size_t insn);
 
 struct bpfrt_obj {
 	bpfrt_vm *vm;

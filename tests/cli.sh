@@ -52,6 +52,9 @@ check "verify json" 0 '"verdict": "accepted"' "$B" verify "$top/build/bpf/xdp_co
 check "verify log level 2" 0 "R6=pkt(r=14)" "$B" verify "$top/build/bpf/xdp_count.o" --log-level 2
 check "verify refused" 1 "insn 4: R0 !read_ok" "$B" verify "$CORPUS_DIR/ebpf-samples/build/tail_call.o"
 check "verify refused: section" 1 "which is not initialised" "$B" verify "$CORPUS_DIR/ebpf-samples/build/ringbuf_uninit.o" --section .text
+check "verify refused: the source line (BTF line info)" 1 "; badmapptr.c:25: uint32_t* value = bpf_map_lookup_elem(map + 1, &key);" \
+	"$B" verify "$CORPUS_DIR/ebpf-samples/build/badmapptr.o"
+check "verify log level 2: source lines" 0 "; xdp_count.bpf.c:" "$B" verify "$top/build/bpf/xdp_count.o" --log-level 2
 check "verify no such program" 2 "no program named nope" "$B" verify "$top/build/bpf/xdp_count.o" --prog nope
 check "verify bad object" 2 "" "$B" verify "$t/p.s"
 check "reject" 1 "insn 0: jump to insn 6 is outside the program" "$B" run "$top/tests/data/reject-jump-out.data"

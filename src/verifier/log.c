@@ -157,6 +157,11 @@ void vf_log_insn(struct vf_env *e, uint32_t pc)
 		return;
 	if (bpfrt_disasm_one(e->in->helpers, e->insns, e->n, pc, buf, sizeof(buf)) < 0)
 		snprintf(buf, sizeof(buf), "(code %#04x)", e->insns[pc].code);
+	/* the source line, where it changes (the kernel's "; ..." lines) */
+	const char *line = e->level >= 2 && e->in->line ? e->in->line(e->in->line_arg, pc) : NULL;
+	if (line && (!e->last_line || strcmp(line, e->last_line)))
+		vf_log(e, "; %s\n", line);
+	e->last_line = line;
 	vf_log(e, "%u: %s\n", pc, buf);
 }
 

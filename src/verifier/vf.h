@@ -331,6 +331,7 @@ struct vf_env {
 	uint32_t next_id;
 	uint32_t ctx_max;                /* end of the highest context byte accessed */
 	bool ctx_ptr_read;               /* a pointer field of the context is read (or a helper gets it) */
+	const char *last_line;           /* the log: the source line printed last */
 	/* the log */
 	char *log;
 	size_t loglen, logcap;
