@@ -754,18 +754,23 @@ static int line_info(struct ctx *c)
 	return BPFRT_OK;
 }
 
-const char *bpfrt_obj_line(const struct obj_prog *p, size_t insn)
+const char *bpfrt_line_at(const struct obj_line *lines, size_t n, size_t insn)
 {
 	/* the last entry at or before insn: its line covers the instructions after it */
-	size_t lo = 0, hi = p->nlines;
+	size_t lo = 0, hi = n;
 	while (lo < hi) {
 		size_t mid = (lo + hi) / 2;
-		if (p->lines[mid].insn <= insn)
+		if (lines[mid].insn <= insn)
 			lo = mid + 1;
 		else
 			hi = mid;
 	}
-	return lo ? p->lines[lo - 1].text : NULL;
+	return lo ? lines[lo - 1].text : NULL;
+}
+
+const char *bpfrt_obj_line(const struct obj_prog *p, size_t insn)
+{
+	return bpfrt_line_at(p->lines, p->nlines, insn);
 }
 
 /* `.values = { [i] = &x }` of prog_array and map-in-map definitions */

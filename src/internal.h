@@ -38,6 +38,21 @@ struct bpfrt_vm {
 	char errmsg[BPFRT_ERRMSG_MAX];
 };
 
+/* bpfrt_prog_load, for a program the verifier has checked already (vr, its
+ * result: the facts the passes and the JIT use), or NULL. */
+struct vf_result;
+BPFRT_HIDDEN int bpfrt_prog_load_verified(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
+					  const struct bpfrt_load_opts *opts, const struct vf_result *vr,
+					  bpfrt_prog **out);
+
+/* BTF line info: the source line of the instructions from `insn` on */
+struct obj_line {
+	uint32_t insn;
+	char *text;                /* "file.c:LINE: source" */
+};
+/* The line of instruction insn in a sorted table, or NULL. */
+BPFRT_HIDDEN const char *bpfrt_line_at(const struct obj_line *lines, size_t n, size_t insn);
+
 struct bpfrt_prog {
 	bpfrt_vm *vm;
 	char *name;
@@ -45,6 +60,10 @@ struct bpfrt_prog {
 	size_t n;
 	struct bpfrt_insn *xlated;/* after the rewrite passes (what the engines run) */
 	int32_t *xlated_orig;     /* [nx]: the original index of each, or -1 if a pass added it */
+	struct obj_line *lines;   /* BTF line info of the loaded instructions (objects), sorted */
+	size_t nlines;
+	uint32_t *sub_depth;      /* verified: each subprogram's stack depth, in order */
+	size_t nsub;
 	struct bpfrt_insn *dec;   /* xlated, decoded: code replaced by enum bpfrt_op */
 	size_t nx;                /* instructions in xlated and dec */
 	struct bpfrt_stats stats;

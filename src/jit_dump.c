@@ -79,6 +79,7 @@ int bpfrt_jit_dump(const struct bpfrt_prog *prog, char **out)
 	put(&t, "; %zu BPF instructions, %zu bytes of x86 code (%.2f bytes per instruction), "
 		"%zu function(s), %d relaxation sweeps\n", n, jit->code_size,
 	    (double)jit->code_size / (double)n, jit->nfn, jit->passes);
+	const char *last_src = NULL;
 	for (size_t f = 0; f < jit->nfn; f++) {
 		const struct bpfrt_jit_func *fn = &jit->fn[f];
 		put(&t, "\n; %s at insn %u: frame %u bytes, saves", f ? "subprogram" : "main program",
@@ -94,6 +95,11 @@ int bpfrt_jit_dump(const struct bpfrt_prog *prog, char **out)
 				k = 1;
 			uint32_t next = pc + (uint32_t)k;
 			int32_t orig = prog->xlated_orig ? prog->xlated_orig[pc] : (int32_t)pc;
+			const char *src = orig >= 0 ? bpfrt_line_at(prog->lines, prog->nlines, (size_t)orig) : NULL;
+			if (src && (!last_src || strcmp(src, last_src)))
+				put(&t, "; %s\n", src);
+			if (src)
+				last_src = src;
 			if (orig == (int32_t)pc)
 				put(&t, "%5u: %s\n", pc, line);
 			else if (orig >= 0)

@@ -836,7 +836,11 @@ static int plan_functions(struct jctx *c, struct bpfrt_err *err)
 		for (int i = 0; i < 4; i++)
 			if (used[callee_saved[i]])
 				fn->saved[fn->nsaved++] = callee_saved[i];
-		uint32_t depth = (frame_depth(c->in, fn->start, fn->end) + 15) & ~15u;
+		/* the verifier's depth for the function where it ran (it follows r10
+		 * through copies and spills); else the deepest r10-relative access */
+		uint32_t known = c->prog->sub_depth && c->prog->nsub == c->nfn ? c->prog->sub_depth[f]
+										  : frame_depth(c->in, fn->start, fn->end);
+		uint32_t depth = (known + 15) & ~15u;
 		if (fn->nsaved & 1)
 			depth += 8; /* rsp 16-aligned after the pushes */
 		fn->depth = depth;

@@ -210,7 +210,7 @@ int bpfrt_obj_load_prog(bpfrt_obj *obj, const char *name, const struct bpfrt_loa
 	o.flags &= ~BPFRT_LOAD_VERIFY; /* done above, on the object's form */
 	if (!o.name)
 		o.name = p->name;
-	rc = bpfrt_prog_load(obj->vm, in, p->n, &o, out);
+	rc = bpfrt_prog_load_verified(obj->vm, in, p->n, &o, trusted ? NULL : &vr, out);
 	if (rc == BPFRT_OK) {
 		bpfrt_prog *pr = *out;
 		for (size_t k = 0; k < nmaps; k++)
@@ -224,6 +224,12 @@ int bpfrt_obj_load_prog(bpfrt_obj *obj, const char *name, const struct bpfrt_loa
 		pr->verified = !trusted;
 		pr->ctx_ptrs = vr.ctx_ptrs;
 		pr->ctx_need = vr.ctx_max;
+		/* line info, for dumps (best effort: none if memory runs out) */
+		if (p->nlines && (pr->lines = calloc(p->nlines, sizeof(*pr->lines)))) {
+			for (size_t k = 0; k < p->nlines; k++)
+				if ((pr->lines[pr->nlines].text = strdup(p->lines[k].text)))
+					pr->lines[pr->nlines++].insn = p->lines[k].insn;
+		}
 		/* `.values = { [i] = &this_program }` of the object's prog_arrays */
 		for (size_t mi = 0; mi < obj->nmaps; mi++)
 			for (size_t k = 0; k < obj->maps[mi].nslots; k++)

@@ -49,11 +49,6 @@ struct obj_prog {
 	size_t nlines;
 };
 
-struct obj_line {
-	uint32_t insn;
-	char *text;                /* "file.c:LINE: source" */
-};
-
 /* The source line of instruction `insn` of program p, or NULL. */
 BPFRT_HIDDEN const char *bpfrt_obj_line(const struct obj_prog *p, size_t insn);
 

@@ -270,6 +270,10 @@ static void prog_destroy(bpfrt_prog *prog)
 	free(prog->insns);
 	free(prog->xlated);
 	free(prog->xlated_orig);
+	for (size_t i = 0; i < prog->nlines; i++)
+		free(prog->lines[i].text);
+	free(prog->lines);
+	free(prog->sub_depth);
 	free(prog->dec);
 	free(prog->name);
 	pthread_mutex_destroy(&prog->lock);
@@ -291,8 +295,28 @@ static uint64_t random_seed(void)
 	return s;
 }
 
+/* the verifier's facts a loaded program keeps */
+static int keep_facts(bpfrt_prog *p, const struct vf_result *vr)
+{
+	if (!vr->nsub)
+		return BPFRT_OK;
+	free(p->sub_depth);
+	if (!(p->sub_depth = malloc(vr->nsub * sizeof(*p->sub_depth))))
+		return BPFRT_ENOMEM;
+	for (size_t i = 0; i < vr->nsub; i++)
+		p->sub_depth[i] = vr->sub[i].stack_depth;
+	p->nsub = vr->nsub;
+	return BPFRT_OK;
+}
+
 int bpfrt_prog_load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
 		    const struct bpfrt_load_opts *opts, bpfrt_prog **out)
+{
+	return bpfrt_prog_load_verified(vm, insns, n, opts, NULL, out);
+}
+
+int bpfrt_prog_load_verified(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
+			     const struct bpfrt_load_opts *opts, const struct vf_result *given, bpfrt_prog **out)
 {
 	if (!vm)
 		return BPFRT_EINVAL;
@@ -359,7 +383,11 @@ int bpfrt_prog_load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
 			err.msg[l - 1] = '\0';
 		p->verified = rc == BPFRT_OK;
 		p->ctx_need = vr.ctx_max;
+		if (rc == BPFRT_OK && keep_facts(p, &vr))
+			rc = bpfrt_err_set(&err, BPFRT_ENOMEM, "out of memory");
 		bpfrt_verify_result_free(&vr);
+	} else if (rc == BPFRT_OK && given && keep_facts(p, given)) {
+		rc = bpfrt_err_set(&err, BPFRT_ENOMEM, "out of memory");
 	}
 	if (rc == BPFRT_OK) {
 		struct bpfrt_rw_opts ro = { .zext = o.flags & BPFRT_LOAD_ZEXT,

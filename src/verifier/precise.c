@@ -110,7 +110,17 @@ static int hist_slot(uint32_t h, uint32_t frame)
 }
 
 /* One instruction backward: what the marked values after it depended on before it. */
+static int back_one_(const struct vf_env *e, uint32_t h, uint32_t frame, struct marks *m);
+
+/* r10 is the frame pointer: never a scalar, no mark stays on it */
 static int back_one(const struct vf_env *e, uint32_t h, uint32_t frame, struct marks *m)
+{
+	int rc = back_one_(e, h, frame, m);
+	m->regs &= 0x3ffu;
+	return rc;
+}
+
+static int back_one_(const struct vf_env *e, uint32_t h, uint32_t frame, struct marks *m)
 {
 	uint32_t pc = H_PC(h);
 	const struct bpfrt_insn *in = &e->insns[pc];
