@@ -37,11 +37,37 @@
 
 /* ------------------------------------------------------------- platforms */
 
+/*
+ * Which program types may call a helper: the kernel gives each type its own
+ * set (its *_func_proto).  Described here are the families whose misuse a
+ * real object shows: the helpers that change a socket buffer (tc, lwt
+ * xmit and sk_skb programs only; socket filters and cgroup programs read
+ * packets, they do not rewrite them) and the XDP buffer's own.  Every other
+ * helper is allowed to every type.
+ */
+static bool linux_helper_allowed(uint32_t id, uint32_t type)
+{
+	bool tc = type == BPF_PROG_TYPE_SCHED_CLS || type == BPF_PROG_TYPE_SCHED_ACT;
+	switch (id) {
+	case BPF_FUNC_skb_store_bytes: case BPF_FUNC_skb_pull_data: case BPF_FUNC_skb_change_tail:
+	case BPF_FUNC_skb_change_head: case BPF_FUNC_skb_adjust_room:
+		return tc || type == BPF_PROG_TYPE_SK_SKB || type == BPF_PROG_TYPE_LWT_XMIT;
+	case BPF_FUNC_l3_csum_replace: case BPF_FUNC_l4_csum_replace: case BPF_FUNC_clone_redirect:
+	case BPF_FUNC_skb_vlan_push: case BPF_FUNC_skb_vlan_pop: case BPF_FUNC_skb_change_proto:
+	case BPF_FUNC_skb_change_type: case BPF_FUNC_csum_update: case BPF_FUNC_set_hash_invalid:
+	case BPF_FUNC_set_hash:
+		return tc || type == BPF_PROG_TYPE_LWT_XMIT;
+	case BPF_FUNC_xdp_adjust_head: case BPF_FUNC_xdp_adjust_meta: case BPF_FUNC_xdp_adjust_tail:
+		return type == BPF_PROG_TYPE_XDP;
+	default:
+		return true;
+	}
+}
+
 static const struct vhelper *linux_helper(const struct vplatform *p, uint32_t id, uint32_t type)
 {
 	(void)p;
-	(void)type;
-	return vf_linux_helper(id);
+	return linux_helper_allowed(id, type) ? vf_linux_helper(id) : NULL;
 }
 
 static const struct vprogtype *linux_progtype(const struct vplatform *p, uint32_t type)
