@@ -193,6 +193,7 @@ struct bpfrt_stats {
 	uint64_t validate_ns, rewrite_ns, linearize_ns, decode_ns, jit_ns, total_ns;
 	size_t insns_in, insns_out;   /* before and after the rewrite passes */
 	size_t dead_removed, nops_removed, zext_added, blinded;
+	size_t lookups_inlined;       /* array-map lookups turned into inline code */
 };
 BPFRT_API void bpfrt_prog_stats(const bpfrt_prog *prog, struct bpfrt_stats *stats);
 

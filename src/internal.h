@@ -38,11 +38,18 @@ struct bpfrt_vm {
 	char errmsg[BPFRT_ERRMSG_MAX];
 };
 
-/* bpfrt_prog_load, for a program the verifier has checked already (vr, its
- * result: the facts the passes and the JIT use), or NULL. */
+/* What the verifier learnt of a program it checked, for the load: its
+ * result, and the live map behind each of its map indices. */
 struct vf_result;
+struct bpfrt_facts {
+	const struct vf_result *vr;
+	struct bpfrt_map *const *maps;
+	size_t nmaps;
+};
+/* bpfrt_prog_load, for a program the verifier has checked already (facts),
+ * or NULL. */
 BPFRT_HIDDEN int bpfrt_prog_load_verified(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
-					  const struct bpfrt_load_opts *opts, const struct vf_result *vr,
+					  const struct bpfrt_load_opts *opts, const struct bpfrt_facts *facts,
 					  bpfrt_prog **out);
 
 /* BTF line info: the source line of the instructions from `insn` on */
@@ -147,6 +154,7 @@ struct bpfrt_rw_opts {
 	bool zext;        /* explicit zero-extension after 32-bit results */
 	bool blind;       /* constant blinding */
 	uint64_t seed;    /* blinding keys' seed */
+	const struct bpfrt_facts *facts; /* the verifier's, or NULL: the passes that need them skip */
 };
 BPFRT_HIDDEN int bpfrt_rewrite(bpfrt_prog *prog, const struct bpfrt_rw_opts *o, struct bpfrt_err *err);
 

@@ -18,6 +18,8 @@
 #include "internal.h"
 #include "map.h"
 
+#include <linux/bpf.h>
+
 typedef uint64_t u64;
 typedef int64_t s64;
 typedef uint32_t u32;
@@ -38,6 +40,8 @@ struct run {
 	u64 budget;
 	int nregions;
 	struct bpfrt_region region[RUN_MAX_REGIONS];
+	int ninner;                        /* safe mode: maps that map-in-map lookups gave */
+	const struct bpfrt_map *inner[16];
 	char msg[BPFRT_ERRMSG_MAX - 64];
 	size_t fault_pc;
 	int status;
@@ -141,6 +145,7 @@ int bpfrt_interp_run(bpfrt_prog *prog, uint64_t r1, uint64_t r2,
 	if (safe) {
 		memset(rs.stack, 0, sizeof(rs.stack));
 		rs.nregions = 0;
+		rs.ninner = 0;
 		run_add_region(&rs, (uintptr_t)rs.stack, sizeof(rs.stack));
 		if (given && given->hi > given->lo)
 			rs.region[rs.nregions++] = *given;

@@ -154,6 +154,9 @@ static int INTERP_NAME(struct run *rs, uint64_t r1, uint64_t r2, uint64_t *r0)
 			for (size_t i = 0; i < prog->nmaps && !m; i++)
 				if ((uintptr_t)prog->maps[i] == reg[1])
 					m = prog->maps[i];
+			for (int i = 0; i < rs->ninner && !m; i++) /* an inner map this run was given */
+				if ((uintptr_t)rs->inner[i] == reg[1])
+					m = rs->inner[i];
 			if (unlikely(!m))
 				FAULT("%s: r1 (%#" PRIx64 ") is not a map of the program", helper->name, reg[1]);
 			if (helper->map_args & 1)
@@ -169,7 +172,15 @@ static int INTERP_NAME(struct run *rs, uint64_t r1, uint64_t r2, uint64_t *r0)
 					CHECK(reg[helper->mem_arg[k]], reg[helper->mem_size[k]], "helper access");
 		}
 		reg[0] = helper->fn(reg[1], reg[2], reg[3], reg[4], reg[5]);
-		if (INTERP_SAFE && (helper->ret_mem_size || helper->ret_map_value || helper->ret_size_arg) &&
+		if (INTERP_SAFE && helper->ret_map_value && reg[0] &&
+		    (((struct bpfrt_map *)(uintptr_t)reg[1])->type == BPF_MAP_TYPE_ARRAY_OF_MAPS ||
+		     ((struct bpfrt_map *)(uintptr_t)reg[1])->type == BPF_MAP_TYPE_HASH_OF_MAPS)) {
+			/* a map-in-map lookup gives a map, not memory: later calls may take it */
+			if (unlikely(rs->ninner == (int)(sizeof(rs->inner) / sizeof(rs->inner[0]))))
+				FAULT("more than %d inner maps looked up in one run",
+				      (int)(sizeof(rs->inner) / sizeof(rs->inner[0])));
+			rs->inner[rs->ninner++] = (const struct bpfrt_map *)(uintptr_t)reg[0];
+		} else if (INTERP_SAFE && (helper->ret_mem_size || helper->ret_map_value || helper->ret_size_arg) &&
 		    reg[0]) {
 			uint64_t size = helper->ret_map_value ? ((struct bpfrt_map *)(uintptr_t)reg[1])->value_size :
 					helper->ret_size_arg ? reg[helper->ret_size_arg] : helper->ret_mem_size;

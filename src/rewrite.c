@@ -5,16 +5,22 @@
  *     list ← program
  *     dead code removal        instructions no path reaches
  *     nop removal              ja +0, ja32 +0
+ *     array lookup inlining    bpf_map_lookup_elem on an array map the
+ *                              verifier proved the call always gets
+ *                              (facts), as the kernel's map_gen_lookup
  *     [zero-extension]         mov32 r, r after each 32-bit result (flag)
  *     [constant blinding]      imm → AX = imm ^ key; AX ^= key; op r, AX (flag)
  *     program ← linearise(list)
  *
- * (ctx access conversion and helper call fixups join here once the verifier
- * provides their facts.)  When no pass has anything to do, the program is
- * left as it is and no list is built.
+ * When no pass has anything to do, the program is left as it is and no list
+ * is built.
  */
 #include "internal.h"
+#include "map.h"
 #include "patch.h"
+#include "verifier.h"
+
+#include <linux/bpf.h>
 
 #include <time.h>
 
@@ -174,6 +180,47 @@ static size_t blind_one(const struct bpfrt_pnode *x, const struct bpfrt_insn *de
 	return 3;
 }
 
+/* The array map a lookup call at pc always gets, or NULL: the verifier saw
+ * the call, always with the same map, a plain array with 4-byte keys. */
+static const struct bpfrt_map *inline_lookup_map(const bpfrt_prog *p, const struct bpfrt_facts *f, size_t pc)
+{
+	if (!f || !f->vr || pc >= f->vr->n || bpfrt_forms[p->dec[pc].code].shape != SHAPE_CALL_HELPER ||
+	    p->insns[pc].imm != BPF_FUNC_map_lookup_elem)
+		return NULL;
+	const struct vf_aux *a = &f->vr->aux[pc];
+	if (!a->seen || a->map_mixed || a->map < 0 || (size_t)a->map >= f->nmaps)
+		return NULL;
+	const struct bpfrt_map *m = f->maps[a->map];
+	if (!m || m->type != BPF_MAP_TYPE_ARRAY || m->ncpu != 1 || !m->values || m->key_size != 4 ||
+	    m->max_entries > INT32_MAX || m->stride > INT32_MAX)
+		return NULL;
+	return m;
+}
+
+/*
+ * r0 = lookup(r1 = map, r2 = &key) on an array, inline (r1-r5 are dead
+ * after a call: the verifier refuses reads of them):
+ *     ldxw r0, [r2]; jge r0, max_entries, +4; mul r0, stride (lsh where a
+ *     power of two); lddw r1, values; add r0, r1; ja +1; mov r0, 0
+ */
+static size_t lookup_seq(const struct bpfrt_map *m, struct bpfrt_pinsn *seq)
+{
+	uint64_t values = (uintptr_t)m->values;
+	memset(seq, 0, 7 * sizeof(*seq));
+	seq[0].insn = INSN(0x61, 0, 2, 0, 0);                         /* ldxw r0, [r2+0] */
+	seq[1].insn = INSN(0x35, 0, 0, 4, (int32_t)m->max_entries);   /* jge r0, max, +4 */
+	if (!(m->stride & (m->stride - 1)))
+		seq[2].insn = INSN(0x67, 0, 0, 0, __builtin_ctz(m->stride)); /* lsh r0, log2(stride) */
+	else
+		seq[2].insn = INSN(0x27, 0, 0, 0, (int32_t)m->stride); /* mul r0, stride */
+	seq[3].insn = INSN(0x18, 1, 0, 0, (int32_t)(uint32_t)values); /* lddw r1, values */
+	seq[3].imm_hi = (int32_t)(uint32_t)(values >> 32);
+	seq[4].insn = INSN(0x0f, 0, 1, 0, 0);                         /* add r0, r1 */
+	seq[5].insn = INSN(0x05, 0, 0, 1, 0);                         /* ja +1 */
+	seq[6].insn = INSN(0xb7, 0, 0, 0, 0);                         /* mov r0, 0 */
+	return 7;
+}
+
 int bpfrt_rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_err *err)
 {
 	struct bpfrt_stats *st = &p->stats;
@@ -182,14 +229,16 @@ int bpfrt_rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_err
 	uint8_t *seen = reachable(p->dec, n, &ndead);
 	if (!seen)
 		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+	size_t nlookup = 0;
 	for (size_t pc = 0; pc < n; pc++) {
 		if (seen[pc] && is_nop(&p->dec[pc]))
 			nnop++;
+		nlookup += seen[pc] && inline_lookup_map(p, o->facts, pc);
 		if (bpfrt_op_is_lddw(p->dec[pc].code))
 			pc++;
 	}
 	st->insns_in = n;
-	if (!ndead && !nnop && !o->zext && !o->blind) { /* nothing to do */
+	if (!ndead && !nnop && !nlookup && !o->zext && !o->blind) { /* nothing to do */
 		free(seen);
 		st->insns_out = n;
 		st->rewrite_ns = now() - t0;
@@ -209,6 +258,18 @@ int bpfrt_rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_err
 		} else if (is_nop(&p->dec[pc])) {
 			bpfrt_plist_delete(&l, &l.anchor[pc]);
 			st->nops_removed++;
+		}
+		if (bpfrt_op_is_lddw(p->dec[pc].code))
+			pc++;
+	}
+	/* array lookups */
+	for (size_t pc = 0; pc < n && nlookup && rc == BPFRT_OK; pc++) {
+		const struct bpfrt_map *m = seen[pc] ? inline_lookup_map(p, o->facts, pc) : NULL;
+		if (m && !l.anchor[pc].deleted) {
+			struct bpfrt_pinsn seq[7];
+			size_t len = lookup_seq(m, seq);
+			rc = bpfrt_plist_replace(&l, &l.anchor[pc], seq, len, err);
+			st->lookups_inlined++;
 		}
 		if (bpfrt_op_is_lddw(p->dec[pc].code))
 			pc++;

@@ -316,8 +316,9 @@ int bpfrt_prog_load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
 }
 
 int bpfrt_prog_load_verified(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
-			     const struct bpfrt_load_opts *opts, const struct vf_result *given, bpfrt_prog **out)
+			     const struct bpfrt_load_opts *opts, const struct bpfrt_facts *facts, bpfrt_prog **out)
 {
+	const struct vf_result *given = facts ? facts->vr : NULL;
 	if (!vm)
 		return BPFRT_EINVAL;
 	if (!out || (!insns && n))
@@ -391,7 +392,9 @@ int bpfrt_prog_load_verified(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_
 	}
 	if (rc == BPFRT_OK) {
 		struct bpfrt_rw_opts ro = { .zext = o.flags & BPFRT_LOAD_ZEXT,
-					    .blind = o.flags & BPFRT_LOAD_BLIND };
+					    .blind = o.flags & BPFRT_LOAD_BLIND,
+					    /* safe mode keeps every helper call: it checks their results */
+					    .facts = (o.flags & BPFRT_LOAD_SAFE) ? NULL : facts };
 		if (ro.blind)
 			ro.seed = random_seed();
 		rc = bpfrt_rewrite(p, &ro, &err);

@@ -251,6 +251,8 @@ static int set_ret(struct vf_env *e, const struct vhelper *h, const struct meta 
 			r0->flags = VF_NULL;
 			r0->id = ++e->next_id;
 		}
+		if (r0->type == T_MAP_PTR)
+			r0->flags |= VF_INNER;
 		return BPFRT_OK;
 	}
 	case R_MEM_NULL:
@@ -292,6 +294,8 @@ static void note_map_key(struct vf_env *e, const struct meta *m, bool want_key)
 	if (a->map == INT32_MIN)
 		a->map = m->map;
 	else if (a->map != m->map)
+		a->map_mixed = 1;
+	if (vf_reg(e, 1)->flags & VF_INNER) /* which map it is is known at run time only */
 		a->map_mixed = 1;
 	if (!want_key)
 		return;

@@ -83,6 +83,8 @@ enum vtype {
 enum {
 	VF_NULL = 1,    /* may be NULL: must be checked first */
 	VF_RDONLY = 2,  /* read-only memory (frozen .rodata, helper results) */
+	VF_INNER = 4,   /* a map pointer from a map-in-map lookup: aux names its template,
+			 * not the map it is at run time */
 };
 
 struct vreg {

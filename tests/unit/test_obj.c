@@ -516,6 +516,112 @@ static void prog_array_init(void **state)
 	bpfrt_vm_free(vm);
 }
 
+/* Array lookups the verifier pinned to one map are inlined (not in safe
+ * mode, which keeps the helper); every engine gives the helper's result. */
+static void array_lookup_inlined(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_obj *obj;
+	if (bpfrt_obj_open(vm, obj_path("mapbench.o"), &obj) != BPFRT_OK)
+		fail_msg("open: %s", bpfrt_vm_errmsg(vm));
+	bpfrt_map *arr = bpfrt_obj_map_by_name(obj, "arr");
+	assert_non_null(arr);
+	for (uint32_t k = 0; k < 1024; k++) {
+		uint64_t v = k * 3 + 1;
+		assert_int_equal(bpfrt_map_update(arr, &k, &v, 0), 0);
+	}
+	static const struct { bpfrt_engine e; uint32_t flags; size_t inlined; } engines[] = {
+		{ BPFRT_ENGINE_INTERP, 0, 1 }, { BPFRT_ENGINE_INTERP_SWITCH, 0, 1 },
+		{ BPFRT_ENGINE_JIT, 0, 1 }, { BPFRT_ENGINE_JIT, BPFRT_LOAD_BLIND, 1 },
+	};
+	/* the program sums the values at keys 0, 7, 14, ... (256 of them, & 1023) */
+	uint64_t want = 0;
+	for (uint32_t i = 0; i < 256; i++)
+		want += ((7 * i) & 1023) * 3 + 1;
+	want = (uint32_t)want;
+	for (size_t e = 0; e < sizeof(engines) / sizeof(engines[0]); e++) {
+		struct bpfrt_load_opts o = { .sz = sizeof(o), .flags = engines[e].flags, .engine = engines[e].e };
+		bpfrt_prog *p;
+		if (bpfrt_obj_load_prog(obj, "arr_lookup", &o, &p) != BPFRT_OK)
+			fail_msg("load: %s", bpfrt_vm_errmsg(vm));
+		struct bpfrt_stats st;
+		bpfrt_prog_stats(p, &st);
+		assert_int_equal(st.lookups_inlined, engines[e].inlined);
+		uint64_t r0 = 0;
+		assert_int_equal(bpfrt_prog_run_ctx(p, NULL, 0, &r0), BPFRT_OK);
+		assert_int_equal(r0, want);
+		bpfrt_prog_free(p);
+	}
+	bpfrt_obj_free(obj);
+	bpfrt_vm_free(vm);
+}
+
+/* The inlined lookup against the helper (safe mode) for keys in range and
+ * past the end, with a 24-byte value (a stride that is no power of two). */
+static void array_lookup_keys(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_obj *obj;
+	if (bpfrt_obj_open(vm, obj_path("arrlookup.o"), &obj) != BPFRT_OK)
+		fail_msg("open: %s", bpfrt_vm_errmsg(vm));
+	bpfrt_map *arr = bpfrt_obj_map_by_name(obj, "arr");
+	assert_non_null(arr);
+	for (uint32_t k = 0; k < 5; k++) {
+		uint64_t v[3] = { 100 + k, (uint64_t)(k * 11) | (uint64_t)77 << 32, 1000 * k };
+		assert_int_equal(bpfrt_map_update(arr, &k, v, 0), 0);
+	}
+	static const struct { bpfrt_engine e; uint32_t flags; size_t inlined; } engines[] = {
+		{ BPFRT_ENGINE_INTERP, BPFRT_LOAD_SAFE, 0 }, { BPFRT_ENGINE_INTERP, 0, 1 },
+		{ BPFRT_ENGINE_JIT, 0, 1 }, { BPFRT_ENGINE_JIT, BPFRT_LOAD_BLIND, 1 },
+	};
+	static const uint32_t keys[] = { 0, 1, 4, 5, 6, 0x7fffffff, 0x80000000u, 0xffffffffu };
+	for (size_t e = 0; e < sizeof(engines) / sizeof(engines[0]); e++) {
+		struct bpfrt_load_opts o = { .sz = sizeof(o), .flags = engines[e].flags, .engine = engines[e].e };
+		bpfrt_prog *p;
+		if (bpfrt_obj_load_prog(obj, "lookup", &o, &p) != BPFRT_OK)
+			fail_msg("load: %s", bpfrt_vm_errmsg(vm));
+		struct bpfrt_stats st;
+		bpfrt_prog_stats(p, &st);
+		assert_int_equal(st.lookups_inlined, engines[e].inlined);
+		for (size_t i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+			struct args a = { .key = keys[i] };
+			uint64_t r0 = 0;
+			assert_int_equal(bpfrt_prog_run_ctx(p, &a, sizeof(a), &r0), BPFRT_OK);
+			if (keys[i] < 5) {
+				assert_int_equal((int32_t)r0, (int32_t)(keys[i] * 11));
+				assert_int_equal(a.out, 100 + keys[i] + 1000 * keys[i]);
+			} else {
+				assert_int_equal((int32_t)r0, -1);
+			}
+		}
+		bpfrt_prog_free(p);
+		/* the inner array is the one the outer map holds when the program runs */
+		if (bpfrt_obj_load_prog(obj, "lookup_inner", &o, &p) != BPFRT_OK)
+			fail_msg("load: %s", bpfrt_vm_errmsg(vm));
+		bpfrt_prog_stats(p, &st);
+		assert_int_equal(st.lookups_inlined, 0);
+		bpfrt_map *outer = bpfrt_obj_map_by_name(obj, "outer");
+		bpfrt_map *ia = bpfrt_obj_map_by_name(obj, "inner_a"), *ib = bpfrt_obj_map_by_name(obj, "inner_b");
+		uint32_t zero = 0, one = 1;
+		uint64_t va = 111, vb = 222;
+		assert_int_equal(bpfrt_map_update(ia, &one, &va, 0), 0);
+		assert_int_equal(bpfrt_map_update(ib, &one, &vb, 0), 0);
+		struct args a = { .key = 1 };
+		uint64_t r0 = 0;
+		assert_int_equal(bpfrt_map_update_inner(outer, &zero, ia), 0);
+		assert_int_equal(bpfrt_prog_run_ctx(p, &a, sizeof(a), &r0), BPFRT_OK);
+		assert_int_equal(r0, 111);
+		assert_int_equal(bpfrt_map_update_inner(outer, &zero, ib), 0);
+		assert_int_equal(bpfrt_prog_run_ctx(p, &a, sizeof(a), &r0), BPFRT_OK);
+		assert_int_equal(r0, 222);
+		bpfrt_prog_free(p);
+	}
+	bpfrt_obj_free(obj);
+	bpfrt_vm_free(vm);
+}
+
 /* .rodata is configuration: set before the program loads, frozen by the load
  * (the verifier folds its contents into constants), refused afterwards. */
 static void rodata_frozen_at_load(void **state)
@@ -681,6 +787,8 @@ int main(void)
 		cmocka_unit_test(prog_array_init),
 		cmocka_unit_test(qstack_program),
 		cmocka_unit_test(rodata_frozen_at_load),
+		cmocka_unit_test(array_lookup_inlined),
+		cmocka_unit_test(array_lookup_keys),
 		cmocka_unit_test(corpus_loader_cases),
 		cmocka_unit_test(malformed),
 	};
