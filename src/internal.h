@@ -154,6 +154,7 @@ struct bpfrt_rw_opts {
 	bool zext;        /* explicit zero-extension after 32-bit results */
 	bool blind;       /* constant blinding */
 	uint64_t seed;    /* blinding keys' seed */
+	bool safe;        /* safe mode: helper calls stay (it checks their results) */
 	const struct bpfrt_facts *facts; /* the verifier's, or NULL: the passes that need them skip */
 };
 BPFRT_HIDDEN int bpfrt_rewrite(bpfrt_prog *prog, const struct bpfrt_rw_opts *o, struct bpfrt_err *err);

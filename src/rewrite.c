@@ -3,7 +3,8 @@
  * (patch.c) and the program is linearised once, after the last pass:
  *
  *     list ← program
- *     dead code removal        instructions no path reaches
+ *     dead code removal        instructions no path reaches (and, for a
+ *                              verified program, none the verifier walked)
  *     nop removal              ja +0, ja32 +0
  *     array lookup inlining    bpf_map_lookup_elem on an array map the
  *                              verifier proved the call always gets
@@ -182,9 +183,10 @@ static size_t blind_one(const struct bpfrt_pnode *x, const struct bpfrt_insn *de
 
 /* The array map a lookup call at pc always gets, or NULL: the verifier saw
  * the call, always with the same map, a plain array with 4-byte keys. */
-static const struct bpfrt_map *inline_lookup_map(const bpfrt_prog *p, const struct bpfrt_facts *f, size_t pc)
+static const struct bpfrt_map *inline_lookup_map(const bpfrt_prog *p, const struct bpfrt_rw_opts *o, size_t pc)
 {
-	if (!f || !f->vr || pc >= f->vr->n || bpfrt_forms[p->dec[pc].code].shape != SHAPE_CALL_HELPER ||
+	const struct bpfrt_facts *f = o->facts;
+	if (o->safe || !f || !f->vr || pc >= f->vr->n || bpfrt_forms[p->dec[pc].code].shape != SHAPE_CALL_HELPER ||
 	    p->insns[pc].imm != BPF_FUNC_map_lookup_elem)
 		return NULL;
 	const struct vf_aux *a = &f->vr->aux[pc];
@@ -229,11 +231,25 @@ int bpfrt_rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_err
 	uint8_t *seen = reachable(p->dec, n, &ndead);
 	if (!seen)
 		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+	/* verified: what no path the verifier walked reaches is dead too (the
+	 * branches it proved never taken) */
+	const struct vf_result *vr = o->facts ? o->facts->vr : NULL;
+	if (vr && vr->aux && vr->n == n)
+		for (size_t pc = 0; pc < n; pc++) {
+			if (seen[pc] && !vr->aux[pc].seen) {
+				seen[pc] = 0;
+				ndead++;
+				if (bpfrt_op_is_lddw(p->dec[pc].code) && pc + 1 < n)
+					seen[++pc] = 0, ndead++;
+			} else if (bpfrt_op_is_lddw(p->dec[pc].code)) {
+				pc++;
+			}
+		}
 	size_t nlookup = 0;
 	for (size_t pc = 0; pc < n; pc++) {
 		if (seen[pc] && is_nop(&p->dec[pc]))
 			nnop++;
-		nlookup += seen[pc] && inline_lookup_map(p, o->facts, pc);
+		nlookup += seen[pc] && inline_lookup_map(p, o, pc);
 		if (bpfrt_op_is_lddw(p->dec[pc].code))
 			pc++;
 	}
@@ -250,8 +266,23 @@ int bpfrt_rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_err
 		free(seen);
 		return rc;
 	}
-	/* dead code and nops */
-	for (size_t pc = 0; pc < n; pc++) {
+	/* dead code and nops; a conditional jump with a dead side becomes what
+	 * it always does (the kernel's opt_hard_wire_dead_code_branches) */
+	for (size_t pc = 0; pc < n && rc == BPFRT_OK; pc++) {
+		enum bpfrt_shape sh = bpfrt_forms[p->dec[pc].code].shape;
+		if (seen[pc] && (sh == SHAPE_JCC_K || sh == SHAPE_JCC_X)) {
+			size_t t = (size_t)((int64_t)pc + 1 + p->dec[pc].off);
+			if (t < n && !seen[t]) { /* never taken */
+				bpfrt_plist_delete(&l, &l.anchor[pc]);
+				st->dead_removed++;
+				continue;
+			}
+			if (pc + 1 < n && !seen[pc + 1] && t < n) { /* always taken */
+				struct bpfrt_pinsn ja = { .insn = INSN(0x05, 0, 0, 0, 0), .to = &l.anchor[t] };
+				rc = bpfrt_plist_replace(&l, &l.anchor[pc], &ja, 1, err);
+				continue;
+			}
+		}
 		if (!seen[pc]) {
 			bpfrt_plist_delete(&l, &l.anchor[pc]);
 			st->dead_removed++;
@@ -264,7 +295,7 @@ int bpfrt_rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_err
 	}
 	/* array lookups */
 	for (size_t pc = 0; pc < n && nlookup && rc == BPFRT_OK; pc++) {
-		const struct bpfrt_map *m = seen[pc] ? inline_lookup_map(p, o->facts, pc) : NULL;
+		const struct bpfrt_map *m = seen[pc] ? inline_lookup_map(p, o, pc) : NULL;
 		if (m && !l.anchor[pc].deleted) {
 			struct bpfrt_pinsn seq[7];
 			size_t len = lookup_seq(m, seq);

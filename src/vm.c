@@ -369,13 +369,17 @@ int bpfrt_prog_load_verified(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_
 	/* The pipeline: validate → [verify] → rewrite → engine. */
 	uint64_t t0 = now_ns();
 	p->nx = n;
-	rc = bpfrt_validate(p->insns, n, &p->helpers, 0, p->dec, &err);
+	/* a verified program may write r10 in code no path reaches: the verifier
+	 * refuses reached writes, the rewrite removes the dead code */
+	bool verified = (o.flags & BPFRT_LOAD_VERIFY) || given;
+	rc = bpfrt_validate(p->insns, n, &p->helpers, verified ? BPFRT_VALIDATE_R10_LATE : 0, p->dec, &err);
 	uint64_t t1 = now_ns();
 	p->stats.validate_ns = t1 - t0;
+	struct vf_result vr = { 0 };
+	struct bpfrt_facts own = { 0 };
 	if (rc == BPFRT_OK && (o.flags & BPFRT_LOAD_VERIFY)) {
 		struct vf_input in = { .insns = p->insns, .n = n, .platform = VF_PLATFORM_BPFRT,
 				       .helpers = &p->helpers, .ctx_size = o.ctx_size };
-		struct vf_result vr;
 		rc = bpfrt_verify(&in, &vr);
 		if (rc != BPFRT_OK)
 			bpfrt_err_set(&err, rc, "refused by the verifier: %s", vr.log ? vr.log : "");
@@ -386,19 +390,21 @@ int bpfrt_prog_load_verified(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_
 		p->ctx_need = vr.ctx_max;
 		if (rc == BPFRT_OK && keep_facts(p, &vr))
 			rc = bpfrt_err_set(&err, BPFRT_ENOMEM, "out of memory");
-		bpfrt_verify_result_free(&vr);
+		own.vr = &vr;
+		facts = &own;
 	} else if (rc == BPFRT_OK && given && keep_facts(p, given)) {
 		rc = bpfrt_err_set(&err, BPFRT_ENOMEM, "out of memory");
 	}
 	if (rc == BPFRT_OK) {
 		struct bpfrt_rw_opts ro = { .zext = o.flags & BPFRT_LOAD_ZEXT,
 					    .blind = o.flags & BPFRT_LOAD_BLIND,
-					    /* safe mode keeps every helper call: it checks their results */
-					    .facts = (o.flags & BPFRT_LOAD_SAFE) ? NULL : facts };
+					    .safe = o.flags & BPFRT_LOAD_SAFE,
+					    .facts = facts };
 		if (ro.blind)
 			ro.seed = random_seed();
 		rc = bpfrt_rewrite(p, &ro, &err);
 	}
+	bpfrt_verify_result_free(&vr);
 	uint64_t t2 = now_ns();
 	if (rc == BPFRT_OK && p->engine == BPFRT_ENGINE_JIT) {
 		struct bpfrt_jit_opts jo = { .permute = o.jit_permute & 0xffff,

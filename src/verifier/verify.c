@@ -956,8 +956,8 @@ int bpfrt_verify(const struct vf_input *in, struct vf_result *out)
 		e.aux[i].key = INT64_MIN;
 	}
 	unsigned vflags = BPFRT_VALIDATE_PSEUDO | BPFRT_VALIDATE_LDABS |
-			  (in->platform == VF_PLATFORM_LINUX ? BPFRT_VALIDATE_ANY_HELPER | BPFRT_VALIDATE_KFUNC |
-							  BPFRT_VALIDATE_R10_LATE : 0);
+			  BPFRT_VALIDATE_R10_LATE |
+			  (in->platform == VF_PLATFORM_LINUX ? BPFRT_VALIDATE_ANY_HELPER | BPFRT_VALIDATE_KFUNC : 0);
 	rc = bpfrt_validate(in->insns, n, in->helpers ? in->helpers : &(struct bpfrt_helper_table){ 0 }, vflags,
 			    dec, &err);
 	if (rc) {
