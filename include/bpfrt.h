@@ -71,6 +71,7 @@ struct bpfrt_insn {
 #define BPFRT_MAX_INSNS       (1u << 20) /* 1M instructions, as the kernel */
 #define BPFRT_STACK_SIZE      512        /* bytes of stack per call frame */
 #define BPFRT_MAX_CALL_FRAMES 8          /* main program + 7 nested local calls */
+#define BPFRT_MAX_TAIL_CALLS  33         /* tail calls in one run (the kernel's MAX_TAIL_CALL_CNT) */
 
 /* ---------------------------------------------------------------- vm ---- */
 

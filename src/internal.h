@@ -69,6 +69,8 @@ struct bpfrt_prog {
 	int32_t *xlated_orig;     /* [nx]: the original index of each, or -1 if a pass added it */
 	struct obj_line *lines;   /* BTF line info of the loaded instructions (objects), sorted */
 	size_t nlines;
+	const uint8_t *tail_entry;/* JIT: where a tail call enters the code (past the entry region) */
+	bool tail_calls;          /* it has a bpf_tail_call */
 	uint32_t *sub_depth;      /* verified: each subprogram's stack depth, in order */
 	size_t nsub;
 	struct bpfrt_insn *dec;   /* xlated, decoded: code replaced by enum bpfrt_op */

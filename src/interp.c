@@ -13,7 +13,8 @@
  *
  * Local calls: each frame has its own BPFRT_STACK_SIZE bytes below the
  * caller's; r6..r9 and r10 are saved and restored around the call, r1..r5
- * are passed as they are.  At most BPFRT_MAX_CALL_FRAMES frames are live.
+ * are passed as they are.  At most BPFRT_MAX_CALL_FRAMES frames are live
+ * (more where tail calls from subprograms nest them: see TAIL_FRAMES).
  */
 #include "internal.h"
 #include "map.h"
@@ -32,6 +33,7 @@ typedef int32_t s32;
 
 struct frame {
 	const struct bpfrt_insn *ret;
+	const struct bpfrt_prog *prog; /* the caller's program (a tail call may change it) */
 	u64 saved[5]; /* r6..r10 */
 };
 
@@ -40,13 +42,64 @@ struct run {
 	u64 budget;
 	int nregions;
 	struct bpfrt_region region[RUN_MAX_REGIONS];
+	uint32_t tail_calls;               /* this run's tail calls: one count for every frame */
 	int ninner;                        /* safe mode: maps that map-in-map lookups gave */
 	const struct bpfrt_map *inner[16];
 	char msg[BPFRT_ERRMSG_MAX - 64];
 	size_t fault_pc;
 	int status;
-	uint8_t stack[BPFRT_MAX_CALL_FRAMES * BPFRT_STACK_SIZE] __attribute__((aligned(16)));
+	uint8_t *stack;                    /* frames of BPFRT_STACK_SIZE bytes, the first at the top */
+	size_t stack_size;
+	struct frame *frames;
+	unsigned max_frames;
+	struct frame small_frames[BPFRT_MAX_CALL_FRAMES];
+	uint8_t small_stack[BPFRT_MAX_CALL_FRAMES * BPFRT_STACK_SIZE] __attribute__((aligned(16)));
 };
+
+/*
+ * A tail call from a subprogram replaces the subprogram's frame, and the
+ * target may call subprograms again: frames nest up to MAX_TAIL_CALLS times
+ * deeper (the native stack of the JIT does the same).  Runs of programs with
+ * tail calls take a thread's big stack; a nested run in the same thread (a
+ * helper running a program) takes its own.
+ */
+#define TAIL_FRAMES (BPFRT_MAX_CALL_FRAMES + BPFRT_MAX_TAIL_CALLS * (BPFRT_MAX_CALL_FRAMES - 1))
+struct big_stack {
+	uint8_t stack[TAIL_FRAMES * BPFRT_STACK_SIZE] __attribute__((aligned(16)));
+	struct frame frames[TAIL_FRAMES];
+	bool busy;
+};
+static __thread struct big_stack *tls_big;
+static pthread_key_t big_key;
+static pthread_once_t big_once = PTHREAD_ONCE_INIT;
+
+static void big_free(void *p)
+{
+	free(p);
+}
+
+static void big_init(void)
+{
+	pthread_key_create(&big_key, big_free);
+}
+
+static struct big_stack *big_get(bool *owned)
+{
+	pthread_once(&big_once, big_init);
+	*owned = false;
+	if (!tls_big) {
+		if (!(tls_big = aligned_alloc(16, sizeof(struct big_stack))))
+			return NULL;
+		tls_big->busy = false;
+		pthread_setspecific(big_key, tls_big);
+	}
+	if (!tls_big->busy) {
+		tls_big->busy = true;
+		return tls_big;
+	}
+	*owned = true; /* nested: a stack of its own */
+	return aligned_alloc(16, sizeof(struct big_stack));
+}
 
 static inline bool run_mem_ok(const struct run *rs, u64 a, u64 size)
 {
@@ -140,13 +193,22 @@ int bpfrt_interp_run(bpfrt_prog *prog, uint64_t r1, uint64_t r2,
 	struct run rs;
 	bool safe = prog->flags & BPFRT_LOAD_SAFE;
 	rs.prog = prog;
+	rs.tail_calls = 0;
+	struct big_stack *big = NULL;
+	bool big_owned = false;
+	if (prog->tail_calls && !(big = big_get(&big_owned)))
+		return bpfrt_prog_fail(prog, BPFRT_ENOMEM, "out of memory (the tail-call stack)");
+	rs.stack = big ? big->stack : rs.small_stack;
+	rs.stack_size = big ? sizeof(big->stack) : sizeof(rs.small_stack);
+	rs.frames = big ? big->frames : rs.small_frames;
+	rs.max_frames = big ? TAIL_FRAMES : BPFRT_MAX_CALL_FRAMES;
 	rs.status = BPFRT_OK;
 	rs.budget = prog->insn_budget ? prog->insn_budget : DEFAULT_BUDGET;
 	if (safe) {
-		memset(rs.stack, 0, sizeof(rs.stack));
+		memset(rs.stack, 0, rs.stack_size);
 		rs.nregions = 0;
 		rs.ninner = 0;
-		run_add_region(&rs, (uintptr_t)rs.stack, sizeof(rs.stack));
+		run_add_region(&rs, (uintptr_t)rs.stack, rs.stack_size);
 		if (given && given->hi > given->lo)
 			rs.region[rs.nregions++] = *given;
 		if (extra && extra->hi > extra->lo)
@@ -163,6 +225,10 @@ int bpfrt_interp_run(bpfrt_prog *prog, uint64_t r1, uint64_t r2,
 #endif
 		rc = safe ? run_switch_safe(&rs, r1, r2, r0) : run_switch_fast(&rs, r1, r2, r0);
 	(void)use_switch;
+	if (big_owned)
+		free(big);
+	else if (big)
+		big->busy = false;
 	if (rc != BPFRT_OK)
 		return bpfrt_prog_fail(prog, rc, "%s: insn %zu: %s",
 				       prog->name ? prog->name : "program", bpfrt_orig_pc(prog, rs.fault_pc),

@@ -16,14 +16,15 @@ static int INTERP_NAME(struct run *rs, uint64_t r1, uint64_t r2, uint64_t *r0)
 	const struct bpfrt_insn *pc = prog->dec;
 	const struct bpfrt_helper_slot *helper;
 	uint64_t reg[12]; /* r0..r10 and AX (11), the rewrites' hidden register */
-	struct frame frames[BPFRT_MAX_CALL_FRAMES];
+	struct frame *frames = rs->frames;
 	unsigned depth = 0;
 	uint64_t budget = rs->budget;
 	(void)budget;
 
 	reg[1] = r1;
 	reg[2] = r2;
-	reg[10] = (uintptr_t)rs->stack + sizeof(rs->stack);
+	reg[10] = (uintptr_t)rs->stack + rs->stack_size;
+	uint64_t frame_top = reg[10]; /* this frame's r10 at entry (tail calls restart there) */
 	/* registers the program did not get start at zero: runs are deterministic */
 	reg[0] = reg[3] = reg[4] = reg[5] = reg[6] = reg[7] = reg[8] = reg[9] = 0;
 
@@ -47,6 +48,7 @@ static int INTERP_NAME(struct run *rs, uint64_t r1, uint64_t r2, uint64_t *r0)
 	vmdispatch();
 #else
 #define vmcase(ID) case BPFRT_OP_##ID:
+#define vmdispatch() continue
 #define vmnext()                                                       \
 	{                                                              \
 		pc++;                                                  \
@@ -139,6 +141,40 @@ static int INTERP_NAME(struct run *rs, uint64_t r1, uint64_t r2, uint64_t *r0)
 	vmcase(JSET32_X) { if ((u32)DST & (u32)SRC) pc += OFF; vmnext(); }
 
 	vmcase(CALL) {
+		if (unlikely(IMM == BPF_FUNC_tail_call)) {
+			/*
+			 * bpf_tail_call(ctx, prog_array, index): on success the target runs
+			 * in this frame (its own 512 bytes, whatever the caller's depth) and
+			 * never returns here; callers' frames stay.  On failure (index past
+			 * the end, an empty slot, MAX_TAIL_CALL_CNT reached: the count is
+			 * per run, shared by every frame, raised after the NULL check) the
+			 * program goes on.  The slot is read inside the run's RCU read-side
+			 * section: a program removed from the array stays until it ends.
+			 */
+			const struct bpfrt_map *m = (const struct bpfrt_map *)(uintptr_t)reg[2];
+			if (INTERP_SAFE) {
+				bool own = false;
+				for (size_t i = 0; i < prog->nmaps; i++)
+					own |= (uintptr_t)prog->maps[i] == reg[2];
+				if (unlikely(!own || m->type != BPF_MAP_TYPE_PROG_ARRAY))
+					FAULT("bpf_tail_call: r2 (%#" PRIx64 ") is not a prog_array of the program", reg[2]);
+			}
+			u32 index = (u32)reg[3];
+			if (index >= m->max_entries || rs->tail_calls >= BPFRT_MAX_TAIL_CALLS)
+				vmnext();
+			const struct bpfrt_prog *t = __atomic_load_n((bpfrt_prog **)&m->ptrs[index], __ATOMIC_ACQUIRE);
+			if (!t)
+				vmnext();
+			rs->tail_calls++;
+			if (INTERP_SAFE) /* the target's map values are memory this run may touch */
+				for (size_t i = 0; i < t->nregions; i++)
+					if (unlikely(!run_add_region(rs, t->regions[i].lo, t->regions[i].hi - t->regions[i].lo)))
+						FAULT("more than %d memory regions in one run", RUN_MAX_REGIONS);
+			prog = rs->prog = t;
+			pc = t->dec;
+			reg[10] = frame_top;
+			vmdispatch();
+		}
 		helper = &prog->helpers.slot[(u32)IMM]; /* validated at load */
 		goto call_helper;
 	}
@@ -191,12 +227,14 @@ static int INTERP_NAME(struct run *rs, uint64_t r1, uint64_t r2, uint64_t *r0)
 		vmnext();
 	}
 	vmcase(CALL_LOCAL) {
-		if (unlikely(depth + 1 >= BPFRT_MAX_CALL_FRAMES))
-			FAULT("call depth exceeds %d frames", BPFRT_MAX_CALL_FRAMES);
+		if (unlikely(depth + 1 >= rs->max_frames))
+			FAULT("call depth exceeds %u frames", rs->max_frames);
 		struct frame *f = &frames[depth++];
 		f->ret = pc;
+		f->prog = prog;
 		memcpy(f->saved, &reg[6], sizeof(f->saved)); /* r6..r10 */
 		reg[10] -= BPFRT_STACK_SIZE;
+		frame_top = reg[10];
 		pc += IMM;
 		vmnext();
 	}
@@ -208,6 +246,8 @@ static int INTERP_NAME(struct run *rs, uint64_t r1, uint64_t r2, uint64_t *r0)
 		struct frame *f = &frames[--depth];
 		memcpy(&reg[6], f->saved, sizeof(f->saved));
 		pc = f->ret;
+		prog = rs->prog = f->prog;
+		frame_top = reg[10];
 		vmnext();
 	}
 	vmcase(CALL_KFUNC)

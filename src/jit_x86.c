@@ -37,6 +37,20 @@
  * falls into it).  Local calls are `call rel32`; helper calls `call rel32`
  * when the code window reaches the helper, else `movabs r11, fn; call r11`.
  *
+ * Tail calls (the kernel's tail_call_cnt_ptr design).  In a program that has
+ * one, every function keeps two slots below its BPF stack: a pointer to the
+ * run's count and, in the main function, the count itself.  The main
+ * function's entry region sets rax = 0 (`xor rax, rax` in the nop3 slot);
+ * after `sub rsp` it takes rax as a count if it is at most
+ * BPFRT_MAX_TAIL_CALLS (entered from C, or tail-called by a main function:
+ * the count is its own then) and as the pointer otherwise (tail-called from a
+ * subprogram, whose caller's frame holds the count).  A local call passes
+ * the pointer in rax.  bpf_tail_call checks the index against max_entries,
+ * the count against the limit, the slot for NULL, raises the count, then
+ * unwinds this function only (pops its callee-saved registers, rsp = rbp)
+ * and jumps 12 bytes into the target, past its entry region: the target's
+ * frame takes this function's place, the callers' frames stay (seed 002).
+ *
  * Jumps start short and become long for good where short does not reach.
  * One sizing pass emits everything with short jumps (into no buffer) and
  * records each jump; a relaxation over those records (no emission: only
@@ -46,7 +60,10 @@
  */
 #include "internal.h"
 #include "jit.h"
+#include "map.h"
 #include "x86_enc.h"
+
+#include <linux/bpf.h>
 
 #include <setjmp.h>
 
@@ -56,6 +73,7 @@
 struct jfunc {
 	size_t start, end;      /* instructions [start, end) */
 	uint32_t depth;         /* bytes subtracted from rsp */
+	int32_t tcc;            /* tail calls: [rbp + tcc] the count's pointer, [rbp + tcc + 8] the count */
 	uint8_t nsaved;
 	uint8_t saved[4];       /* x86 callee-saved registers pushed, in order */
 	uint32_t entry;         /* code offset of the prologue */
@@ -68,6 +86,7 @@ struct jctx {
 	size_t n;
 	uint8_t reg[12];        /* BPF register (and AX, 11) -> x86 register */
 	bool permuted_args;     /* R1..R5 are not in SysV order */
+	bool tail_calls;        /* the program has a bpf_tail_call */
 	struct jfunc *fn;
 	size_t nfn;
 	uint32_t *fn_of;        /* instruction -> function index */
@@ -425,6 +444,43 @@ static const struct jfunc *func_of(const struct jctx *c, size_t pc)
 	return &c->fn[c->fn_of[pc]];
 }
 
+static const struct jfunc *func_of(const struct jctx *c, size_t pc);
+
+/* bpf_tail_call(R1 = ctx, R2 = prog_array, R3 = index); see the top. */
+static void emit_tail_call(struct jctx *c, size_t pc)
+{
+	struct x86_buf *b = &c->b;
+	const struct jfunc *fn = func_of(c, pc);
+	emit_mov_rr(b, true, R11, R(2));                                    /* r11 = map */
+	emit_mov_rr(b, false, R9, R(3));                                    /* r9d = index */
+	emit_load(b, 4, false, RAX, R11, offsetof(struct bpfrt_map, max_entries));
+	emit_alu_rr(b, false, X_CMP, R9, RAX);
+	size_t out1 = fwd_jcc(b, CC_AE);                                    /* index >= max_entries */
+	emit_load(b, 8, false, RAX, RBP, fn->tcc);                          /* rax = the count's pointer */
+	emit3(b, 0x83, 0x38, BPFRT_MAX_TAIL_CALLS);                         /* cmp dword [rax], MAX */
+	size_t out2 = fwd_jcc(b, CC_AE);
+	emit_load(b, 8, false, R11, R11, offsetof(struct bpfrt_map, ptrs));
+	emit4(b, 0xcb1c8b4f);                                               /* mov r11, [r11 + r9*8] */
+	emit_test_rr(b, true, R11, R11);
+	size_t out3 = fwd_jcc(b, CC_E);                                     /* an empty slot */
+	emit_load(b, 8, false, R11, R11, offsetof(struct bpfrt_prog, tail_entry));
+	emit_test_rr(b, true, R11, R11);
+	size_t out4 = fwd_jcc(b, CC_E);                                     /* not JITed */
+	emit2(b, 0xff, 0x00);                                               /* inc dword [rax] */
+	if (c->fn_of[pc] == 0) /* this frame holds the count: pass its value */
+		emit_load(b, 4, false, RAX, RAX, 0);
+	if (R(1) != RDI)
+		emit_mov_rr(b, true, RDI, R(1));                            /* ctx, where entries take it */
+	for (int i = fn->nsaved - 1; i >= 0; i--)
+		emit_pop(b, fn->saved[i]);
+	emit_mov_rr(b, true, RSP, RBP);                                     /* this frame is gone */
+	emit3(b, 0x41, 0xff, 0xe3);                                         /* jmp r11 */
+	fwd_here(b, out1);
+	fwd_here(b, out2);
+	fwd_here(b, out3);
+	fwd_here(b, out4);
+}
+
 static void emit_insn(struct jctx *c, size_t pc)
 {
 	struct x86_buf *b = &c->b;
@@ -534,6 +590,10 @@ static void emit_insn(struct jctx *c, size_t pc)
 			j_jmp(c, pc, pc + 1 + (size_t)(int64_t)imm);
 		return;
 	case BPFRT_OP_CALL: {
+		if (imm == BPF_FUNC_tail_call) {
+			emit_tail_call(c, pc);
+			return;
+		}
 		const struct bpfrt_helper_slot *h = bpfrt_helper_get(&c->prog->helpers, (uint32_t)imm);
 		emit_args_to_sysv(c);
 		emit_call_abs(c, (uintptr_t)h->fn);
@@ -570,6 +630,8 @@ static void emit_insn(struct jctx *c, size_t pc)
 	}
 	case BPFRT_OP_CALL_LOCAL: {
 		size_t t = pc + 1 + (size_t)(int64_t)imm;
+		if (c->tail_calls) /* the callee gets the count's pointer */
+			emit_load(b, 8, false, RAX, RBP, func_of(c, pc)->tcc);
 		emit_call_rel(b, c->fn[c->fn_of[t]].entry);
 		return;
 	}
@@ -652,7 +714,10 @@ static void emit_prologue(struct jctx *c, const struct jfunc *fn, bool main)
 	struct x86_buf *b = &c->b;
 	emit3(b, 0x0f, 0x1f, 0x44); /* nop5: patch site */
 	emit2(b, 0x00, 0x00);
-	emit3(b, 0x0f, 0x1f, 0x00); /* nop3: the tail-call counter slot */
+	if (main && c->tail_calls)
+		emit3(b, 0x48, 0x31, 0xc0); /* xor rax, rax: entered from C, no tail call yet */
+	else
+		emit3(b, 0x0f, 0x1f, 0x00); /* nop3 */
 	emit_push(b, RBP);
 	emit_mov_rr(b, true, RBP, RSP);
 	if (fn->depth) {
@@ -664,6 +729,19 @@ static void emit_prologue(struct jctx *c, const struct jfunc *fn, bool main)
 			emit2(b, 0x81, 0xec); /* sub rsp, imm32 */
 			emit4(b, fn->depth);
 		}
+	}
+	if (c->tail_calls) {
+		if (main) { /* rax: a count (<= the limit) or the count's pointer */
+			emit_alu_ri(b, true, X_CMP, RAX, BPFRT_MAX_TAIL_CALLS);
+			size_t is_ptr = fwd_jcc(b, CC_A);
+			emit_store_r(b, 8, RBP, fn->tcc + 8, RAX);
+			emit_rex(b, true, RAX, RBP, false); /* lea rax, [rbp + tcc + 8] */
+			emit1(b, 0x8d);
+			emit1(b, 0x85);
+			emit4(b, (uint32_t)(fn->tcc + 8));
+			fwd_here(b, is_ptr);
+		}
+		emit_store_r(b, 8, RBP, fn->tcc, RAX);
 	}
 	for (int i = 0; i < fn->nsaved; i++)
 		emit_push(b, fn->saved[i]);
@@ -841,6 +919,10 @@ static int plan_functions(struct jctx *c, struct bpfrt_err *err)
 		uint32_t known = c->prog->sub_depth && c->prog->nsub == c->nfn ? c->prog->sub_depth[f]
 										  : frame_depth(c->in, fn->start, fn->end);
 		uint32_t depth = (known + 15) & ~15u;
+		if (c->tail_calls) { /* the count's pointer and the count, below the BPF stack */
+			fn->tcc = -(int32_t)depth - 16;
+			depth += 16;
+		}
 		if (fn->nsaved & 1)
 			depth += 8; /* rsp 16-aligned after the pushes */
 		fn->depth = depth;
@@ -1007,6 +1089,8 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 	if (!jit)
 		return bpfrt_err_set(err, rc, "out of memory");
 	make_reg_map(opts->permute, c->reg, &c->permuted_args);
+	for (size_t pc = 0; pc < c->n; pc++)
+		c->tail_calls |= c->in[pc].code == BPFRT_OP_CALL && c->in[pc].imm == BPF_FUNC_tail_call;
 	c->force_far = opts->force_far;
 	c->retpoline = opts->retpoline;
 	c->ofs = malloc((c->n + 1) * sizeof(*c->ofs));
@@ -1079,6 +1163,7 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 		goto fail;
 	}
 	jit->entry = (bpfrt_jit_fn)(void *)(jit->mem.rx + c->fn[0].entry);
+	prog->tail_entry = jit->mem.rx + c->fn[0].entry + TAIL_CALL_OFFSET;
 	jit->code_size = size;
 	jit->insn_ofs = c->ofs;
 	jit->passes = sweeps;

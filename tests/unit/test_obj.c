@@ -557,6 +557,123 @@ static void array_lookup_inlined(void **state)
 	bpfrt_vm_free(vm);
 }
 
+/*
+ * Tail calls (tests/bpf/tailcall.bpf.c): each scenario's r0 and counters on
+ * every engine, and the kernel's for the same object (BPF_PROG_TEST_RUN on a
+ * packet) where bpf() works.
+ */
+struct tc_case {
+	const char *prog;
+	uint8_t byte;          /* the packet's first byte (entry's index) */
+};
+static const struct tc_case tc_cases[] = {
+	{ "entry", 0 }, { "entry", 1 }, { "entry", 2 }, { "entry", 6 }, { "entry", 9 },
+	{ "start_self", 0 }, { "self", 0 }, { "from_sub", 0 }, { "from_sub_miss", 0 },
+	{ "loopy", 0 }, { "to_deep", 0 },
+};
+#define NTC (sizeof(tc_cases) / sizeof(tc_cases[0]))
+static const char *const tc_progs[] = { "t0", "t1", "t2", "self", "loopy", "deep", "entry",
+					"start_self", "from_sub", "from_sub_miss", "to_deep" };
+#define NTP (sizeof(tc_progs) / sizeof(tc_progs[0]))
+struct tc_result {
+	uint32_t r0[NTC];
+	uint32_t bss[NTC][3]; /* self_runs, loop_runs, hops after each case */
+};
+
+static void tc_bpfrt(bpfrt_engine e, uint32_t flags, struct tc_result *res)
+{
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_obj *obj;
+	if (bpfrt_obj_open(vm, obj_path("tailcall.o"), &obj) != BPFRT_OK)
+		fail_msg("open: %s", bpfrt_vm_errmsg(vm));
+	bpfrt_prog *p[NTP];
+	struct bpfrt_load_opts o = { .sz = sizeof(o), .flags = flags, .engine = e };
+	for (size_t i = 0; i < NTP; i++)
+		if (bpfrt_obj_load_prog(obj, tc_progs[i], &o, &p[i]) != BPFRT_OK)
+			fail_msg("load %s: %s", tc_progs[i], bpfrt_vm_errmsg(vm));
+	bpfrt_map *bss = bpfrt_obj_map_by_name(obj, ".bss");
+	for (size_t k = 0; k < NTC; k++) {
+		size_t pi = 0;
+		while (strcmp(tc_progs[pi], tc_cases[k].prog))
+			pi++;
+		uint8_t pkt[64] = { tc_cases[k].byte };
+		uint64_t r0 = 0;
+		if (bpfrt_prog_run_packet(p[pi], pkt, sizeof(pkt), &r0) != BPFRT_OK)
+			fail_msg("%s: %s", tc_cases[k].prog, bpfrt_prog_errmsg(p[pi]));
+		res->r0[k] = (uint32_t)r0;
+		uint32_t zero = 0;
+		assert_int_equal(bpfrt_map_lookup(bss, &zero, res->bss[k]), 0);
+	}
+	for (size_t i = 0; i < NTP; i++)
+		bpfrt_prog_free(p[i]);
+	bpfrt_obj_free(obj);
+	bpfrt_vm_free(vm);
+}
+
+static bool tc_kernel(struct tc_result *res)
+{
+	libbpf_set_print(NULL);
+	struct bpf_object *kobj = bpf_object__open_file(obj_path("tailcall.o"), NULL);
+	if (!kobj || bpf_object__load(kobj)) {
+		printf("SKIP kernel comparison: the kernel refused tailcall.o (%s)\n", strerror(errno));
+		bpf_object__close(kobj);
+		return false;
+	}
+	/* libbpf fills the prog_array from .values */
+	struct bpf_map *bss = bpf_object__find_map_by_name(kobj, ".bss");
+	for (size_t k = 0; k < NTC; k++) {
+		struct bpf_program *kp = bpf_object__find_program_by_name(kobj, tc_cases[k].prog);
+		uint8_t pkt[64] = { tc_cases[k].byte };
+		LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = pkt, .data_size_in = sizeof(pkt), .repeat = 1);
+		if (!kp || bpf_prog_test_run_opts(bpf_program__fd(kp), &t)) {
+			printf("SKIP kernel comparison: BPF_PROG_TEST_RUN: %s\n", strerror(errno));
+			bpf_object__close(kobj);
+			return false;
+		}
+		res->r0[k] = t.retval;
+		uint32_t zero = 0;
+		assert_int_equal(bpf_map_lookup_elem(bpf_map__fd(bss), &zero, res->bss[k]), 0);
+	}
+	bpf_object__close(kobj);
+	return true;
+}
+
+static void tail_calls(void **state)
+{
+	(void)state;
+	/* the kernel's semantics, as prog_tests/tailcalls.c counts them */
+	static const uint32_t want_r0[NTC] = { 10, 11, 11, 106, 109, 1, 1, 1010, 2007, 0, 307 };
+	static const struct { bpfrt_engine e; uint32_t flags; } engines[] = {
+		{ BPFRT_ENGINE_INTERP, BPFRT_LOAD_SAFE }, { BPFRT_ENGINE_INTERP, 0 },
+		{ BPFRT_ENGINE_INTERP_SWITCH, 0 }, { BPFRT_ENGINE_JIT, 0 }, { BPFRT_ENGINE_JIT, BPFRT_LOAD_BLIND },
+	};
+	struct tc_result first;
+	for (size_t e = 0; e < sizeof(engines) / sizeof(engines[0]); e++) {
+		struct tc_result r;
+		tc_bpfrt(engines[e].e, engines[e].flags, &r);
+		for (size_t k = 0; k < NTC; k++)
+			if (want_r0[k] && r.r0[k] != want_r0[k])
+				fail_msg("engine %zu: %s(%u) returned %u, want %u", e, tc_cases[k].prog, tc_cases[k].byte,
+					 r.r0[k], want_r0[k]);
+		/* 33 tail calls into self from start_self, 34 runs when self starts */
+		assert_int_equal(r.bss[5][0], 33);
+		assert_int_equal(r.bss[6][0], 33 + 34);
+		assert_int_equal(r.bss[2][2], 1);
+		assert_int_equal(r.bss[9][1], 34);  /* loopy: one count for every frame */
+		if (!e)
+			first = r;
+		assert_memory_equal(&r, &first, sizeof(r));
+	}
+	struct tc_result k;
+	if (!tc_kernel(&k))
+		skip();
+	for (size_t i = 0; i < NTC; i++)
+		if (k.r0[i] != first.r0[i] || memcmp(k.bss[i], first.bss[i], sizeof(k.bss[i])))
+			fail_msg("%s(%u): the kernel returns %u (self %u loop %u hops %u), bpfrt %u (%u %u %u)",
+				 tc_cases[i].prog, tc_cases[i].byte, k.r0[i], k.bss[i][0], k.bss[i][1], k.bss[i][2],
+				 first.r0[i], first.bss[i][0], first.bss[i][1], first.bss[i][2]);
+}
+
 /* The inlined lookup against the helper (safe mode) for keys in range and
  * past the end, with a 24-byte value (a stride that is no power of two). */
 static void array_lookup_keys(void **state)
@@ -788,6 +905,7 @@ int main(void)
 		cmocka_unit_test(qstack_program),
 		cmocka_unit_test(rodata_frozen_at_load),
 		cmocka_unit_test(array_lookup_inlined),
+		cmocka_unit_test(tail_calls),
 		cmocka_unit_test(array_lookup_keys),
 		cmocka_unit_test(corpus_loader_cases),
 		cmocka_unit_test(malformed),

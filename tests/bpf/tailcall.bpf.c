@@ -1,0 +1,106 @@
+// SPDX-License-Identifier: GPL-2.0
+/* tailcall.bpf.c — tail calls, as the kernel's prog_tests/tailcalls.c:
+ * through a prog_array initialised statically; a failed tail call goes on;
+ * a self-tail-calling chain stops at 33 tail calls; a tail call from a
+ * subprogram replaces only the subprogram's frame (its caller goes on when
+ * the target returns) and shares the run's one count, so a subprogram that
+ * tail-calls into a program calling it again cannot loop forever (seed 004's
+ * endless-loop case). */
+#include <linux/bpf.h>
+#include <bpf/bpf_helpers.h>
+
+__u32 self_runs = 0, loop_runs = 0, hops = 0;
+
+SEC("tc") int t0(struct __sk_buff *skb) { return 10; }
+SEC("tc") int t1(struct __sk_buff *skb) { return 11; }
+SEC("tc") int t2(struct __sk_buff *skb);
+SEC("tc") int self(struct __sk_buff *skb);
+SEC("tc") int loopy(struct __sk_buff *skb);
+SEC("tc") int deep(struct __sk_buff *skb);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 8);
+	__type(key, __u32);
+	__array(values, int(struct __sk_buff *));
+} jmp SEC(".maps") = {
+	.values = { [0] = (void *)&t0, [1] = (void *)&t1, [2] = (void *)&t2, [3] = (void *)&self,
+		    [4] = (void *)&loopy, [5] = (void *)&deep },
+};
+
+/* t2 hops on to t1: tail calls chain */
+SEC("tc") int t2(struct __sk_buff *skb)
+{
+	hops++;
+	bpf_tail_call(skb, &jmp, 1);
+	return 12;
+}
+
+/* index from the packet's first byte: 0..2 land, 6 is empty, 9 is past the end */
+SEC("tc") int entry(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	if (data + 1 > end)
+		return -1;
+	__u32 i = *(__u8 *)data;
+	bpf_tail_call(skb, &jmp, i);
+	return 100 + i;
+}
+
+SEC("tc") int self(struct __sk_buff *skb)
+{
+	self_runs++;
+	bpf_tail_call(skb, &jmp, 3);
+	return 1;
+}
+
+SEC("tc") int start_self(struct __sk_buff *skb)
+{
+	bpf_tail_call(skb, &jmp, 3);
+	return 2;
+}
+
+static __attribute__((noinline)) int sub_tail(struct __sk_buff *skb, __u32 i)
+{
+	int r = 7;
+	bpf_tail_call(skb, &jmp, i);
+	asm volatile("" : "+r"(r)); /* callers must not assume 7: a tail call returns the target's r0 */
+	return r;
+}
+
+/* the subprogram's frame goes, main's stays: t0's 10 + 1000 */
+SEC("tc") int from_sub(struct __sk_buff *skb)
+{
+	volatile __u64 keep = 1000; /* main's stack survives the tail call below it */
+	int r = sub_tail(skb, 0);
+	return r + (int)keep;
+}
+
+/* a failed tail call in a subprogram: 7 + 2000 */
+SEC("tc") int from_sub_miss(struct __sk_buff *skb)
+{
+	return sub_tail(skb, 6) + 2000;
+}
+
+/* loopy calls a subprogram that tail-calls loopy again: the one count stops it */
+SEC("tc") int loopy(struct __sk_buff *skb)
+{
+	loop_runs++;
+	return sub_tail(skb, 4) + 1;
+}
+
+/* a program with a deep stack tail-called from a subprogram */
+SEC("tc") int deep(struct __sk_buff *skb)
+{
+	volatile char buf[400];
+	buf[0] = 3;
+	buf[399] = 4;
+	return buf[0] + buf[399];
+}
+
+SEC("tc") int to_deep(struct __sk_buff *skb)
+{
+	return sub_tail(skb, 5) + 300;
+}
+
+char LICENSE[] SEC("license") = "GPL";
