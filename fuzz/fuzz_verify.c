@@ -172,7 +172,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			fprintf(stderr, "%4zu: %s\n", i, buf);
 		}
 	struct vf_input in = { .insns = g.out, .n = g.len, .platform = VF_PLATFORM_BPFRT, .helpers = &vm->helpers,
-			       .ctx_size = CTX, .insn_limit = 100000 };
+			       .ctx_size = CTX, .insn_limit = 20000 };
 	struct vf_result vr;
 	int rc = bpfrt_verify(&in, &vr);
 	bpfrt_verify_result_free(&vr);

@@ -532,6 +532,9 @@ static int do_jcc(struct vf_env *e, const struct bpfrt_insn *in, enum bpfrt_op o
 	int taken = -1;
 	if (a->type == T_SCALAR && b->type == T_SCALAR) {
 		taken = vrange_branch(a, b, jop, is64);
+		/* a register against itself: decided whatever its value (but jset) */
+		if (taken < 0 && f->shape == SHAPE_JCC_X && in->dst == in->src && jop != 0x40)
+			taken = jop == 0x10 || jop == 0x30 || jop == 0x70 || jop == 0xb0 || jop == 0xd0;
 		if (taken >= 0) { /* the other side is not walked: these values decided it */
 			if ((rc = vf_mark_precise(e, in->dst)) ||
 			    (f->shape == SHAPE_JCC_X && (rc = vf_mark_precise(e, in->src))))
