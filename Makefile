@@ -84,7 +84,8 @@ $(BUILD)/tests/run_%: $(BUILD)/tests/run_%.o $(BUILD)/tests/testutil.o $(BUILD)/
 $(BUILD)/tests/fuzz_%_replay: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/replay.o $(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench/bench: $(BUILD)/bench/bench.o $(BUILD)/bench/jit.o $(BUILD)/bench/patch.o \
-		$(BUILD)/bench/maps.o $(BUILD)/bench/verify.o $(BUILD)/tests/kload.o $(BUILD)/libbpfrt.a
+		$(BUILD)/bench/maps.o $(BUILD)/bench/verify.o $(BUILD)/bench/tailcall.o $(BUILD)/tests/kload.o \
+		$(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # BPF C test programs, as a kernel developer builds them
@@ -125,7 +126,7 @@ check: $(BUILD)/.deps-ok
 	@BUILD=$(BUILD) BPFRT_BPF_OBJS=$(BUILD)/bpf tests/run-all.sh
 
 bench: all $(BENCH_BIN) $(BPF_OBJ)
-	BPFRT_MAPBENCH=$(BUILD)/bpf/mapbench.o $(BENCH_BIN)
+	BPFRT_MAPBENCH=$(BUILD)/bpf/mapbench.o BPFRT_TAILBENCH=$(BUILD)/bpf/tailcall.o $(BENCH_BIN)
 
 # make fuzz FUZZER=load|jit FUZZ_TIME=seconds: new inputs go to build/fuzz/corpus-NAME
 FUZZER ?= load

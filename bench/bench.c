@@ -156,6 +156,9 @@ int main(int argc, char **argv)
 		return 1;
 	if ((!only || !strcmp(only, "verify")) && bench_verify(quick))
 		return 1;
+	if ((!only || !strcmp(only, "tailcall")) &&
+	    bench_tailcall(quick, getenv("BPFRT_TAILBENCH") ? getenv("BPFRT_TAILBENCH") : "build/bpf/tailcall.o"))
+		return 1;
 	return 0;
 }
 

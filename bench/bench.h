@@ -15,4 +15,5 @@ int bench_jit(bool quick);
 int bench_patch(bool quick);
 int bench_maps(bool quick, const char *objpath);
 int bench_verify(bool quick);
+int bench_tailcall(bool quick, const char *objpath);
 #endif

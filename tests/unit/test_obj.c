@@ -15,6 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <poll.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
@@ -674,6 +675,74 @@ static void tail_calls(void **state)
 				 first.r0[i], first.bss[i][0], first.bss[i][1], first.bss[i][2]);
 }
 
+/*
+ * Stress: threads run `entry` (a tail call through slot 0) while the main
+ * thread sets the slot to t0, t1 and empty as fast as it can.  Every run
+ * returns a value one of those allows (10, 11, or 100 when empty); a program
+ * replaced in the slot is freed only after a grace period, so no run ever
+ * jumps into freed code (ASan watches in the sanitizer build).
+ */
+struct stress_arg {
+	bpfrt_prog *entry;
+	volatile bool stop;
+	unsigned long runs, bad;
+};
+
+static void *stress_runner(void *arg)
+{
+	struct stress_arg *a = arg;
+	uint8_t pkt[64] = { 0 };
+	while (!a->stop) {
+		uint64_t r0 = 0;
+		if (bpfrt_prog_run_packet(a->entry, pkt, sizeof(pkt), &r0) != BPFRT_OK ||
+		    (r0 != 10 && r0 != 11 && r0 != 100))
+			__atomic_add_fetch(&a->bad, 1, __ATOMIC_RELAXED);
+		__atomic_add_fetch(&a->runs, 1, __ATOMIC_RELAXED);
+	}
+	return NULL;
+}
+
+static void tail_call_stress(void **state)
+{
+	(void)state;
+	static const bpfrt_engine engines[] = { BPFRT_ENGINE_JIT, BPFRT_ENGINE_INTERP };
+	for (size_t e = 0; e < 2; e++) {
+		bpfrt_vm *vm = bpfrt_vm_new();
+		bpfrt_obj *obj;
+		if (bpfrt_obj_open(vm, obj_path("tailcall.o"), &obj) != BPFRT_OK)
+			fail_msg("open: %s", bpfrt_vm_errmsg(vm));
+		struct bpfrt_load_opts o = { .sz = sizeof(o), .engine = engines[e] };
+		bpfrt_prog *t0, *t1;
+		struct stress_arg a = { 0 };
+		assert_int_equal(bpfrt_obj_load_prog(obj, "t0", &o, &t0), BPFRT_OK);
+		assert_int_equal(bpfrt_obj_load_prog(obj, "t1", &o, &t1), BPFRT_OK);
+		assert_int_equal(bpfrt_obj_load_prog(obj, "entry", &o, &a.entry), BPFRT_OK);
+		bpfrt_map *jmp = bpfrt_obj_map_by_name(obj, "jmp");
+		pthread_t th[2];
+		for (int i = 0; i < 2; i++)
+			pthread_create(&th[i], NULL, stress_runner, &a);
+		for (int k = 0; k < 3000; k++) {
+			/* a fresh program each time: the one it replaces must outlive the runs in it */
+			bpfrt_prog *fresh;
+			assert_int_equal(bpfrt_obj_load_prog(obj, k % 2 ? "t1" : "t0", &o, &fresh), BPFRT_OK);
+			assert_int_equal(bpfrt_map_update_prog(jmp, 0, fresh), 0);
+			bpfrt_prog_free(fresh); /* the slot holds it now */
+			if (k % 3 == 0)
+				assert_int_equal(bpfrt_map_update_prog(jmp, 0, NULL), 0);
+		}
+		a.stop = true;
+		for (int i = 0; i < 2; i++)
+			pthread_join(th[i], NULL);
+		assert_true(a.runs > 0);
+		assert_int_equal(a.bad, 0);
+		bpfrt_prog_free(t0);
+		bpfrt_prog_free(t1);
+		bpfrt_prog_free(a.entry);
+		bpfrt_obj_free(obj);
+		bpfrt_vm_free(vm);
+	}
+}
+
 /* The inlined lookup against the helper (safe mode) for keys in range and
  * past the end, with a 24-byte value (a stride that is no power of two). */
 static void array_lookup_keys(void **state)
@@ -906,6 +975,7 @@ int main(void)
 		cmocka_unit_test(rodata_frozen_at_load),
 		cmocka_unit_test(array_lookup_inlined),
 		cmocka_unit_test(tail_calls),
+		cmocka_unit_test(tail_call_stress),
 		cmocka_unit_test(array_lookup_keys),
 		cmocka_unit_test(corpus_loader_cases),
 		cmocka_unit_test(malformed),
