@@ -37,6 +37,7 @@
 #include "bpfrt.h"
 #include "internal.h"
 #include "verifier.h"
+#include "testutil.h"
 
 #ifndef ENOTSUPP
 #define ENOTSUPP 524 /* the kernel's internal "operation not supported" */
@@ -74,41 +75,7 @@ struct kcase {
 	size_t n, cap;
 };
 
-struct known {
-	char *file, *descr, *why;
-	int used;      /* cases it covered */
-};
-static struct known *known;
-static size_t nknown;
-
-static void load_known(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		perror(path);
-		exit(2);
-	}
-	char line[2048];
-	while (fgets(line, sizeof(line), f)) {
-		if (line[0] == '#' || line[0] == '\n')
-			continue;
-		line[strcspn(line, "\n")] = 0;
-		char *a = strtok(line, "\t"), *b = strtok(NULL, "\t"), *c = strtok(NULL, "");
-		if (!a || !b)
-			continue;
-		known = realloc(known, (nknown + 1) * sizeof(*known));
-		known[nknown++] = (struct known){ strdup(a), strdup(b), strdup(c ? c : ""), 0 };
-	}
-	fclose(f);
-}
-
-static struct known *find_known(const char *file, const char *descr)
-{
-	for (size_t i = 0; i < nknown; i++)
-		if (!strcmp(known[i].file, file) && !strcmp(known[i].descr, descr))
-			return &known[i];
-	return NULL;
-}
+static struct tu_known_list known;
 
 /*
  * A class of understood disagreements (a known entry whose description
@@ -116,18 +83,18 @@ static struct known *find_known(const char *file, const char *descr)
  * "~accepted:TEXT" bpfrt accepts a case whose expected message has TEXT,
  * "~tag:TAG" the converter tagged the case TAG.  Exact entries go first.
  */
-static struct known *find_class(const char *file, bool ours_reject, const char *ourwhy, const char *errstr,
-				const char *tag)
+static struct tu_known *find_class(const char *file, bool ours_reject, const char *ourwhy, const char *errstr,
+				   const char *tag)
 {
-	for (size_t i = 0; i < nknown; i++) {
-		const struct known *k = &known[i];
-		const char *d = k->descr;
-		if (strcmp(k->file, file) || d[0] != '~')
+	for (size_t i = 0; i < known.n; i++) {
+		const struct tu_known *k = &known.v[i];
+		const char *d = k->b;
+		if (strcmp(k->a, file) || d[0] != '~')
 			continue;
 		if ((!strncmp(d, "~refused:", 9) && ours_reject && strstr(ourwhy, d + 9)) ||
 		    (!strncmp(d, "~accepted:", 10) && !ours_reject && errstr && strstr(errstr, d + 10)) ||
 		    (!strncmp(d, "~tag:", 5) && tag && !strcmp(tag, d + 5)))
-			return &known[i];
+			return &known.v[i];
 	}
 	return NULL;
 }
@@ -541,14 +508,8 @@ static void run_object(bpfrt_vm *vm, const char *path, bool verbose)
 		struct bpfrt_verify_result r;
 		int rc = bpfrt_obj_verify(obj, pi.name, &vo, &r);
 		bool ours_reject = rc != BPFRT_OK;
-		char ourwhy[600] = "";
-		if (r.log) {
-			size_t l = strlen(r.log);
-			while (l && r.log[l - 1] == '\n')
-				r.log[--l] = 0;
-			const char *last = strrchr(r.log, '\n');
-			snprintf(ourwhy, sizeof(ourwhy), "%s", last ? last + 1 : r.log);
-		}
+		char ourwhy[600];
+		tu_log_last_line(r.log, ourwhy, sizeof(ourwhy));
 		if (ours_reject && t.failure) {
 			refusals++;
 			msg_match += t.msg[0] && r.log && strstr(r.log, t.msg);
@@ -590,7 +551,7 @@ static void run_object(bpfrt_vm *vm, const char *path, bool verbose)
 				snprintf(runerr, sizeof(runerr), "the kernel returned %#x, expected %#x", (uint32_t)kret,
 					 (uint32_t)t.retval);
 		}
-		struct known *k = find_known(file, descr);
+		struct tu_known *k = tu_known_find(&known, file, descr);
 		const char *kname = kern < 0 ? "n/a" : kern ? "accepts" : "refuses";
 		if (ok && !unsafe_here && !runerr[0]) {
 			agree++;
@@ -625,7 +586,7 @@ int main(int argc, char **argv)
 	int first = 1;
 	for (; first < argc && argv[first][0] == '-'; first++) {
 		if (!strcmp(argv[first], "--known") && first + 1 < argc)
-			load_known(argv[++first]);
+			tu_known_load(&known, argv[++first]);
 		else if (!strcmp(argv[first], "--verbose"))
 			verbose = true;
 		else
@@ -712,14 +673,8 @@ int main(int argc, char **argv)
 			struct vf_result vr;
 			int rc = bpfrt_verify(&vi, &vr);
 			bool ours_reject = rc != BPFRT_OK;
-			char ourwhy[600] = "";
-			if (vr.log) {
-				size_t l = strlen(vr.log);
-				while (l && vr.log[l - 1] == '\n')
-					vr.log[--l] = 0;
-				const char *last = strrchr(vr.log, '\n');
-				snprintf(ourwhy, sizeof(ourwhy), "%s", last ? last + 1 : vr.log);
-			}
+			char ourwhy[600];
+			tu_log_last_line(vr.log, ourwhy, sizeof(ourwhy));
 			if (rc != BPFRT_OK && rc != BPFRT_EREJECT) {
 				printf("FAIL %s: %s: the verifier failed (%d): %s\n", file, c.descr, rc, ourwhy);
 				unlisted++;
@@ -743,7 +698,7 @@ int main(int argc, char **argv)
 			bool ok = ours_reject == c.reject;
 			/* never accept what the kernel refuses, whatever the expectation says */
 			bool unsafe_here = !ours_reject && (c.reject || kern == 0);
-			struct known *k = find_known(file, c.descr);
+			struct tu_known *k = tu_known_find(&known, file, c.descr);
 			if (!k && !(ok && !unsafe_here))
 				k = find_class(file, ours_reject, ourwhy, c.errstr, c.why);
 			const char *kname = kern < 0 ? "n/a" : kern ? "accepts" : "refuses";
@@ -759,7 +714,7 @@ int main(int argc, char **argv)
 			} else if (k) {
 				k->used++;
 				known_hit++;
-				if (verbose || k->descr[0] != '~')
+				if (verbose || k->b[0] != '~')
 				printf("known: %s: %s: expected %s, bpfrt %s (kernel %s%s%s): %s [%s]\n", file, c.descr,
 				       c.reject ? "refusal" : "acceptance", ours_reject ? "refuses" : "accepts", kname,
 				       kwhy[0] ? ": " : "", kwhy, ourwhy, k->why);
@@ -777,13 +732,13 @@ int main(int argc, char **argv)
 		}
 		fclose(f);
 	}
-	for (size_t i = 0; i < nknown; i++) {
-		if (!known[i].used) {
-			printf("FAIL stale known entry: %s: %s\n", known[i].file, known[i].descr);
+	for (size_t i = 0; i < known.n; i++) {
+		const struct tu_known *k = &known.v[i];
+		if (!k->used) {
+			printf("FAIL stale known entry: %s: %s\n", k->a, k->b);
 			unlisted++;
-		} else if (known[i].descr[0] == '~') {
-			printf("known class: %s %s: %d cases [%s]\n", known[i].file, known[i].descr, known[i].used,
-			       known[i].why);
+		} else if (k->b[0] == '~') {
+			printf("known class: %s %s: %d cases [%s]\n", k->a, k->b, k->used, k->why);
 		}
 	}
 	printf("verifier tests: %d/%d agree with the expected verdicts (%.1f%%), %d known, %d unlisted, "

@@ -22,43 +22,9 @@
 #include <inttypes.h>
 #include <stdbool.h>
 #include "bpfrt.h"
+#include "testutil.h"
 
-struct known {
-	char *file, *sec, *why;
-	int used;
-};
-
-static struct known *known;
-static size_t nknown;
-
-static void load_known(const char *path)
-{
-	FILE *f = fopen(path, "r");
-	if (!f) {
-		perror(path);
-		exit(2);
-	}
-	char line[1024];
-	while (fgets(line, sizeof(line), f)) {
-		if (line[0] == '#' || line[0] == '\n')
-			continue;
-		line[strcspn(line, "\n")] = 0;
-		char *a = strtok(line, "\t"), *b = strtok(NULL, "\t"), *c = strtok(NULL, "");
-		if (!a || !b)
-			continue;
-		known = realloc(known, (nknown + 1) * sizeof(*known));
-		known[nknown++] = (struct known){ strdup(a), strdup(b), strdup(c ? c : ""), 0 };
-	}
-	fclose(f);
-}
-
-static struct known *find_known(const char *file, const char *sec)
-{
-	for (size_t i = 0; i < nknown; i++)
-		if (!strcmp(known[i].file, file) && !strcmp(known[i].sec, sec))
-			return &known[i];
-	return NULL;
-}
+static struct tu_known_list known;
 
 static double now(void)
 {
@@ -76,7 +42,7 @@ int main(int argc, char **argv)
 	bool verbose = false;
 	for (int i = 3; i < argc; i++) {
 		if (!strcmp(argv[i], "--known") && i + 1 < argc)
-			load_known(argv[++i]);
+			tu_known_load(&known, argv[++i]);
 		else if (!strcmp(argv[i], "--verbose"))
 			verbose = true;
 	}
@@ -153,7 +119,7 @@ int main(int argc, char **argv)
 			: expect_load_fail ? !strcmp(verdict, "load-failed")
 			: expect_reject ? (!strcmp(verdict, "refused") || !strcmp(verdict, "load-failed"))
 			: !strcmp(verdict, "accepted");
-		struct known *k = find_known(key, sec);
+		struct tu_known *k = tu_known_find(&known, key, sec);
 		if (ok) {
 			agree++;
 			if (k)
@@ -177,9 +143,9 @@ int main(int argc, char **argv)
 		       expect_load_fail ? "load failure" : expect_reject ? "refusal" : "acceptance", verdict, why);
 	}
 	fclose(tsv);
-	for (size_t i = 0; i < nknown; i++)
-		if (!known[i].used) { /* listed but not met: agrees now, or the entry is stale */
-			printf("FAIL stale known entry: %s %s\n", known[i].file, known[i].sec);
+	for (size_t i = 0; i < known.n; i++)
+		if (!known.v[i].used) { /* listed but not met: agrees now, or the entry is stale */
+			printf("FAIL stale known entry: %s %s\n", known.v[i].a, known.v[i].b);
 			unlisted++;
 		}
 	printf("verifier vs expectations: %d/%d agree (%.1f%%), %d known disagreements, %d unlisted, "

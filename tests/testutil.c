@@ -189,3 +189,47 @@ int tu_load_data(const char *path, struct datafile *df, char *err, size_t errlen
 	free(text);
 	return rc;
 }
+
+void tu_known_load(struct tu_known_list *l, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	if (!f) {
+		perror(path);
+		exit(2);
+	}
+	char line[2048];
+	while (fgets(line, sizeof(line), f)) {
+		if (line[0] == '#' || line[0] == '\n')
+			continue;
+		line[strcspn(line, "\n")] = 0;
+		char *a = strtok(line, "\t"), *b = strtok(NULL, "\t"), *c = strtok(NULL, "");
+		if (!a || !b)
+			continue;
+		struct tu_known *v = realloc(l->v, (l->n + 1) * sizeof(*v));
+		if (!v)
+			exit(2);
+		l->v = v;
+		l->v[l->n++] = (struct tu_known){ strdup(a), strdup(b), strdup(c ? c : ""), 0 };
+	}
+	fclose(f);
+}
+
+struct tu_known *tu_known_find(struct tu_known_list *l, const char *a, const char *b)
+{
+	for (size_t i = 0; i < l->n; i++)
+		if (!strcmp(l->v[i].a, a) && !strcmp(l->v[i].b, b))
+			return &l->v[i];
+	return NULL;
+}
+
+void tu_log_last_line(char *log, char *buf, size_t len)
+{
+	buf[0] = 0;
+	if (!log)
+		return;
+	size_t l = strlen(log);
+	while (l && log[l - 1] == '\n')
+		log[--l] = 0;
+	const char *last = strrchr(log, '\n');
+	snprintf(buf, len, "%s", last ? last + 1 : log);
+}

@@ -25,4 +25,21 @@ char *tu_hex(const void *p, size_t n);
 /* Reads a .data file and, for "-- asm @ FILE", the included file. */
 int tu_load_data(const char *path, struct datafile *df, char *err, size_t errlen);
 
+/* Known disagreements of the verifier tests: lines KEY1<TAB>KEY2<TAB>cause of
+ * FILE ('#' comments).  `used` counts the cases an entry covered. */
+struct tu_known {
+	char *a, *b, *why;
+	int used;
+};
+struct tu_known_list {
+	struct tu_known *v;
+	size_t n;
+};
+/* Exits with status 2 if FILE cannot be read. */
+void tu_known_load(struct tu_known_list *l, const char *path);
+struct tu_known *tu_known_find(struct tu_known_list *l, const char *a, const char *b);
+
+/* The verifier log's last line (its verdict or reason), into buf. */
+void tu_log_last_line(char *log, char *buf, size_t len);
+
 #endif
