@@ -56,7 +56,7 @@ PVT := $(if $(PV_YAML),$(BUILD)/prevail/prevail.kvt)
 KVP_DIR := $(CORPUS)/kernel-verifier/progs
 KVT += $(patsubst $(KVP_DIR)/%.c,$(BUILD)/kverifier/%.o,$(wildcard $(KVP_DIR)/verifier_*.c))
 
-.PHONY: all check bench fuzz deps install clean tests
+.PHONY: all check bench fuzz deps install clean tests verifier-cases check-build
 all: $(BUILD)/libbpfrt.a $(BUILD)/libbpfrt.so $(BUILD)/bpfrt
 
 $(BUILD)/%.o: %.c
@@ -119,10 +119,13 @@ $(BUILD)/.deps-ok: scripts/deps.sh
 	@scripts/deps.sh check || scripts/deps.sh install
 	@mkdir -p $(BUILD) && touch $@
 
-tests: all $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN) $(BPF_OBJ) $(KVT) $(PVT)
+tests: all $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN) $(BPF_OBJ) verifier-cases
+# the converted verifier cases (kernel selftests, PREVAIL)
+verifier-cases: $(KVT) $(PVT)
+check-build: all $(UNIT_BIN) $(TOOL_BIN) $(BPF_OBJ) verifier-cases
 
 check: $(BUILD)/.deps-ok
-	@$(MAKE) --no-print-directory all $(UNIT_BIN) $(TOOL_BIN) $(BPF_OBJ) $(KVT) $(PVT)
+	@$(MAKE) --no-print-directory check-build
 	@BUILD=$(BUILD) BPFRT_BPF_OBJS=$(BUILD)/bpf tests/run-all.sh
 
 bench: all $(BENCH_BIN) $(BPF_OBJ)
