@@ -125,7 +125,7 @@ verifier-cases: $(KVT) $(PVT)
 check-build: all $(UNIT_BIN) $(TOOL_BIN) $(BPF_OBJ) verifier-cases
 
 check: $(BUILD)/.deps-ok
-	@$(MAKE) --no-print-directory check-build
+	@$(MAKE) --no-print-directory -s check-build
 	@BUILD=$(BUILD) BPFRT_BPF_OBJS=$(BUILD)/bpf tests/run-all.sh
 
 bench: all $(BENCH_BIN) $(BPF_OBJ)
