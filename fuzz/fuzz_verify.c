@@ -184,8 +184,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < CTX; i++)
 		mem[i] = (uint8_t)(i * 37 + size);
 	bpfrt_prog *p = NULL;
-	struct bpfrt_load_opts o = { .sz = sizeof(o), .flags = BPFRT_LOAD_SAFE, .engine = BPFRT_ENGINE_INTERP,
-				     .insn_budget = 1u << 24 };
+	/* loaded as verified programs are (dead code, writes to r10 in it included, goes) */
+	struct bpfrt_load_opts o = { .sz = sizeof(o), .flags = BPFRT_LOAD_SAFE | BPFRT_LOAD_VERIFY,
+				     .engine = BPFRT_ENGINE_INTERP, .insn_budget = 1u << 24, .ctx_size = CTX };
 	uint64_t r0;
 	if (bpfrt_prog_load(vm, g.out, g.len, &o, &p) != BPFRT_OK)
 		violation(&g, "accepted but not loadable", bpfrt_vm_errmsg(vm));
@@ -194,7 +195,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		violation(&g, "accepted but unsafe (safe mode)", bpfrt_prog_errmsg(p));
 	bpfrt_prog_free(p);
 	/* unchecked: ASan watches the buffer */
-	o.flags = 0;
+	o.flags = BPFRT_LOAD_VERIFY;
 	o.insn_budget = 0;
 	if (bpfrt_prog_load(vm, g.out, g.len, &o, &p) != BPFRT_OK)
 		violation(&g, "accepted but not loadable (fast)", bpfrt_vm_errmsg(vm));

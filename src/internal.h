@@ -71,6 +71,14 @@ struct bpfrt_prog {
 	size_t nlines;
 	const uint8_t *tail_entry;/* JIT: where a tail call enters the code (past the entry region) */
 	bool tail_calls;          /* it has a bpf_tail_call */
+	struct bpfrt_tail_site {  /* tail calls the verifier proved direct: one map, one key */
+		uint32_t pc;          /* in the rewritten program */
+		uint32_t key;
+		struct bpfrt_map *map;
+	} *tail_sites;
+	size_t ntail_sites;
+	struct bpfrt_poke *pokes; /* JIT: its direct tail-call sites, registered with their maps */
+	size_t npokes;
 	uint32_t *sub_depth;      /* verified: each subprogram's stack depth, in order */
 	size_t nsub;
 	struct bpfrt_insn *dec;   /* xlated, decoded: code replaced by enum bpfrt_op */

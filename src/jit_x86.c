@@ -87,6 +87,8 @@ struct jctx {
 	uint8_t reg[12];        /* BPF register (and AX, 11) -> x86 register */
 	bool permuted_args;     /* R1..R5 are not in SysV order */
 	bool tail_calls;        /* the program has a bpf_tail_call */
+	int32_t *site_of;       /* per instruction: its direct tail-call site, or -1 */
+	uint32_t *site_ofs;     /* per site (final pass): rel32 of jmp A, rel32 of jmp B, cont, out */
 	struct jfunc *fn;
 	size_t nfn;
 	uint32_t *fn_of;        /* instruction -> function index */
@@ -446,11 +448,50 @@ static const struct jfunc *func_of(const struct jctx *c, size_t pc)
 
 static const struct jfunc *func_of(const struct jctx *c, size_t pc);
 
+/* A tail call the verifier proved direct (map and key constant): the count
+ * check, then slot A (bypass), then the count, the unwinding and slot B
+ * (the target); see map.h for the slots' states. */
+static void emit_tail_call_direct(struct jctx *c, size_t pc, int32_t site)
+{
+	struct x86_buf *b = &c->b;
+	const struct jfunc *fn = func_of(c, pc);
+	emit_load(b, 8, false, RAX, RBP, fn->tcc);                          /* rax = the count's pointer */
+	emit3(b, 0x83, 0x38, BPFRT_MAX_TAIL_CALLS);                         /* cmp dword [rax], MAX */
+	size_t out = fwd_jcc(b, CC_AE);
+	emit1(b, 0xe9);                                                     /* jmp slot A */
+	uint32_t pos_a = (uint32_t)b->len;
+	emit4(b, 0);
+	uint32_t cont = (uint32_t)b->len;
+	emit2(b, 0xff, 0x00);                                               /* inc dword [rax] */
+	if (c->fn_of[pc] == 0)
+		emit_load(b, 4, false, RAX, RAX, 0);
+	if (R(1) != RDI)
+		emit_mov_rr(b, true, RDI, R(1));
+	for (int i = fn->nsaved - 1; i >= 0; i--)
+		emit_pop(b, fn->saved[i]);
+	emit_mov_rr(b, true, RSP, RBP);
+	emit1(b, 0xe9);                                                     /* jmp slot B */
+	uint32_t pos_b = (uint32_t)b->len;
+	emit4(b, 0);
+	fwd_here(b, out);
+	if (c->pass == 2) {
+		uint32_t *o = &c->site_ofs[4 * (size_t)site];
+		o[0] = pos_a;
+		o[1] = pos_b;
+		o[2] = cont;
+		o[3] = (uint32_t)b->len;
+	}
+}
+
 /* bpf_tail_call(R1 = ctx, R2 = prog_array, R3 = index); see the top. */
 static void emit_tail_call(struct jctx *c, size_t pc)
 {
 	struct x86_buf *b = &c->b;
 	const struct jfunc *fn = func_of(c, pc);
+	if (c->site_of && c->site_of[pc] >= 0) {
+		emit_tail_call_direct(c, pc, c->site_of[pc]);
+		return;
+	}
 	emit_mov_rr(b, true, R11, R(2));                                    /* r11 = map */
 	emit_mov_rr(b, false, R9, R(3));                                    /* r9d = index */
 	emit_load(b, 4, false, RAX, R11, offsetof(struct bpfrt_map, max_entries));
@@ -1091,6 +1132,22 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 	make_reg_map(opts->permute, c->reg, &c->permuted_args);
 	for (size_t pc = 0; pc < c->n; pc++)
 		c->tail_calls |= c->in[pc].code == BPFRT_OP_CALL && c->in[pc].imm == BPF_FUNC_tail_call;
+	size_t nsites = prog->ntail_sites;
+	if (nsites) {
+		c->site_of = malloc(c->n * sizeof(*c->site_of));
+		c->site_ofs = calloc(4 * nsites, sizeof(*c->site_ofs));
+		if (!c->site_of || !c->site_ofs) {
+			free(c->site_of);
+			free(c->site_ofs);
+			bpfrt_jit_free(jit);
+			return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+		}
+		for (size_t pc = 0; pc < c->n; pc++)
+			c->site_of[pc] = -1;
+		for (size_t k = 0; k < nsites; k++)
+			if (prog->tail_sites[k].pc < c->n)
+				c->site_of[prog->tail_sites[k].pc] = (int32_t)k;
+	}
 	c->force_far = opts->force_far;
 	c->retpoline = opts->retpoline;
 	c->ofs = malloc((c->n + 1) * sizeof(*c->ofs));
@@ -1142,8 +1199,15 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 	}
 	/* c->ofs: the final offsets, which the final pass must give */
 	size_t size = c->ofs[c->n] + (c->retpoline ? THUNK_SIZE : 0);
-	if ((rc = bpfrt_jit_mem_alloc(size, &jit->mem)) != BPFRT_OK) {
-		bpfrt_err_set(err, rc, "cannot allocate %zu bytes of executable memory", size);
+	/* the direct tail-call slots: 8-byte aligned, two per site, after the code */
+	size_t slots = (size + 7) & ~(size_t)7, total = slots + 16 * nsites;
+	if ((rc = bpfrt_jit_mem_alloc(total, &jit->mem)) != BPFRT_OK) {
+		bpfrt_err_set(err, rc, "cannot allocate %zu bytes of executable memory", total);
+		goto fail;
+	}
+	if (nsites && jit->mem.single) {
+		rc = bpfrt_err_set(err, BPFRT_ENOTSUP, "direct tail calls need code memory that can be "
+				   "patched (a double mapping), and none is left");
 		goto fail;
 	}
 	/* The final pass, at the final address, must give the same layout. */
@@ -1158,12 +1222,33 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 				   c->b.len, size);
 		goto fail;
 	}
+	/* the sites' jumps to their slots; the slots' state comes from the maps */
+	if (nsites && !(prog->pokes = calloc(nsites, sizeof(*prog->pokes)))) {
+		rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (size_t k = 0; k < nsites; k++) {
+		const uint32_t *o = &c->site_ofs[4 * k];
+		uint32_t a_off = (uint32_t)(slots + 16 * k), b_off = a_off + 8;
+		int32_t ra = (int32_t)(a_off - (o[0] + 4)), rb = (int32_t)(b_off - (o[1] + 4));
+		memcpy(jit->mem.rw + o[0], &ra, 4);
+		memcpy(jit->mem.rw + o[1], &rb, 4);
+		uintptr_t rx = (uintptr_t)jit->mem.rx;
+		prog->pokes[k] = (struct bpfrt_poke){ NULL, prog->tail_sites[k].key, jit->mem.rw + a_off,
+						      jit->mem.rw + b_off, rx + a_off, rx + b_off, rx + o[2], rx + o[3] };
+		bpfrt_poke_write(prog->pokes[k].rw_a, prog->pokes[k].rx_a, prog->pokes[k].out);
+	}
+	prog->npokes = nsites;
 	if ((rc = bpfrt_jit_mem_seal(&jit->mem)) != BPFRT_OK) {
 		bpfrt_err_set(err, rc, "cannot make JIT memory executable");
 		goto fail;
 	}
 	jit->entry = (bpfrt_jit_fn)(void *)(jit->mem.rx + c->fn[0].entry);
 	prog->tail_entry = jit->mem.rx + c->fn[0].entry + TAIL_CALL_OFFSET;
+	free(c->site_of);
+	free(c->site_ofs);
+	c->site_of = NULL;
+	c->site_ofs = NULL;
 	jit->code_size = size;
 	jit->insn_ofs = c->ofs;
 	jit->passes = sweeps;
@@ -1189,8 +1274,14 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 	free(c->jend);
 	free(c->epi1);
 	prog->jit = jit;
+	bpfrt_pokes_attach(prog); /* the slots follow the prog_arrays from now on */
 	return BPFRT_OK;
 fail:
+	free(c->site_of);
+	free(c->site_ofs);
+	free(prog->pokes);
+	prog->pokes = NULL;
+	prog->npokes = 0;
 	if (jit->insn_ofs == c->ofs)
 		c->ofs = NULL;
 	free(c->ofs);

@@ -977,6 +977,79 @@ int bpfrt_map_update_inner(bpfrt_map *m, const void *key, bpfrt_map *inner)
 
 /* ----------------------------------------------------------- prog_array */
 
+/*
+ * Direct tail calls: the JIT's 8-byte slots (map.h).  A slot is one
+ * naturally aligned 8-byte word (`jmp rel32` and three int3), written with
+ * one atomic store through the code's RW view: a thread fetching it sees the
+ * old or the new jump, never a mix (an aligned 8-byte block never straddles
+ * a fetch line).  Both old and new are valid at every step of the state
+ * machine, so a thread that still runs the old one is fine; membarrier's
+ * SYNC_CORE, where the kernel has it, makes every core see the new one before
+ * we go on.  A target removed is freed only after an RCU grace period: every
+ * run that could still jump to it has ended by then.
+ */
+#include <linux/membarrier.h>
+#include <sys/syscall.h>
+
+static int sync_core_ok = -1;
+
+static void sync_cores(void)
+{
+	if (sync_core_ok < 0)
+		sync_core_ok = syscall(__NR_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) == 0;
+	if (sync_core_ok)
+		syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0);
+}
+
+void bpfrt_poke_write(uint8_t *rw, uintptr_t rx, uintptr_t target)
+{
+	uint8_t b[8] = { 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc };
+	if (target) {
+		int32_t rel = (int32_t)(intptr_t)(target - (rx + 5));
+		b[0] = 0xe9; /* jmp rel32 */
+		memcpy(b + 1, &rel, 4);
+	}
+	uint64_t v;
+	memcpy(&v, b, 8);
+	__atomic_store_n((uint64_t *)(void *)rw, v, __ATOMIC_RELEASE);
+}
+
+/* The target a JITed program in slot `p` gives a direct site, or 0. */
+static uintptr_t poke_target(const bpfrt_prog *p)
+{
+	return p && p->tail_entry ? (uintptr_t)p->tail_entry : 0;
+}
+
+void bpfrt_pokes_attach(bpfrt_prog *prog)
+{
+	for (size_t i = 0; i < prog->npokes; i++) {
+		struct bpfrt_poke *k = &prog->pokes[i];
+		struct bpfrt_map *m = prog->tail_sites[i].map;
+		pthread_mutex_lock(&m->poke_lock);
+		uintptr_t t = poke_target(__atomic_load_n((bpfrt_prog **)&m->ptrs[k->key], __ATOMIC_ACQUIRE));
+		bpfrt_poke_write(k->rw_b, k->rx_b, t);
+		bpfrt_poke_write(k->rw_a, k->rx_a, t ? k->cont : k->out);
+		k->next = m->pokes;
+		m->pokes = k;
+		pthread_mutex_unlock(&m->poke_lock);
+	}
+}
+
+void bpfrt_pokes_detach(bpfrt_prog *prog)
+{
+	for (size_t i = 0; i < prog->npokes; i++) {
+		struct bpfrt_poke *k = &prog->pokes[i];
+		struct bpfrt_map *m = prog->tail_sites[i].map;
+		pthread_mutex_lock(&m->poke_lock);
+		for (struct bpfrt_poke **pp = &m->pokes; *pp; pp = &(*pp)->next)
+			if (*pp == k) {
+				*pp = k->next;
+				break;
+			}
+		pthread_mutex_unlock(&m->poke_lock);
+	}
+}
+
 int bpfrt_map_update_prog(bpfrt_map *m, uint32_t index, bpfrt_prog *prog)
 {
 	if (!m || m->type != BPF_MAP_TYPE_PROG_ARRAY)
@@ -994,12 +1067,33 @@ int bpfrt_map_update_prog(bpfrt_map *m, uint32_t index, bpfrt_prog *prog)
 		}
 		bpfrt_prog_ref(prog);
 	}
+	pthread_mutex_lock(&m->poke_lock);
 	bpfrt_prog *old = __atomic_exchange_n((bpfrt_prog **)&m->ptrs[index], prog, __ATOMIC_ACQ_REL);
+	uintptr_t t = poke_target(prog);
+	bool synced = false;
+	for (struct bpfrt_poke *k = m->pokes; k; k = k->next) {
+		if (k->key != index)
+			continue;
+		if (t) { /* install (C -> D -> B) or replace (B -> B'): the target first */
+			bpfrt_poke_write(k->rw_b, k->rx_b, t);
+			sync_cores();
+			bpfrt_poke_write(k->rw_a, k->rx_a, k->cont);
+		} else { /* remove (B -> D): the bypass first; B goes after the grace period */
+			bpfrt_poke_write(k->rw_a, k->rx_a, k->out);
+		}
+		sync_cores();
+	}
 	if (old) {
 		rcu_join();
 		urcu_memb_synchronize_rcu(); /* no run can still be jumping into it */
-		bpfrt_prog_unref(old);
+		synced = true;
 	}
+	if (!t && synced) /* (D -> C) */
+		for (struct bpfrt_poke *k = m->pokes; k; k = k->next)
+			if (k->key == index)
+				bpfrt_poke_write(k->rw_b, k->rx_b, 0);
+	pthread_mutex_unlock(&m->poke_lock);
+	bpfrt_prog_unref(old);
 	return 0;
 }
 

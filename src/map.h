@@ -24,8 +24,32 @@ struct bpfrt_map {
 	bool owner_set, owner_jit;   /* prog_array: the owner's program type and engine */
 	uint32_t owner_type;
 	bool frozen;                 /* no more updates from userspace (bpfrt_map_freeze) */
+	pthread_mutex_t poke_lock;   /* prog_array: slot updates and the sites below */
+	struct bpfrt_poke *pokes;    /* prog_array: direct tail-call sites of JITed programs */
 	int refs;
 };
+
+/*
+ * A direct tail-call site (jit_x86.c): the JIT jumps to two 8-byte aligned
+ * slots of its own code, A (the bypass: `jmp out` while the array's slot
+ * `key` is empty, `jmp cont` once it holds a program: on to the count, the
+ * unwinding and slot B) and B (`jmp target`).  map.c rewrites them when the
+ * slot changes, in an order that never lets a thread unwind its frame and
+ * then find no target (seed 004's state machine).
+ */
+struct bpfrt_poke {
+	struct bpfrt_poke *next;     /* in the map's list */
+	uint32_t key;
+	uint8_t *rw_a, *rw_b;        /* the slots, where bpfrt writes them */
+	uintptr_t rx_a, rx_b;        /* ... where threads run them */
+	uintptr_t cont, out;         /* what A jumps to: installed, empty */
+};
+/* Writes slot `rw` (running at rx) as `jmp target` (0: int3s). */
+BPFRT_HIDDEN void bpfrt_poke_write(uint8_t *rw, uintptr_t rx, uintptr_t target);
+/* Registers / removes a program's sites with their maps (their state set
+ * from the slots as they are now). */
+BPFRT_HIDDEN void bpfrt_pokes_attach(struct bpfrt_prog *prog);
+BPFRT_HIDDEN void bpfrt_pokes_detach(struct bpfrt_prog *prog);
 
 BPFRT_HIDDEN int bpfrt_map_create(uint32_t type, uint32_t key_size, uint32_t value_size,
 				  uint32_t max_entries, uint32_t flags, const char *name,

@@ -223,7 +223,47 @@ static size_t lookup_seq(const struct bpfrt_map *m, struct bpfrt_pinsn *seq)
 	return 7;
 }
 
+/* The tail calls the verifier proved direct (the same prog_array and the same
+ * constant key in range on every path), for the JIT's patched sites. */
+static int find_tail_sites(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_err *err)
+{
+	const struct bpfrt_facts *f = o->facts;
+	free(p->tail_sites);
+	p->tail_sites = NULL;
+	p->ntail_sites = 0;
+	if (o->safe || !f || !f->vr || !f->vr->aux)
+		return BPFRT_OK;
+	for (size_t i = 0; i < p->nx; i++) {
+		if (p->dec[i].code != BPFRT_OP_CALL || p->dec[i].imm != BPF_FUNC_tail_call)
+			continue;
+		int64_t orig = p->xlated_orig ? p->xlated_orig[i] : (int64_t)i;
+		if (orig < 0 || (size_t)orig >= f->vr->n)
+			continue;
+		const struct vf_aux *a = &f->vr->aux[orig];
+		if (!a->seen || a->map_mixed || a->key_mixed || a->map < 0 || (size_t)a->map >= f->nmaps ||
+		    a->key == INT64_MIN)
+			continue;
+		struct bpfrt_map *m = f->maps[a->map];
+		if (!m || m->type != BPF_MAP_TYPE_PROG_ARRAY || a->key < 0 || (uint64_t)a->key >= m->max_entries)
+			continue; /* a key past the end: the tail call always fails, the general code says so */
+		struct bpfrt_tail_site *t = realloc(p->tail_sites, (p->ntail_sites + 1) * sizeof(*t));
+		if (!t)
+			return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+		p->tail_sites = t;
+		t[p->ntail_sites++] = (struct bpfrt_tail_site){ (uint32_t)i, (uint32_t)a->key, m };
+	}
+	return BPFRT_OK;
+}
+
+static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_err *err);
+
 int bpfrt_rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_err *err)
+{
+	int rc = rewrite(p, o, err);
+	return rc ? rc : find_tail_sites(p, o, err);
+}
+
+static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_err *err)
 {
 	struct bpfrt_stats *st = &p->stats;
 	uint64_t t0 = now();

@@ -262,6 +262,9 @@ static void prog_destroy(bpfrt_prog *prog)
 	if (!prog)
 		return;
 	helper_table_free(&prog->helpers);
+	bpfrt_pokes_detach(prog); /* before its code goes */
+	free(prog->pokes);
+	free(prog->tail_sites);
 	bpfrt_jit_free(prog->jit);
 	for (size_t i = 0; i < prog->nmaps; i++)
 		bpfrt_map_put(prog->maps[i]);

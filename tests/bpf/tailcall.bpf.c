@@ -103,4 +103,18 @@ SEC("tc") int to_deep(struct __sk_buff *skb)
 	return sub_tail(skb, 5) + 300;
 }
 
+/* direct tail calls: the key is a constant, the site is patched as slot 0 and
+ * slot 7 change (7 starts empty) */
+SEC("tc") int direct0(struct __sk_buff *skb)
+{
+	bpf_tail_call(skb, &jmp, 0);
+	return 100;
+}
+
+SEC("tc") int direct7(struct __sk_buff *skb)
+{
+	bpf_tail_call(skb, &jmp, 7);
+	return 107;
+}
+
 char LICENSE[] SEC("license") = "GPL";

@@ -570,11 +570,11 @@ struct tc_case {
 static const struct tc_case tc_cases[] = {
 	{ "entry", 0 }, { "entry", 1 }, { "entry", 2 }, { "entry", 6 }, { "entry", 9 },
 	{ "start_self", 0 }, { "self", 0 }, { "from_sub", 0 }, { "from_sub_miss", 0 },
-	{ "loopy", 0 }, { "to_deep", 0 },
+	{ "loopy", 0 }, { "to_deep", 0 }, { "direct0", 0 }, { "direct7", 0 },
 };
 #define NTC (sizeof(tc_cases) / sizeof(tc_cases[0]))
 static const char *const tc_progs[] = { "t0", "t1", "t2", "self", "loopy", "deep", "entry",
-					"start_self", "from_sub", "from_sub_miss", "to_deep" };
+					"start_self", "from_sub", "from_sub_miss", "to_deep", "direct0", "direct7" };
 #define NTP (sizeof(tc_progs) / sizeof(tc_progs[0]))
 struct tc_result {
 	uint32_t r0[NTC];
@@ -643,7 +643,7 @@ static void tail_calls(void **state)
 {
 	(void)state;
 	/* the kernel's semantics, as prog_tests/tailcalls.c counts them */
-	static const uint32_t want_r0[NTC] = { 10, 11, 11, 106, 109, 1, 1, 1010, 2007, 0, 307 };
+	static const uint32_t want_r0[NTC] = { 10, 11, 11, 106, 109, 1, 1, 1010, 2007, 0, 307, 10, 107 };
 	static const struct { bpfrt_engine e; uint32_t flags; } engines[] = {
 		{ BPFRT_ENGINE_INTERP, BPFRT_LOAD_SAFE }, { BPFRT_ENGINE_INTERP, 0 },
 		{ BPFRT_ENGINE_INTERP_SWITCH, 0 }, { BPFRT_ENGINE_JIT, 0 }, { BPFRT_ENGINE_JIT, BPFRT_LOAD_BLIND },
@@ -676,14 +676,15 @@ static void tail_calls(void **state)
 }
 
 /*
- * Stress: threads run `entry` (a tail call through slot 0) while the main
- * thread sets the slot to t0, t1 and empty as fast as it can.  Every run
+ * Stress: threads run `entry` and `direct0` (an indirect and a patched direct
+ * tail call through slot 0) while the main thread sets the slot to t0, t1
+ * and empty as fast as it can.  Every run
  * returns a value one of those allows (10, 11, or 100 when empty); a program
  * replaced in the slot is freed only after a grace period, so no run ever
  * jumps into freed code (ASan watches in the sanitizer build).
  */
 struct stress_arg {
-	bpfrt_prog *entry;
+	bpfrt_prog *entry, *direct; /* an indirect and a direct (patched) tail call */
 	volatile bool stop;
 	unsigned long runs, bad;
 };
@@ -692,9 +693,9 @@ static void *stress_runner(void *arg)
 {
 	struct stress_arg *a = arg;
 	uint8_t pkt[64] = { 0 };
-	while (!a->stop) {
+	for (unsigned long i = 0; !a->stop; i++) {
 		uint64_t r0 = 0;
-		if (bpfrt_prog_run_packet(a->entry, pkt, sizeof(pkt), &r0) != BPFRT_OK ||
+		if (bpfrt_prog_run_packet(i & 1 ? a->direct : a->entry, pkt, sizeof(pkt), &r0) != BPFRT_OK ||
 		    (r0 != 10 && r0 != 11 && r0 != 100))
 			__atomic_add_fetch(&a->bad, 1, __ATOMIC_RELAXED);
 		__atomic_add_fetch(&a->runs, 1, __ATOMIC_RELAXED);
@@ -717,6 +718,7 @@ static void tail_call_stress(void **state)
 		assert_int_equal(bpfrt_obj_load_prog(obj, "t0", &o, &t0), BPFRT_OK);
 		assert_int_equal(bpfrt_obj_load_prog(obj, "t1", &o, &t1), BPFRT_OK);
 		assert_int_equal(bpfrt_obj_load_prog(obj, "entry", &o, &a.entry), BPFRT_OK);
+		assert_int_equal(bpfrt_obj_load_prog(obj, "direct0", &o, &a.direct), BPFRT_OK);
 		bpfrt_map *jmp = bpfrt_obj_map_by_name(obj, "jmp");
 		pthread_t th[2];
 		for (int i = 0; i < 2; i++)
@@ -738,6 +740,7 @@ static void tail_call_stress(void **state)
 		bpfrt_prog_free(t0);
 		bpfrt_prog_free(t1);
 		bpfrt_prog_free(a.entry);
+		bpfrt_prog_free(a.direct);
 		bpfrt_obj_free(obj);
 		bpfrt_vm_free(vm);
 	}
