@@ -252,6 +252,7 @@ static int find_tail_sites(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct 
 		p->tail_sites = t;
 		t[p->ntail_sites++] = (struct bpfrt_tail_site){ (uint32_t)i, (uint32_t)a->key, m };
 	}
+	p->stats.tail_calls_direct = p->ntail_sites;
 	return BPFRT_OK;
 }
 

@@ -103,6 +103,40 @@ SEC("tc") int to_deep(struct __sk_buff *skb)
 	return sub_tail(skb, 5) + 300;
 }
 
+/* tailcall_1: three direct sites in a row over their own array; deleting the
+ * slots one by one moves the program on to the next */
+SEC("tc") int c0(struct __sk_buff *skb) { return 20; }
+SEC("tc") int c1(struct __sk_buff *skb) { return 21; }
+SEC("tc") int c2(struct __sk_buff *skb) { return 22; }
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 3);
+	__type(key, __u32);
+	__array(values, int(struct __sk_buff *));
+} jmp3 SEC(".maps") = {
+	.values = { [0] = (void *)&c0, [1] = (void *)&c1, [2] = (void *)&c2 },
+};
+
+SEC("tc") int chain3(struct __sk_buff *skb)
+{
+	bpf_tail_call(skb, &jmp3, 0);
+	bpf_tail_call(skb, &jmp3, 1);
+	bpf_tail_call(skb, &jmp3, 2);
+	return 3;
+}
+
+/* tailcall_5: constant keys, but a different one on each path: indirect */
+SEC("tc") int two_keys(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	if (data + 1 > end)
+		return -1;
+	__u32 k = *(__u8 *)data ? 1 : 2;
+	bpf_tail_call(skb, &jmp3, k);
+	return 4;
+}
+
 /* direct tail calls: the key is a constant, the site is patched as slot 0 and
  * slot 7 change (7 starts empty) */
 SEC("tc") int direct0(struct __sk_buff *skb)

@@ -571,10 +571,12 @@ static const struct tc_case tc_cases[] = {
 	{ "entry", 0 }, { "entry", 1 }, { "entry", 2 }, { "entry", 6 }, { "entry", 9 },
 	{ "start_self", 0 }, { "self", 0 }, { "from_sub", 0 }, { "from_sub_miss", 0 },
 	{ "loopy", 0 }, { "to_deep", 0 }, { "direct0", 0 }, { "direct7", 0 },
+	{ "chain3", 0 }, { "two_keys", 0 }, { "two_keys", 1 },
 };
 #define NTC (sizeof(tc_cases) / sizeof(tc_cases[0]))
 static const char *const tc_progs[] = { "t0", "t1", "t2", "self", "loopy", "deep", "entry",
-					"start_self", "from_sub", "from_sub_miss", "to_deep", "direct0", "direct7" };
+					"start_self", "from_sub", "from_sub_miss", "to_deep", "direct0", "direct7",
+					"c0", "c1", "c2", "chain3", "two_keys" };
 #define NTP (sizeof(tc_progs) / sizeof(tc_progs[0]))
 struct tc_result {
 	uint32_t r0[NTC];
@@ -643,7 +645,8 @@ static void tail_calls(void **state)
 {
 	(void)state;
 	/* the kernel's semantics, as prog_tests/tailcalls.c counts them */
-	static const uint32_t want_r0[NTC] = { 10, 11, 11, 106, 109, 1, 1, 1010, 2007, 0, 307, 10, 107 };
+	static const uint32_t want_r0[NTC] = { 10, 11, 11, 106, 109, 1, 1, 1010, 2007, 0, 307, 10, 107,
+						20, 22, 21 };
 	static const struct { bpfrt_engine e; uint32_t flags; } engines[] = {
 		{ BPFRT_ENGINE_INTERP, BPFRT_LOAD_SAFE }, { BPFRT_ENGINE_INTERP, 0 },
 		{ BPFRT_ENGINE_INTERP_SWITCH, 0 }, { BPFRT_ENGINE_JIT, 0 }, { BPFRT_ENGINE_JIT, BPFRT_LOAD_BLIND },
@@ -673,6 +676,66 @@ static void tail_calls(void **state)
 			fail_msg("%s(%u): the kernel returns %u (self %u loop %u hops %u), bpfrt %u (%u %u %u)",
 				 tc_cases[i].prog, tc_cases[i].byte, k.r0[i], k.bss[i][0], k.bss[i][1], k.bss[i][2],
 				 first.r0[i], first.bss[i][0], first.bss[i][1], first.bss[i][2]);
+}
+
+/* tailcall_1 and tailcall_5: direct sites follow slot deletes and refills;
+ * sites whose key differs by path stay indirect. */
+static void tail_call_sites(void **state)
+{
+	(void)state;
+	static const struct { bpfrt_engine e; uint32_t flags; } engines[] = {
+		{ BPFRT_ENGINE_JIT, 0 }, { BPFRT_ENGINE_INTERP, 0 }, { BPFRT_ENGINE_JIT, BPFRT_LOAD_BLIND },
+	};
+	for (size_t e = 0; e < sizeof(engines) / sizeof(engines[0]); e++) {
+		bpfrt_vm *vm = bpfrt_vm_new();
+		bpfrt_obj *obj;
+		if (bpfrt_obj_open(vm, obj_path("tailcall.o"), &obj) != BPFRT_OK)
+			fail_msg("open: %s", bpfrt_vm_errmsg(vm));
+		struct bpfrt_load_opts o = { .sz = sizeof(o), .flags = engines[e].flags, .engine = engines[e].e };
+		static const char *const names[] = { "c0", "c1", "c2", "chain3", "two_keys" };
+		bpfrt_prog *p[5];
+		for (int i = 0; i < 5; i++)
+			if (bpfrt_obj_load_prog(obj, names[i], &o, &p[i]) != BPFRT_OK)
+				fail_msg("load %s: %s", names[i], bpfrt_vm_errmsg(vm));
+		bpfrt_map *jmp3 = bpfrt_obj_map_by_name(obj, "jmp3");
+		uint8_t pkt[64] = { 0 };
+		uint64_t r0;
+#define RUN(prog, want)                                                                  \
+	do {                                                                             \
+		assert_int_equal(bpfrt_prog_run_packet(prog, pkt, sizeof(pkt), &r0), BPFRT_OK); \
+		assert_int_equal((int32_t)r0, want);                                     \
+	} while (0)
+		RUN(p[3], 20);
+		assert_int_equal(bpfrt_map_update_prog(jmp3, 0, NULL), 0);
+		RUN(p[3], 21);
+		assert_int_equal(bpfrt_map_update_prog(jmp3, 1, NULL), 0);
+		RUN(p[3], 22);
+		assert_int_equal(bpfrt_map_update_prog(jmp3, 2, NULL), 0);
+		RUN(p[3], 3);
+		/* refill in reverse: each refill changes the answer at once */
+		assert_int_equal(bpfrt_map_update_prog(jmp3, 2, p[0]), 0);
+		RUN(p[3], 20);
+		assert_int_equal(bpfrt_map_update_prog(jmp3, 1, p[1]), 0);
+		RUN(p[3], 21);
+		assert_int_equal(bpfrt_map_update_prog(jmp3, 0, p[2]), 0);
+		RUN(p[3], 22);
+		/* two keys: 1 on a non-zero first byte, 2 otherwise */
+		RUN(p[4], 20);
+		pkt[0] = 1;
+		RUN(p[4], 21);
+		assert_int_equal(bpfrt_map_update_prog(jmp3, 1, NULL), 0);
+		RUN(p[4], 4);
+#undef RUN
+		struct bpfrt_stats st;
+		bpfrt_prog_stats(p[3], &st);
+		assert_int_equal(st.tail_calls_direct, 3);
+		bpfrt_prog_stats(p[4], &st);
+		assert_int_equal(st.tail_calls_direct, 0); /* two keys: indirect */
+		for (int i = 0; i < 5; i++)
+			bpfrt_prog_free(p[i]);
+		bpfrt_obj_free(obj);
+		bpfrt_vm_free(vm);
+	}
 }
 
 /*
@@ -978,6 +1041,7 @@ int main(void)
 		cmocka_unit_test(rodata_frozen_at_load),
 		cmocka_unit_test(array_lookup_inlined),
 		cmocka_unit_test(tail_calls),
+		cmocka_unit_test(tail_call_sites),
 		cmocka_unit_test(tail_call_stress),
 		cmocka_unit_test(array_lookup_keys),
 		cmocka_unit_test(corpus_loader_cases),
