@@ -97,6 +97,39 @@ int bench_tailcall(bool quick, const char *path)
 	}
 	if (jit_tc > 0 && k_tc > 0)
 		printf("  ratio bpfrt jit / kernel per tail call: %.2f\n", jit_tc / k_tc);
+	/* a slot update with N direct sites pointing at it (N copies of direct0) */
+	printf("  prog_array update (replace slot 0), direct sites re-patched:\n");
+	for (int n = 1; n <= 100; n *= 10) {
+		bpfrt_vm *vm = bpfrt_vm_new();
+		bpfrt_obj *obj;
+		if (bpfrt_obj_open(vm, path, &obj) != BPFRT_OK) {
+			bpfrt_vm_free(vm);
+			break;
+		}
+		struct bpfrt_load_opts o = { .sz = sizeof(o), .engine = BPFRT_ENGINE_JIT };
+		bpfrt_prog *t[2], *d[100];
+		int ok = bpfrt_obj_load_prog(obj, "t0", &o, &t[0]) == BPFRT_OK &&
+			 bpfrt_obj_load_prog(obj, "t1", &o, &t[1]) == BPFRT_OK;
+		int loaded = 0;
+		for (; ok && loaded < n; loaded++)
+			ok = bpfrt_obj_load_prog(obj, "direct0", &o, &d[loaded]) == BPFRT_OK;
+		bpfrt_map *jmp = bpfrt_obj_map_by_name(obj, "jmp");
+		if (ok && jmp) {
+			unsigned updates = quick ? 200 : 2000;
+			double t0 = now_ns();
+			for (unsigned i = 0; i < updates; i++)
+				bpfrt_map_update_prog(jmp, 0, t[i & 1]);
+			printf("    %3d sites: %8.2f us per update\n", n, (now_ns() - t0) / updates / 1e3);
+		}
+		for (int i = 0; i < loaded; i++)
+			bpfrt_prog_free(d[i]);
+		if (ok) {
+			bpfrt_prog_free(t[0]);
+			bpfrt_prog_free(t[1]);
+		}
+		bpfrt_obj_free(obj);
+		bpfrt_vm_free(vm);
+	}
 	bpf_object__close(kobj);
 	return 0;
 }

@@ -1050,6 +1050,35 @@ void bpfrt_pokes_detach(bpfrt_prog *prog)
 	}
 }
 
+/* A program out of a prog_array: its last reference goes after a grace period
+ * (every run that could still be in it, or jump to it, has ended). */
+struct prog_later {
+	struct rcu_head rcu;
+	bpfrt_prog *prog;
+};
+
+static void prog_later_cb(struct rcu_head *h)
+{
+	struct prog_later *l = caa_container_of(h, struct prog_later, rcu);
+	bpfrt_prog_unref(l->prog);
+	free(l);
+}
+
+static void prog_unref_later(bpfrt_prog *p)
+{
+	if (!p)
+		return;
+	rcu_join();
+	struct prog_later *l = malloc(sizeof(*l));
+	if (!l) { /* no memory for the callback: wait here */
+		urcu_memb_synchronize_rcu();
+		bpfrt_prog_unref(p);
+		return;
+	}
+	l->prog = p;
+	urcu_memb_call_rcu(&l->rcu, prog_later_cb);
+}
+
 int bpfrt_map_update_prog(bpfrt_map *m, uint32_t index, bpfrt_prog *prog)
 {
 	if (!m || m->type != BPF_MAP_TYPE_PROG_ARRAY)
@@ -1070,30 +1099,30 @@ int bpfrt_map_update_prog(bpfrt_map *m, uint32_t index, bpfrt_prog *prog)
 	pthread_mutex_lock(&m->poke_lock);
 	bpfrt_prog *old = __atomic_exchange_n((bpfrt_prog **)&m->ptrs[index], prog, __ATOMIC_ACQ_REL);
 	uintptr_t t = poke_target(prog);
-	bool synced = false;
-	for (struct bpfrt_poke *k = m->pokes; k; k = k->next) {
-		if (k->key != index)
-			continue;
-		if (t) { /* install (C -> D -> B) or replace (B -> B'): the target first */
-			bpfrt_poke_write(k->rw_b, k->rx_b, t);
-			sync_cores();
-			bpfrt_poke_write(k->rw_a, k->rx_a, k->cont);
-		} else { /* remove (B -> D): the bypass first; B goes after the grace period */
-			bpfrt_poke_write(k->rw_a, k->rx_a, k->out);
+	bool any = false;
+	/* install (C -> D -> B) or replace (B -> B'): every target first, then
+	 * (every core seeing them) every bypass opens.  remove (B -> D): the
+	 * bypasses close; B keeps its jump: no thread reaches it past a closed
+	 * bypass, one already past finds its target alive until the grace period
+	 * ends, and an install rewrites B before it opens the bypass. */
+	for (struct bpfrt_poke *k = m->pokes; k; k = k->next)
+		if (k->key == index) {
+			any = true;
+			if (t)
+				bpfrt_poke_write(k->rw_b, k->rx_b, t);
+			else
+				bpfrt_poke_write(k->rw_a, k->rx_a, k->out);
 		}
+	if (any && t) {
 		sync_cores();
-	}
-	if (old) {
-		rcu_join();
-		urcu_memb_synchronize_rcu(); /* no run can still be jumping into it */
-		synced = true;
-	}
-	if (!t && synced) /* (D -> C) */
 		for (struct bpfrt_poke *k = m->pokes; k; k = k->next)
 			if (k->key == index)
-				bpfrt_poke_write(k->rw_b, k->rx_b, 0);
+				bpfrt_poke_write(k->rw_a, k->rx_a, k->cont);
+	}
+	if (any)
+		sync_cores();
 	pthread_mutex_unlock(&m->poke_lock);
-	bpfrt_prog_unref(old);
+	prog_unref_later(old);
 	return 0;
 }
 
