@@ -3,7 +3,7 @@
 #   make             build/libbpfrt.a, build/libbpfrt.so, build/bpfrt
 #   make check       every test (installs missing packages first)
 #   make bench       the benchmarks
-#   make fuzz        run a libFuzzer target (FUZZER=load|jit, FUZZ_TIME seconds, default 600)
+#   make fuzz        run a libFuzzer target (FUZZER=load|jit|elf|verify, FUZZ_TIME seconds, default 600)
 #   make deps        install the Debian packages we need
 #   make install     PREFIX=/usr/local DESTDIR=
 #   make SAN=address|undefined|thread|address,undefined ...   in build/san-NAME
@@ -131,7 +131,7 @@ check: $(BUILD)/.deps-ok
 bench: all $(BENCH_BIN) $(BPF_OBJ)
 	BPFRT_MAPBENCH=$(BUILD)/bpf/mapbench.o BPFRT_TAILBENCH=$(BUILD)/bpf/tailcall.o $(BENCH_BIN)
 
-# make fuzz FUZZER=load|jit FUZZ_TIME=seconds: new inputs go to build/fuzz/corpus-NAME
+# make fuzz FUZZER=load|jit|elf|verify FUZZ_TIME=seconds: new inputs go to build/fuzz/corpus-NAME
 FUZZER ?= load
 fuzz: $(BUILD)/.deps-ok
 	@mkdir -p build/fuzz/corpus-$(FUZZER)
