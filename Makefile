@@ -57,6 +57,8 @@ KVP_DIR := $(CORPUS)/kernel-verifier/progs
 KVT += $(patsubst $(KVP_DIR)/%.c,$(BUILD)/kverifier/%.o,$(wildcard $(KVP_DIR)/verifier_*.c))
 
 .PHONY: all check bench fuzz deps install clean tests verifier-cases check-build
+# keep intermediate files (objects of pattern chains, converted test copies)
+.SECONDARY:
 all: $(BUILD)/libbpfrt.a $(BUILD)/libbpfrt.so $(BUILD)/bpfrt
 
 $(BUILD)/%.o: %.c
