@@ -1060,6 +1060,9 @@ struct prog_later {
 static void prog_later_cb(struct rcu_head *h)
 {
 	struct prog_later *l = caa_container_of(h, struct prog_later, rcu);
+	GP_ACQUIRE(&rcu_tsan_sync); /* the runs that could be in it have ended */
+	GP_ACQUIRE(l);
+	GP_ACQUIRE(l->prog);
 	bpfrt_prog_unref(l->prog);
 	free(l);
 }
@@ -1076,6 +1079,8 @@ static void prog_unref_later(bpfrt_prog *p)
 		return;
 	}
 	l->prog = p;
+	GP_RELEASE(l);
+	GP_RELEASE(p); /* what this thread did to it, for the callback's thread */
 	urcu_memb_call_rcu(&l->rcu, prog_later_cb);
 }
 

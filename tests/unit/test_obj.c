@@ -748,7 +748,7 @@ static void tail_call_sites(void **state)
  */
 struct stress_arg {
 	bpfrt_prog *entry, *direct; /* an indirect and a direct (patched) tail call */
-	volatile bool stop;
+	bool stop;
 	unsigned long runs, bad;
 };
 
@@ -756,7 +756,7 @@ static void *stress_runner(void *arg)
 {
 	struct stress_arg *a = arg;
 	uint8_t pkt[64] = { 0 };
-	for (unsigned long i = 0; !a->stop; i++) {
+	for (unsigned long i = 0; !__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE); i++) {
 		uint64_t r0 = 0;
 		if (bpfrt_prog_run_packet(i & 1 ? a->direct : a->entry, pkt, sizeof(pkt), &r0) != BPFRT_OK ||
 		    (r0 != 10 && r0 != 11 && r0 != 100))
@@ -795,7 +795,7 @@ static void tail_call_stress(void **state)
 			if (k % 3 == 0)
 				assert_int_equal(bpfrt_map_update_prog(jmp, 0, NULL), 0);
 		}
-		a.stop = true;
+		__atomic_store_n(&a.stop, true, __ATOMIC_RELEASE);
 		for (int i = 0; i < 2; i++)
 			pthread_join(th[i], NULL);
 		assert_true(a.runs > 0);
