@@ -9,7 +9,8 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-__u32 self_runs = 0, loop_runs = 0, hops = 0;
+__u32 self_runs = 0, loop_runs = 0, hops = 0, ind_runs = 0;
+volatile __u32 zero = 0; /* a key the verifier cannot know: indirect tail calls */
 
 SEC("tc") int t0(struct __sk_buff *skb) { return 10; }
 SEC("tc") int t1(struct __sk_buff *skb) { return 11; }
@@ -17,15 +18,16 @@ SEC("tc") int t2(struct __sk_buff *skb);
 SEC("tc") int self(struct __sk_buff *skb);
 SEC("tc") int loopy(struct __sk_buff *skb);
 SEC("tc") int deep(struct __sk_buff *skb);
+SEC("tc") int self_ind(struct __sk_buff *skb);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
-	__uint(max_entries, 8);
+	__uint(max_entries, 10);
 	__type(key, __u32);
 	__array(values, int(struct __sk_buff *));
 } jmp SEC(".maps") = {
 	.values = { [0] = (void *)&t0, [1] = (void *)&t1, [2] = (void *)&t2, [3] = (void *)&self,
-		    [4] = (void *)&loopy, [5] = (void *)&deep },
+		    [4] = (void *)&loopy, [5] = (void *)&deep, [8] = (void *)&self_ind },
 };
 
 /* t2 hops on to t1: tail calls chain */
@@ -36,7 +38,7 @@ SEC("tc") int t2(struct __sk_buff *skb)
 	return 12;
 }
 
-/* index from the packet's first byte: 0..2 land, 6 is empty, 9 is past the end */
+/* index from the packet's first byte: 0..2 land, 6 is empty, 12 is past the end */
 SEC("tc") int entry(struct __sk_buff *skb)
 {
 	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
@@ -52,6 +54,20 @@ SEC("tc") int self(struct __sk_buff *skb)
 	self_runs++;
 	bpf_tail_call(skb, &jmp, 3);
 	return 1;
+}
+
+/* tailcall_6: tailcall_3 through the indirect path */
+SEC("tc") int self_ind(struct __sk_buff *skb)
+{
+	ind_runs++;
+	bpf_tail_call(skb, &jmp, 8 + zero);
+	return 1;
+}
+
+SEC("tc") int start_self_ind(struct __sk_buff *skb)
+{
+	bpf_tail_call(skb, &jmp, 8 + zero);
+	return 2;
 }
 
 SEC("tc") int start_self(struct __sk_buff *skb)
