@@ -608,6 +608,99 @@ static int relocate(struct ctx *c, struct obj_prog *p, size_t sec, size_t base, 
 	return BPFRT_OK;
 }
 
+/*
+ * The .text functions the program does not reach through calls (or
+ * function references) go: libbpf appends only the subprograms a program
+ * uses, and the verifier refuses code no path reaches.  .text is cut at its
+ * function symbols; the kept functions keep their order, and every call
+ * and function reference is set to the new distance.
+ */
+static bool is_call_ref(const struct bpfrt_insn *in)
+{
+	return (in->code == 0x85 && in->src == BPF_PSEUDO_CALL) || (in->code == 0x18 && in->src == BPF_PSEUDO_FUNC);
+}
+
+static int drop_unused_text(struct ctx *c, struct obj_prog *p, size_t ts)
+{
+	size_t at = p->text_at, tn = p->n - at, n = p->n;
+	uint32_t *fid = malloc((tn ? tn : 1) * sizeof(*fid)), *newi = malloc((n + 1) * sizeof(*newi));
+	uint8_t *start = calloc(tn + 1, 1), *keep = NULL;
+	int rc = BPFRT_OK;
+	if (!fid || !newi || !start) {
+		rc = oom(c);
+		goto out;
+	}
+	start[0] = 1;
+	for (size_t i = 0; i < c->nsym; i++) {
+		GElf_Sym sym;
+		if (get_sym(c, i, &sym) && sym.st_shndx == ts && GELF_ST_TYPE(sym.st_info) == STT_FUNC &&
+		    !(sym.st_value % 8) && sym.st_value / 8 < tn)
+			start[sym.st_value / 8] = 1;
+	}
+	uint32_t nf = 0;
+	for (size_t i = 0; i < tn; i++) {
+		nf += start[i];
+		fid[i] = nf - 1;
+	}
+	if (!(keep = calloc(nf, 1))) {
+		rc = oom(c);
+		goto out;
+	}
+	/* from the program's own code, through what each kept function calls */
+	uint32_t *work = newi, top = 0; /* newi doubles as the work list for now */
+#define REACH(pc)                                                                    \
+	do {                                                                         \
+		int64_t t_ = (int64_t)(pc) + 1 + p->insns[pc].imm;                   \
+		if (t_ >= (int64_t)at && t_ < (int64_t)n && !keep[fid[t_ - at]]) {  \
+			keep[fid[t_ - at]] = 1;                                      \
+			work[top++] = fid[t_ - at];                                  \
+		}                                                                    \
+	} while (0)
+	for (size_t pc = 0; pc < at; pc++)
+		if (is_call_ref(&p->insns[pc]))
+			REACH(pc);
+	while (top) {
+		uint32_t f = work[--top];
+		for (size_t i = 0; i < tn; i++)
+			if (fid[i] == f && is_call_ref(&p->insns[at + i]))
+				REACH(at + i);
+	}
+#undef REACH
+	size_t kept = 0;
+	for (uint32_t f = 0; f < nf; f++)
+		kept += keep[f];
+	if (kept == nf)
+		goto out; /* every function is used */
+	/* new indices, then the distances, then the move */
+	uint32_t k = 0;
+	for (size_t i = 0; i < n; i++)
+		newi[i] = i < at || keep[fid[i - at]] ? k++ : UINT32_MAX;
+	newi[n] = k;
+	for (size_t i = 0; i < n; i++)
+		if (newi[i] != UINT32_MAX && is_call_ref(&p->insns[i])) {
+			int64_t t = (int64_t)i + 1 + p->insns[i].imm;
+			if (t >= 0 && t < (int64_t)n && newi[t] != UINT32_MAX)
+				p->insns[i].imm = (int32_t)((int64_t)newi[t] - (int64_t)newi[i] - 1);
+		}
+	if (!(p->text_map = malloc(tn * sizeof(*p->text_map)))) {
+		rc = oom(c);
+		goto out;
+	}
+	for (size_t i = 0; i < tn; i++)
+		p->text_map[i] = newi[at + i];
+	p->ntext_map = tn;
+	for (size_t i = 0; i < n; i++)
+		if (newi[i] != UINT32_MAX)
+			p->insns[newi[i]] = p->insns[i];
+	p->n = k;
+out:
+	free(fid);
+	free(newi);
+	free(start);
+	free(keep);
+	return rc;
+}
+
 static int link_prog(struct ctx *c, struct obj_prog *p)
 {
 	bool needs_text = false;
@@ -633,9 +726,10 @@ static int link_prog(struct ctx *c, struct obj_prog *p)
 	 * with .text in place */
 	memcpy(in, (const uint8_t *)c->sec[p->shndx].data->d_buf + p->sec_off * 8, p->n * 8);
 	p->n = at + tn;
-	if ((rc = relocate(c, p, (size_t)p->shndx, p->sec_off, at, 0, at, &needs_text)))
+	if ((rc = relocate(c, p, (size_t)p->shndx, p->sec_off, at, 0, at, &needs_text)) ||
+	    (rc = relocate(c, p, ts, 0, tn, at, at, &needs_text)))
 		return rc;
-	return relocate(c, p, ts, 0, tn, at, at, &needs_text);
+	return drop_unused_text(c, p, ts);
 }
 
 /* Maps a program references: every LDDW src 5/6. */
@@ -736,6 +830,10 @@ static int line_info(struct ctx *c)
 					if (at < p->sec_off || at - p->sec_off >= (p->text_at != SIZE_MAX ? p->text_at : p->n))
 						continue;
 					idx = (uint32_t)(at - p->sec_off);
+				} else if (p->text_map) {
+					if (at >= p->ntext_map || p->text_map[at] == UINT32_MAX)
+						continue; /* a function this program does not use */
+					idx = p->text_map[at];
 				} else {
 					if (p->text_at + at >= p->n)
 						continue;
@@ -980,6 +1078,7 @@ void bpfrt_obj_defs_free(bpfrt_obj *obj)
 		free(obj->progs[i].insns);
 		free(obj->progs[i].maps_used);
 		free(obj->progs[i].link_err);
+		free(obj->progs[i].text_map);
 		for (size_t k = 0; k < obj->progs[i].nlines; k++)
 			free(obj->progs[i].lines[k].text);
 		free(obj->progs[i].lines);

@@ -45,6 +45,8 @@ struct obj_prog {
 	int shndx;
 	char *link_err;            /* non-NULL: cannot be linked (why); loading it fails */
 	size_t text_at;            /* where .text was appended, or SIZE_MAX */
+	uint32_t *text_map;        /* .text insn -> its index here (UINT32_MAX: dropped), or NULL */
+	size_t ntext_map;
 	struct obj_line *lines;    /* .BTF.ext line info, by instruction (sorted) */
 	size_t nlines;
 };

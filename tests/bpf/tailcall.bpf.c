@@ -9,7 +9,7 @@
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
 
-__u32 self_runs = 0, loop_runs = 0, hops = 0, ind_runs = 0;
+__u32 self_runs = 0, loop_runs = 0, hops = 0, ind_runs = 0, sub_runs = 0, odd_done = 0;
 volatile __u32 zero = 0; /* a key the verifier cannot know: indirect tail calls */
 
 SEC("tc") int t0(struct __sk_buff *skb) { return 10; }
@@ -19,6 +19,7 @@ SEC("tc") int self(struct __sk_buff *skb);
 SEC("tc") int loopy(struct __sk_buff *skb);
 SEC("tc") int deep(struct __sk_buff *skb);
 SEC("tc") int self_ind(struct __sk_buff *skb);
+SEC("tc") int chain_sub(struct __sk_buff *skb);
 
 struct {
 	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
@@ -27,7 +28,7 @@ struct {
 	__array(values, int(struct __sk_buff *));
 } jmp SEC(".maps") = {
 	.values = { [0] = (void *)&t0, [1] = (void *)&t1, [2] = (void *)&t2, [3] = (void *)&self,
-		    [4] = (void *)&loopy, [5] = (void *)&deep, [8] = (void *)&self_ind },
+		    [4] = (void *)&loopy, [5] = (void *)&deep, [8] = (void *)&self_ind, [9] = (void *)&chain_sub },
 };
 
 /* t2 hops on to t1: tail calls chain */
@@ -165,6 +166,63 @@ SEC("tc") int direct7(struct __sk_buff *skb)
 {
 	bpf_tail_call(skb, &jmp, 7);
 	return 107;
+}
+
+/* tailcall_bpf2bpf_2: a bpf-to-bpf call with stack data before each tail
+ * call: the count's pointer survives the call, 33 */
+static __attribute__((noinline)) int noise(struct __sk_buff *skb)
+{
+	volatile __u64 buf[3];
+	buf[0] = skb->len;
+	buf[2] = buf[0] + 1;
+	return (int)buf[2] & 1;
+}
+
+SEC("tc") int chain_sub(struct __sk_buff *skb)
+{
+	sub_runs++;
+	int r = noise(skb);
+	bpf_tail_call(skb, &jmp, 9);
+	return r;
+}
+
+SEC("tc") int start_chain_sub(struct __sk_buff *skb)
+{
+	bpf_tail_call(skb, &jmp, 9);
+	return 5;
+}
+
+/* tailcall_bpf2bpf_3 / _6: subprograms two deep with stack data of sizes that
+ * are not multiples of 8, a tail call from the inner one; the caller's data
+ * survives and the target's answer comes back through both */
+static __attribute__((noinline)) int inner(struct __sk_buff *skb, int k)
+{
+	volatile char pad[13];
+	pad[0] = (char)k;
+	pad[12] = 1;
+	int r = sub_tail(skb, (__u32)k);
+	return r + pad[0] + pad[12];
+}
+
+static __attribute__((noinline)) int outer(struct __sk_buff *skb, int k)
+{
+	volatile char data[21];
+	data[20] = 40;
+	int r = inner(skb, k);
+	return r + data[20];
+}
+
+SEC("tc") int two_deep(struct __sk_buff *skb)
+{
+	volatile __u32 mine[3] = { 1, 2, 3 };
+	int r = outer(skb, 1); /* t1: 11 comes back to inner: 11 + 2, then outer: + 40 */
+	odd_done = mine[0] + mine[1] + mine[2];
+	return r;
+}
+
+SEC("tc") int two_deep_miss(struct __sk_buff *skb)
+{
+	return outer(skb, 7); /* empty: inner's 7 + 7 + 1, then outer's 40 */
 }
 
 char LICENSE[] SEC("license") = "GPL";
