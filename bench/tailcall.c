@@ -14,7 +14,8 @@
 
 #include "bench.h"
 
-static const char *const progs[] = { "t0", "t1", "t2", "self", "loopy", "deep", "start_self" };
+static const char *const progs[] = { "t0", "t1", "t2", "self", "loopy", "deep", "start_self", "self_ind",
+				     "start_self_ind" };
 #define NP (sizeof(progs) / sizeof(progs[0]))
 
 /* ns per run of program `name` (loaded with all of progs) on engine e */
@@ -70,33 +71,36 @@ int bench_tailcall(bool quick, const char *path)
 	bool kernel = kobj && !bpf_object__load(kobj);
 	if (!kernel)
 		printf("  (the kernel refused the object: %s)\n", strerror(errno));
-	printf("  %-12s %12s %12s %14s\n", "engine", "ns per run", "empty run", "ns/tail call");
-	double jit_tc = -1, k_tc = -1;
-	static const struct { const char *name; bpfrt_engine e; } engines[] = {
-		{ "bpfrt jit", BPFRT_ENGINE_JIT }, { "bpfrt interp", BPFRT_ENGINE_INTERP },
-	};
-	for (size_t i = 0; i < 2; i++) {
-		double chain = bpfrt_ns(path, engines[i].e, "start_self", runs);
-		double empty = bpfrt_ns(path, engines[i].e, "t0", runs);
-		if (chain < 0 || empty < 0) {
-			printf("  %-12s could not load the object\n", engines[i].name);
-			continue;
+	printf("  %-22s %12s %12s %14s\n", "engine, form", "ns per run", "empty run", "ns/tail call");
+	for (int form = 0; form < 2; form++) { /* direct: a constant key; indirect: a key from memory */
+		const char *chain_prog = form ? "start_self_ind" : "start_self", *fname = form ? "indirect" : "direct";
+		double jit_tc = -1, k_tc = -1;
+		static const struct { const char *name; bpfrt_engine e; } engines[] = {
+			{ "bpfrt jit", BPFRT_ENGINE_JIT }, { "bpfrt interp", BPFRT_ENGINE_INTERP },
+		};
+		for (size_t i = 0; i < 2; i++) {
+			double chain = bpfrt_ns(path, engines[i].e, chain_prog, runs);
+			double empty = bpfrt_ns(path, engines[i].e, "t0", runs);
+			if (chain < 0 || empty < 0) {
+				printf("  %-22s could not load the object\n", engines[i].name);
+				continue;
+			}
+			double tc = (chain - empty) / 33;
+			if (!i)
+				jit_tc = tc;
+			printf("  %-12s %-9s %12.1f %12.1f %14.2f\n", engines[i].name, fname, chain, empty, tc);
 		}
-		double tc = (chain - empty) / 33;
-		if (!i)
-			jit_tc = tc;
-		printf("  %-12s %12.1f %12.1f %14.2f\n", engines[i].name, chain, empty, tc);
-	}
-	if (kernel) {
-		double chain = kernel_ns(kobj, "start_self", runs), empty = kernel_ns(kobj, "t0", runs);
-		if (chain >= 0 && empty >= 0) {
-			k_tc = (chain - empty) / 33;
-			printf("  %-12s %12.1f %12.1f %14.2f   (jit enabled: %d)\n", "kernel", chain, empty, k_tc,
-			       kernel_jit_enabled());
+		if (kernel) {
+			double chain = kernel_ns(kobj, chain_prog, runs), empty = kernel_ns(kobj, "t0", runs);
+			if (chain >= 0 && empty >= 0) {
+				k_tc = (chain - empty) / 33;
+				printf("  %-12s %-9s %12.1f %12.1f %14.2f   (jit enabled: %d)\n", "kernel", fname, chain,
+				       empty, k_tc, kernel_jit_enabled());
+			}
 		}
+		if (jit_tc > 0 && k_tc > 0)
+			printf("  ratio bpfrt jit / kernel per %s tail call: %.2f\n", fname, jit_tc / k_tc);
 	}
-	if (jit_tc > 0 && k_tc > 0)
-		printf("  ratio bpfrt jit / kernel per tail call: %.2f\n", jit_tc / k_tc);
 	/* a slot update with N direct sites pointing at it (N copies of direct0) */
 	printf("  prog_array update (replace slot 0), direct sites re-patched:\n");
 	for (int n = 1; n <= 100; n *= 10) {
