@@ -582,7 +582,7 @@ static const char *const tc_progs[] = { "t0", "t1", "t2", "self", "loopy", "deep
 #define NTP (sizeof(tc_progs) / sizeof(tc_progs[0]))
 struct tc_result {
 	uint32_t r0[NTC];
-	uint32_t bss[NTC][8]; /* self_runs, loop_runs, hops, ind_runs, sub_runs, odd_done, zero, pad */
+	uint32_t bss[NTC][7]; /* self_runs, loop_runs, hops, ind_runs, sub_runs, odd_done, zero: the .bss */
 };
 
 static void tc_bpfrt(bpfrt_engine e, uint32_t flags, struct tc_result *res)
@@ -653,9 +653,9 @@ static void tail_calls(void **state)
 		{ BPFRT_ENGINE_INTERP, BPFRT_LOAD_SAFE }, { BPFRT_ENGINE_INTERP, 0 },
 		{ BPFRT_ENGINE_INTERP_SWITCH, 0 }, { BPFRT_ENGINE_JIT, 0 }, { BPFRT_ENGINE_JIT, BPFRT_LOAD_BLIND },
 	};
-	struct tc_result first;
+	struct tc_result first = { 0 };
 	for (size_t e = 0; e < sizeof(engines) / sizeof(engines[0]); e++) {
-		struct tc_result r;
+		struct tc_result r = { 0 };
 		tc_bpfrt(engines[e].e, engines[e].flags, &r);
 		for (size_t k = 0; k < NTC; k++)
 			if (want_r0[k] && r.r0[k] != want_r0[k])
@@ -673,7 +673,7 @@ static void tail_calls(void **state)
 			first = r;
 		assert_memory_equal(&r, &first, sizeof(r));
 	}
-	struct tc_result k;
+	struct tc_result k = { 0 };
 	if (!tc_kernel(&k))
 		skip();
 	for (size_t i = 0; i < NTC; i++)
