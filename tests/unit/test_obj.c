@@ -814,6 +814,68 @@ static void tail_call_stress(void **state)
 	}
 }
 
+/*
+ * tailcall_poke: programs with a direct site are loaded (their slots set
+ * from the array as it is then) while another thread changes the slot; every
+ * run of every freshly loaded program is one the slot allows.
+ */
+struct poke_arg {
+	bpfrt_obj *obj;
+	bpfrt_map *jmp;
+	bpfrt_prog *t[2];
+	bool stop;
+};
+
+static void *poke_updater(void *arg)
+{
+	struct poke_arg *a = arg;
+	for (unsigned k = 0; !__atomic_load_n(&a->stop, __ATOMIC_ACQUIRE); k++)
+		bpfrt_map_update_prog(a->jmp, 0, k % 3 == 2 ? NULL : a->t[k % 3]);
+	return NULL;
+}
+
+static void tail_call_poke_race(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	struct poke_arg a = { 0 };
+	if (bpfrt_obj_open(vm, obj_path("tailcall.o"), &a.obj) != BPFRT_OK)
+		fail_msg("open: %s", bpfrt_vm_errmsg(vm));
+	struct bpfrt_load_opts o = { .sz = sizeof(o), .engine = BPFRT_ENGINE_JIT };
+	assert_int_equal(bpfrt_obj_load_prog(a.obj, "t0", &o, &a.t[0]), BPFRT_OK);
+	assert_int_equal(bpfrt_obj_load_prog(a.obj, "t1", &o, &a.t[1]), BPFRT_OK);
+	a.jmp = bpfrt_obj_map_by_name(a.obj, "jmp");
+	pthread_t th;
+	pthread_create(&th, NULL, poke_updater, &a);
+	unsigned bad = 0;
+	for (int i = 0; i < 300; i++) {
+		bpfrt_prog *p;
+		assert_int_equal(bpfrt_obj_load_prog(a.obj, "direct0", &o, &p), BPFRT_OK);
+		uint8_t pkt[64] = { 0 };
+		for (int r = 0; r < 20; r++) {
+			uint64_t r0 = 0;
+			if (bpfrt_prog_run_packet(p, pkt, sizeof(pkt), &r0) != BPFRT_OK || (r0 != 10 && r0 != 11 && r0 != 100))
+				bad++;
+		}
+		bpfrt_prog_free(p);
+	}
+	__atomic_store_n(&a.stop, true, __ATOMIC_RELEASE);
+	pthread_join(th, NULL);
+	assert_int_equal(bad, 0);
+	/* the slot as the updater left it, and a program loaded now, agree */
+	bpfrt_prog *p, *now = bpfrt_map_prog_at(a.jmp, 0);
+	assert_int_equal(bpfrt_obj_load_prog(a.obj, "direct0", &o, &p), BPFRT_OK);
+	uint8_t pkt[64] = { 0 };
+	uint64_t r0 = 0;
+	assert_int_equal(bpfrt_prog_run_packet(p, pkt, sizeof(pkt), &r0), BPFRT_OK);
+	assert_int_equal(r0, now == a.t[0] ? 10 : now == a.t[1] ? 11 : 100);
+	bpfrt_prog_free(p);
+	bpfrt_prog_free(a.t[0]);
+	bpfrt_prog_free(a.t[1]);
+	bpfrt_obj_free(a.obj);
+	bpfrt_vm_free(vm);
+}
+
 /* The inlined lookup against the helper (safe mode) for keys in range and
  * past the end, with a 24-byte value (a stride that is no power of two). */
 static void array_lookup_keys(void **state)
@@ -1048,6 +1110,7 @@ int main(void)
 		cmocka_unit_test(tail_calls),
 		cmocka_unit_test(tail_call_sites),
 		cmocka_unit_test(tail_call_stress),
+		cmocka_unit_test(tail_call_poke_race),
 		cmocka_unit_test(array_lookup_keys),
 		cmocka_unit_test(corpus_loader_cases),
 		cmocka_unit_test(malformed),
