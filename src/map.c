@@ -630,9 +630,14 @@ void *bpfrt_map_lookup_prog(struct bpfrt_map *m, const void *key)
 		struct hnode *n = hfind(m, key);
 		if (!n)
 			return NULL;
-		if (is_lru(m->type))
-			__atomic_store_n(&n->used, __atomic_add_fetch(&m->clock, 1, __ATOMIC_RELAXED),
-					 __ATOMIC_RELAXED);
+		if (is_lru(m->type)) {
+			/* a lookup stamps the element with the clock as it is (updates
+			 * advance it): no shared write per lookup, and none to the
+			 * element once it carries this stamp (the kernel sets a ref bit) */
+			uint64_t now = __atomic_load_n(&m->clock, __ATOMIC_RELAXED);
+			if (__atomic_load_n(&n->used, __ATOMIC_RELAXED) != now)
+				__atomic_store_n(&n->used, now, __ATOMIC_RELAXED);
+		}
 		uint8_t *v = hvalue(m, n);
 		if (m->type == BPF_MAP_TYPE_HASH_OF_MAPS)
 			return *(void **)v;

@@ -105,6 +105,25 @@ static void lru_evicts(void **state)
 	bpfrt_map_put(m);
 }
 
+/* A program's lookup makes an element recent: it outlives older ones. */
+static void lru_lookup_keeps(void **state)
+{
+	(void)state;
+	struct bpfrt_map *m = mk(BPF_MAP_TYPE_LRU_HASH, 4, 4, 8);
+	for (uint32_t k = 0; k < 8; k++)
+		assert_int_equal(bpfrt_map_update(m, &k, &k, BPF_ANY), 0);
+	uint32_t zero = 0, out;
+	bpfrt_rcu_enter();
+	assert_non_null(bpfrt_map_lookup_prog(m, &zero));
+	bpfrt_rcu_exit();
+	for (uint32_t k = 8; k < 12; k++) /* four evictions: of the least recently used */
+		assert_int_equal(bpfrt_map_update(m, &k, &k, BPF_ANY), 0);
+	assert_int_equal(bpfrt_map_lookup(m, &zero, &out), 0);
+	uint32_t one = 1;
+	assert_int_equal(bpfrt_map_lookup(m, &one, &out), -ENOENT);
+	bpfrt_map_put(m);
+}
+
 static void percpu_values(void **state)
 {
 	(void)state;
@@ -274,6 +293,7 @@ int main(void)
 		cmocka_unit_test(array_semantics),
 		cmocka_unit_test(hash_semantics),
 		cmocka_unit_test(lru_evicts),
+		cmocka_unit_test(lru_lookup_keeps),
 		cmocka_unit_test(percpu_values),
 		cmocka_unit_test(stress_hash),
 		cmocka_unit_test(prog_array_slots),
