@@ -446,7 +446,32 @@ static const struct jfunc *func_of(const struct jctx *c, size_t pc)
 	return &c->fn[c->fn_of[pc]];
 }
 
-static const struct jfunc *func_of(const struct jctx *c, size_t pc);
+/* Both kinds of tail call: rax = the count's pointer; out when the count
+ * is spent. */
+static size_t emit_tail_count_check(struct jctx *c, const struct jfunc *fn)
+{
+	struct x86_buf *b = &c->b;
+	emit_load(b, 8, false, RAX, RBP, fn->tcc);                          /* rax = the count's pointer */
+	emit3(b, 0x83, 0x38, BPFRT_MAX_TAIL_CALLS);                         /* cmp dword [rax], MAX */
+	return fwd_jcc(b, CC_AE);
+}
+
+/* Both kinds, once the target is known: count the call, hand the callee the
+ * count (its value from the main frame, which holds it; the pointer from a
+ * subprogram) and ctx where entries take it, and drop this frame; the jump
+ * to the target follows. */
+static void emit_tail_unwind(struct jctx *c, size_t pc, const struct jfunc *fn)
+{
+	struct x86_buf *b = &c->b;
+	emit2(b, 0xff, 0x00);                                               /* inc dword [rax] */
+	if (c->fn_of[pc] == 0)
+		emit_load(b, 4, false, RAX, RAX, 0);
+	if (R(1) != RDI)
+		emit_mov_rr(b, true, RDI, R(1));
+	for (int i = fn->nsaved - 1; i >= 0; i--)
+		emit_pop(b, fn->saved[i]);
+	emit_mov_rr(b, true, RSP, RBP);                                     /* this frame is gone */
+}
 
 /* A tail call the verifier proved direct (map and key constant): the count
  * check, then slot A (bypass), then the count, the unwinding and slot B
@@ -455,21 +480,12 @@ static void emit_tail_call_direct(struct jctx *c, size_t pc, int32_t site)
 {
 	struct x86_buf *b = &c->b;
 	const struct jfunc *fn = func_of(c, pc);
-	emit_load(b, 8, false, RAX, RBP, fn->tcc);                          /* rax = the count's pointer */
-	emit3(b, 0x83, 0x38, BPFRT_MAX_TAIL_CALLS);                         /* cmp dword [rax], MAX */
-	size_t out = fwd_jcc(b, CC_AE);
+	size_t out = emit_tail_count_check(c, fn);
 	emit1(b, 0xe9);                                                     /* jmp slot A */
 	uint32_t pos_a = (uint32_t)b->len;
 	emit4(b, 0);
 	uint32_t cont = (uint32_t)b->len;
-	emit2(b, 0xff, 0x00);                                               /* inc dword [rax] */
-	if (c->fn_of[pc] == 0)
-		emit_load(b, 4, false, RAX, RAX, 0);
-	if (R(1) != RDI)
-		emit_mov_rr(b, true, RDI, R(1));
-	for (int i = fn->nsaved - 1; i >= 0; i--)
-		emit_pop(b, fn->saved[i]);
-	emit_mov_rr(b, true, RSP, RBP);
+	emit_tail_unwind(c, pc, fn);
 	emit1(b, 0xe9);                                                     /* jmp slot B */
 	uint32_t pos_b = (uint32_t)b->len;
 	emit4(b, 0);
@@ -497,9 +513,7 @@ static void emit_tail_call(struct jctx *c, size_t pc)
 	emit_load(b, 4, false, RAX, R11, offsetof(struct bpfrt_map, max_entries));
 	emit_alu_rr(b, false, X_CMP, R9, RAX);
 	size_t out1 = fwd_jcc(b, CC_AE);                                    /* index >= max_entries */
-	emit_load(b, 8, false, RAX, RBP, fn->tcc);                          /* rax = the count's pointer */
-	emit3(b, 0x83, 0x38, BPFRT_MAX_TAIL_CALLS);                         /* cmp dword [rax], MAX */
-	size_t out2 = fwd_jcc(b, CC_AE);
+	size_t out2 = emit_tail_count_check(c, fn);
 	emit_load(b, 8, false, R11, R11, offsetof(struct bpfrt_map, ptrs));
 	emit4(b, 0xcb1c8b4f);                                               /* mov r11, [r11 + r9*8] */
 	emit_test_rr(b, true, R11, R11);
@@ -507,14 +521,7 @@ static void emit_tail_call(struct jctx *c, size_t pc)
 	emit_load(b, 8, false, R11, R11, offsetof(struct bpfrt_prog, tail_entry));
 	emit_test_rr(b, true, R11, R11);
 	size_t out4 = fwd_jcc(b, CC_E);                                     /* not JITed */
-	emit2(b, 0xff, 0x00);                                               /* inc dword [rax] */
-	if (c->fn_of[pc] == 0) /* this frame holds the count: pass its value */
-		emit_load(b, 4, false, RAX, RAX, 0);
-	if (R(1) != RDI)
-		emit_mov_rr(b, true, RDI, R(1));                            /* ctx, where entries take it */
-	for (int i = fn->nsaved - 1; i >= 0; i--)
-		emit_pop(b, fn->saved[i]);
-	emit_mov_rr(b, true, RSP, RBP);                                     /* this frame is gone */
+	emit_tail_unwind(c, pc, fn);
 	emit3(b, 0x41, 0xff, 0xe3);                                         /* jmp r11 */
 	fwd_here(b, out1);
 	fwd_here(b, out2);
@@ -1130,8 +1137,7 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 	if (!jit)
 		return bpfrt_err_set(err, rc, "out of memory");
 	make_reg_map(opts->permute, c->reg, &c->permuted_args);
-	for (size_t pc = 0; pc < c->n; pc++)
-		c->tail_calls |= c->in[pc].code == BPFRT_OP_CALL && c->in[pc].imm == BPF_FUNC_tail_call;
+	c->tail_calls = prog->tail_calls;
 	size_t nsites = prog->ntail_sites;
 	if (nsites) {
 		c->site_of = malloc(c->n * sizeof(*c->site_of));
@@ -1244,7 +1250,6 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 		goto fail;
 	}
 	jit->entry = (bpfrt_jit_fn)(void *)(jit->mem.rx + c->fn[0].entry);
-	prog->tail_entry = jit->mem.rx + c->fn[0].entry + TAIL_CALL_OFFSET;
 	free(c->site_of);
 	free(c->site_ofs);
 	c->site_of = NULL;
@@ -1274,6 +1279,7 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 	free(c->jend);
 	free(c->epi1);
 	prog->jit = jit;
+	prog->tail_entry = (uint8_t *)(void *)jit->entry + TAIL_CALL_OFFSET;
 	bpfrt_pokes_attach(prog); /* the slots follow the prog_arrays from now on */
 	return BPFRT_OK;
 fail:

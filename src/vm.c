@@ -13,6 +13,7 @@
 #include "map.h"
 #include "verifier.h"
 
+#include <linux/bpf.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <time.h>
@@ -409,7 +410,7 @@ int bpfrt_prog_load_verified(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_
 	}
 	bpfrt_verify_result_free(&vr);
 	for (size_t i = 0; rc == BPFRT_OK && i < p->nx; i++)
-		p->tail_calls |= p->dec[i].code == BPFRT_OP_CALL && p->dec[i].imm == 12 /* BPF_FUNC_tail_call */;
+		p->tail_calls |= p->dec[i].code == BPFRT_OP_CALL && p->dec[i].imm == BPF_FUNC_tail_call;
 	uint64_t t2 = now_ns();
 	if (rc == BPFRT_OK && p->engine == BPFRT_ENGINE_JIT) {
 		struct bpfrt_jit_opts jo = { .permute = o.jit_permute & 0xffff,
