@@ -157,6 +157,18 @@ static int legacy_maps(struct ctx *c, int shndx)
 
 /* Legacy map-in-map definitions: inner_map_idx → the inner map, counting the
  * legacy definitions by section, then offset (the order samples/bpf loads them) */
+/* The rank of legacy definition x among the object's legacy definitions */
+static int64_t legacy_rank(const bpfrt_obj *o, const struct obj_mapdef *x)
+{
+	int64_t before = 0;
+	for (size_t k = 0; k < o->nmaps; k++) {
+		const struct obj_mapdef *y = &o->maps[k];
+		before += y->kind == MAPDEF_LEGACY &&
+			  (y->shndx < x->shndx || (y->shndx == x->shndx && y->sec_off < x->sec_off));
+	}
+	return before;
+}
+
 static int legacy_inner_maps(struct ctx *c)
 {
 	bpfrt_obj *o = c->obj;
@@ -165,19 +177,9 @@ static int legacy_inner_maps(struct ctx *c)
 		if (m->legacy_inner < 0)
 			continue;
 		int found = -1;
-		for (size_t j = 0; j < o->nmaps && found < 0; j++) {
-			const struct obj_mapdef *x = &o->maps[j];
-			if (x->kind != MAPDEF_LEGACY)
-				continue;
-			int64_t before = 0; /* legacy definitions ahead of x */
-			for (size_t k = 0; k < o->nmaps; k++) {
-				const struct obj_mapdef *y = &o->maps[k];
-				before += y->kind == MAPDEF_LEGACY &&
-					  (y->shndx < x->shndx || (y->shndx == x->shndx && y->sec_off < x->sec_off));
-			}
-			if (before == m->legacy_inner)
+		for (size_t j = 0; j < o->nmaps && found < 0; j++)
+			if (o->maps[j].kind == MAPDEF_LEGACY && legacy_rank(o, &o->maps[j]) == m->legacy_inner)
 				found = (int)j;
-		}
 		if (found < 0 || found == (int)i)
 			return fail(c, "map %s: inner_map_idx %" PRId64 " names no other map of the object", m->name,
 				    m->legacy_inner);
@@ -625,6 +627,7 @@ static int drop_unused_text(struct ctx *c, struct obj_prog *p, size_t ts)
 	size_t at = p->text_at, tn = p->n - at, n = p->n;
 	uint32_t *fid = malloc((tn ? tn : 1) * sizeof(*fid)), *newi = malloc((n + 1) * sizeof(*newi));
 	uint8_t *start = calloc(tn + 1, 1), *keep = NULL;
+	size_t *fbeg = NULL; /* function f is .text[fbeg[f], fbeg[f + 1]) */
 	int rc = BPFRT_OK;
 	if (!fid || !newi || !start) {
 		rc = oom(c);
@@ -642,10 +645,14 @@ static int drop_unused_text(struct ctx *c, struct obj_prog *p, size_t ts)
 		nf += start[i];
 		fid[i] = nf - 1;
 	}
-	if (!(keep = calloc(nf, 1))) {
+	if (!(keep = calloc(nf, 1)) || !(fbeg = malloc((nf + 1) * sizeof(*fbeg)))) {
 		rc = oom(c);
 		goto out;
 	}
+	for (size_t i = 0, f = 0; i < tn; i++)
+		if (start[i])
+			fbeg[f++] = i;
+	fbeg[nf] = tn;
 	/* from the program's own code, through what each kept function calls */
 	uint32_t *work = newi, top = 0; /* newi doubles as the work list for now */
 #define REACH(pc)                                                                    \
@@ -661,8 +668,8 @@ static int drop_unused_text(struct ctx *c, struct obj_prog *p, size_t ts)
 			REACH(pc);
 	while (top) {
 		uint32_t f = work[--top];
-		for (size_t i = 0; i < tn; i++)
-			if (fid[i] == f && is_call_ref(&p->insns[at + i]))
+		for (size_t i = fbeg[f]; i < fbeg[f + 1]; i++)
+			if (is_call_ref(&p->insns[at + i]))
 				REACH(at + i);
 	}
 #undef REACH
@@ -698,6 +705,7 @@ out:
 	free(newi);
 	free(start);
 	free(keep);
+	free(fbeg);
 	return rc;
 }
 
