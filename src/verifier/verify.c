@@ -512,6 +512,13 @@ static bool known_non_null(uint8_t t)
 	       t == T_TCP_SOCK || t == T_BTF_ID;
 }
 
+/* A branch the compared values decided (one side not walked): they must be precise */
+static int mark_compared(struct vf_env *e, const struct bpfrt_insn *in, const struct bpfrt_form *f)
+{
+	int rc = vf_mark_precise(e, in->dst);
+	return (rc || f->shape != SHAPE_JCC_X) ? rc : vf_mark_precise(e, in->src);
+}
+
 static int do_jcc(struct vf_env *e, const struct bpfrt_insn *in, enum bpfrt_op op, uint32_t pc)
 {
 	const struct bpfrt_form *f = &bpfrt_forms[op];
@@ -536,8 +543,7 @@ static int do_jcc(struct vf_env *e, const struct bpfrt_insn *in, enum bpfrt_op o
 		if (taken < 0 && f->shape == SHAPE_JCC_X && in->dst == in->src && jop != 0x40)
 			taken = jop == 0x10 || jop == 0x30 || jop == 0x70 || jop == 0xb0 || jop == 0xd0;
 		if (taken >= 0) { /* the other side is not walked: these values decided it */
-			if ((rc = vf_mark_precise(e, in->dst)) ||
-			    (f->shape == SHAPE_JCC_X && (rc = vf_mark_precise(e, in->src))))
+			if ((rc = mark_compared(e, in, f)))
 				return rc;
 			e->insn = taken ? target : pc + 1;
 			return BPFRT_OK;
@@ -551,8 +557,7 @@ static int do_jcc(struct vf_env *e, const struct bpfrt_insn *in, enum bpfrt_op o
 		bool ok_t = vrange_refine(oa, ob, jop, is64, true);
 		bool ok_f = vrange_refine(a, b, jop, is64, false);
 		/* a side is impossible: decided by these values (marking reads only type and id) */
-		if ((!ok_t || !ok_f) && ((rc = vf_mark_precise(e, in->dst)) ||
-					 (f->shape == SHAPE_JCC_X && (rc = vf_mark_precise(e, in->src)))))
+		if ((!ok_t || !ok_f) && (rc = mark_compared(e, in, f)))
 			return rc;
 		if (ok_t) {
 			struct vstate *save = e->cur;
