@@ -79,9 +79,7 @@ static int size_arg(struct vf_env *e, const struct vhelper *h, int regno, bool z
 	if (r->type != T_SCALAR)
 		return vf_reject(e, "%s type=%s expected=scalar (the size of %s)", vf_regname(regno),
 				 vtype_name(r->type, r->flags), vf_regname(m->mem_reg));
-	int prc = vf_mark_precise(e, regno);
-	if (prc)
-		return prc;
+	vf_mark_precise(e, regno);
 	if (r->smin < 0)
 		return vf_reject(e, "%s min value is negative, either use unsigned or 'var &= const' (%s size)",
 				 vf_regname(regno), h->name);
@@ -151,16 +149,13 @@ static int check_arg(struct vf_env *e, const struct vhelper *h, int regno, uint8
 		return BPFRT_OK;
 	case A_SIZE: case A_SIZE0:
 		return size_arg(e, h, regno, kind == A_SIZE0, m);
-	case A_ALLOC_SIZE0: {
-		int prc = vf_mark_precise(e, regno);
-		if (prc)
-			return prc;
+	case A_ALLOC_SIZE0:
+		vf_mark_precise(e, regno);
 		WANT(vreg_is_const(r), "a known constant size");
 		if (r->var.value > VF_BIG)
 			return vf_reject(e, "%s: size %" PRIu64 " is too large (%s)", vf_regname(regno), r->var.value, h->name);
 		m->alloc_size = (int64_t)r->var.value;
 		return BPFRT_OK;
-	}
 	case A_CTX_NULL:
 		if (r->type == T_SCALAR && vreg_is_const(r) && !r->var.value)
 			return BPFRT_OK;
@@ -369,9 +364,7 @@ int vf_helper_call(struct vf_env *e, const struct bpfrt_insn *insn)
 		if (m.map < 0 || e->in->maps[m.map].type != BPF_MAP_TYPE_PROG_ARRAY)
 			return vf_reject(e, "bpf_tail_call needs a prog_array map");
 		struct vreg *k = vf_reg(e, 3);
-		int prc = vf_mark_precise(e, 3); /* the key decides a direct tail call */
-		if (prc)
-			return prc;
+		vf_mark_precise(e, 3); /* the key decides a direct tail call */
 		m.key_const = vreg_is_const(k);
 		m.key = k->var.value;
 		e->sub[f->subprog].has_tail_call = true;
@@ -384,9 +377,8 @@ int vf_helper_call(struct vf_env *e, const struct bpfrt_insn *insn)
 		uint32_t key, frameno, k;
 		int kind = stack_const_key(e, vf_reg(e, 2), &key, &frameno, &k);
 		if (kind && key < e->in->maps[m.map].max_entries) {
-			int prc = kind == 2 ? vf_mark_precise_slot(e, frameno, k) : BPFRT_OK;
-			if (prc)
-				return prc;
+			if (kind == 2)
+				vf_mark_precise_slot(e, frameno, k);
 			never_null = true;
 			m.key_const = true;
 			m.key = key;
@@ -530,9 +522,8 @@ int vf_return(struct vf_env *e, bool *done)
 		 * return one where its type does not check the value */
 		if (r0->type != T_SCALAR && (e->in->platform != VF_PLATFORM_LINUX || !e->in->prog_type || pt->ret_range))
 			return vf_reject(e, "R0 leaks addr as return value (%s)", vtype_name(r0->type, r0->flags));
-		int prc = pt->ret_range ? vf_mark_precise(e, 0) : BPFRT_OK;
-		if (prc)
-			return prc;
+		if (pt->ret_range)
+			vf_mark_precise(e, 0);
 		if (pt->ret_range && (r0->smin < pt->ret_min || r0->smax > pt->ret_max))
 			return vf_reject(e, "At program exit the register R0 has smin=%" PRId64 " smax=%" PRId64
 					 " should have been in [%" PRId64 ", %" PRId64 "]", r0->smin, r0->smax,
@@ -556,9 +547,7 @@ int vf_return(struct vf_env *e, bool *done)
 	}
 	struct vframe *caller = st->frame[st->curframe - 1];
 	if (f->callback) {
-		int prc = vf_mark_precise(e, 0);
-		if (prc)
-			return prc;
+		vf_mark_precise(e, 0);
 		if (r0->type != T_SCALAR || r0->smin < 0 || r0->smax > 1)
 			return vf_reject(e, "callback return value must be 0 or 1 (R0 smin=%" PRId64 " smax=%" PRId64 ")",
 					 r0->smin, r0->smax);

@@ -238,7 +238,7 @@ static void set_in(struct vstate *st, struct marks *m)
 
 /* Follows marks m backward from the end of st's history (skipping the last
  * `skip` entries: the instruction doing the check). */
-static int backtrack(struct vf_env *e, struct vstate *st, struct marks m, uint32_t skip)
+static void backtrack(struct vf_env *e, struct vstate *st, struct marks m, uint32_t skip)
 {
 	struct vstate *cp = st;
 	uint32_t frame = st->curframe;
@@ -248,30 +248,30 @@ static int backtrack(struct vf_env *e, struct vstate *st, struct marks m, uint32
 		for (uint32_t i = n; i-- > 0 && (m.regs || m.slots);)
 			if (back_one(e, cp->hist[i], frame, &m) == BT_GIVE_UP) {
 				mark_all(cp->parent);
-				return BPFRT_OK;
+				return;
 			}
 		if (!(m.regs || m.slots))
-			return BPFRT_OK;
+			return;
 		cp = cp->parent;
 		if (!cp)
-			return BPFRT_OK; /* the entry: r1 ctx, r10 fp, nothing else set */
+			return; /* the entry: r1 ctx, r10 fp, nothing else set */
 		if (cp->curframe != frame) {
 			mark_all(cp);
-			return BPFRT_OK;
+			return;
 		}
 		if (cp->all_precise)
-			return BPFRT_OK;
+			return;
 		set_in(cp, &m);
 		if (!(m.regs || m.slots))
-			return BPFRT_OK;
+			return;
 	}
 }
 
-int vf_mark_precise(struct vf_env *e, int regno)
+void vf_mark_precise(struct vf_env *e, int regno)
 {
 	struct vreg *r = vf_reg(e, regno);
 	if (r->type != T_SCALAR || regno >= 10)
-		return BPFRT_OK;
+		return;
 	struct marks m = { (uint16_t)(1u << regno), 0 };
 	/* linked copies (same id) were refined together */
 	if (r->id) {
@@ -280,30 +280,26 @@ int vf_mark_precise(struct vf_env *e, int regno)
 			if (f->regs[i].type == T_SCALAR && f->regs[i].id == r->id)
 				m.regs |= (uint16_t)(1u << i);
 	}
-	return backtrack(e, e->cur, m, 1);
+	backtrack(e, e->cur, m, 1);
 }
 
-int vf_mark_precise_slot(struct vf_env *e, uint32_t frameno, uint32_t k)
+void vf_mark_precise_slot(struct vf_env *e, uint32_t frameno, uint32_t k)
 {
 	if (frameno != e->cur->curframe || k >= 64) { /* a caller's slot: not followed */
 		mark_all(e->cur);
-		return BPFRT_OK;
+		return;
 	}
 	struct vframe *f = e->cur->frame[frameno];
 	if (k < f->nslots && f->slot[k].spill.type == T_SCALAR)
 		f->slot[k].spill.precise = 1;
-	return backtrack(e, e->cur, (struct marks){ 0, 1ull << k }, 1);
+	backtrack(e, e->cur, (struct marks){ 0, 1ull << k }, 1);
 }
 
-int vf_propagate_precision(struct vf_env *e, const struct vstate *old)
+void vf_propagate_precision(struct vf_env *e, const struct vstate *old)
 {
-	if (old->all_precise) {
+	if (old->all_precise || old->curframe != e->cur->curframe) {
 		mark_all(e->cur->parent);
-		return BPFRT_OK;
-	}
-	if (old->curframe != e->cur->curframe) {
-		mark_all(e->cur->parent);
-		return BPFRT_OK;
+		return;
 	}
 	/* callers' frames: their precise values must stay so too */
 	for (uint32_t i = 0; i < old->curframe; i++) {
@@ -311,7 +307,7 @@ int vf_propagate_precision(struct vf_env *e, const struct vstate *old)
 		for (int r = 0; r < 10; r++)
 			if (f->regs[r].type == T_SCALAR && f->regs[r].precise) {
 				mark_all(e->cur->parent);
-				return BPFRT_OK;
+				return;
 			}
 	}
 	const struct vframe *f = old->frame[old->curframe];
@@ -324,6 +320,6 @@ int vf_propagate_precision(struct vf_env *e, const struct vstate *old)
 		    f->slot[k].spill.precise)
 			m.slots |= 1ull << k;
 	if (!m.regs && !m.slots)
-		return BPFRT_OK;
-	return backtrack(e, e->cur, m, 0);
+		return;
+	backtrack(e, e->cur, m, 0);
 }

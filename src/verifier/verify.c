@@ -217,8 +217,8 @@ static int visit(struct vf_env *e, uint32_t pc)
 			e->pruned++;
 			/* what the old state's walk read and needed precise, cur's ancestors need too */
 			vf_propagate_liveness(e, x->st);
-			int rc = vf_propagate_precision(e, x->st);
-			return rc < 0 ? rc : 1;
+			vf_propagate_precision(e, x->st);
+			return 1;
 		}
 		x->miss++;
 		if (x->miss > x->hits * 3 + 32) { /* rarely useful: drop it */
@@ -329,9 +329,8 @@ static int ptr_alu(struct vf_env *e, const struct bpfrt_insn *in, struct vreg *d
 	if (!dp && op == 0x10)
 		return vf_reject(e, "%s tried to subtract pointer from scalar", vf_regname(in->dst));
 	/* the scalar becomes part of the pointer: its value matters */
-	int prc = BPF_SRC(in->code) == BPF_X ? vf_mark_precise(e, dp ? in->src : in->dst) : BPFRT_OK;
-	if (prc)
-		return prc;
+	if (BPF_SRC(in->code) == BPF_X)
+		vf_mark_precise(e, dp ? in->src : in->dst);
 	struct vreg ptr = dp ? *d : *s, off = dp ? *s : *d;
 	if (ptr.type == T_STACK && op == 0x10) /* the kernel's rule: stack offsets only grow by adding */
 		return vf_reject(e, "%s subtraction from stack pointer prohibited", vf_regname(in->dst));
@@ -513,10 +512,11 @@ static bool known_non_null(uint8_t t)
 }
 
 /* A branch the compared values decided (one side not walked): they must be precise */
-static int mark_compared(struct vf_env *e, const struct bpfrt_insn *in, const struct bpfrt_form *f)
+static void mark_compared(struct vf_env *e, const struct bpfrt_insn *in, const struct bpfrt_form *f)
 {
-	int rc = vf_mark_precise(e, in->dst);
-	return (rc || f->shape != SHAPE_JCC_X) ? rc : vf_mark_precise(e, in->src);
+	vf_mark_precise(e, in->dst);
+	if (f->shape == SHAPE_JCC_X)
+		vf_mark_precise(e, in->src);
 }
 
 static int do_jcc(struct vf_env *e, const struct bpfrt_insn *in, enum bpfrt_op op, uint32_t pc)
@@ -543,8 +543,7 @@ static int do_jcc(struct vf_env *e, const struct bpfrt_insn *in, enum bpfrt_op o
 		if (taken < 0 && f->shape == SHAPE_JCC_X && in->dst == in->src && jop != 0x40)
 			taken = jop == 0x10 || jop == 0x30 || jop == 0x70 || jop == 0xb0 || jop == 0xd0;
 		if (taken >= 0) { /* the other side is not walked: these values decided it */
-			if ((rc = mark_compared(e, in, f)))
-				return rc;
+			mark_compared(e, in, f);
 			e->insn = taken ? target : pc + 1;
 			return BPFRT_OK;
 		}
@@ -557,8 +556,8 @@ static int do_jcc(struct vf_env *e, const struct bpfrt_insn *in, enum bpfrt_op o
 		bool ok_t = vrange_refine(oa, ob, jop, is64, true);
 		bool ok_f = vrange_refine(a, b, jop, is64, false);
 		/* a side is impossible: decided by these values (marking reads only type and id) */
-		if ((!ok_t || !ok_f) && (rc = mark_compared(e, in, f)))
-			return rc;
+		if (!ok_t || !ok_f)
+			mark_compared(e, in, f);
 		if (ok_t) {
 			struct vstate *save = e->cur;
 			e->cur = other;

@@ -412,10 +412,11 @@ BPFRT_HIDDEN bool vf_hist_push(struct vstate *st, uint32_t pc);
 BPFRT_HIDDEN void vf_hist_note_stack(struct vstate *st, uint32_t frameno, uint32_t slot);
 /* ... accessed memory that is not a stack */
 BPFRT_HIDDEN void vf_hist_note_nostack(struct vstate *st);
-BPFRT_HIDDEN int vf_mark_precise(struct vf_env *e, int regno);
+/* regno of the current frame is precise, back along the walked path (allocates nothing: cannot fail) */
+BPFRT_HIDDEN void vf_mark_precise(struct vf_env *e, int regno);
 /* ... and stack slot k of frame frameno (the walk's current state) */
-BPFRT_HIDDEN int vf_mark_precise_slot(struct vf_env *e, uint32_t frameno, uint32_t k);
-BPFRT_HIDDEN int vf_propagate_precision(struct vf_env *e, const struct vstate *old);
+BPFRT_HIDDEN void vf_mark_precise_slot(struct vf_env *e, uint32_t frameno, uint32_t k);
+BPFRT_HIDDEN void vf_propagate_precision(struct vf_env *e, const struct vstate *old);
 
 /* cfg.c */
 BPFRT_HIDDEN int vf_cfg(struct vf_env *e);
