@@ -31,7 +31,7 @@ LDLIBS  := -lbpf -lelf -lurcu-cds -lurcu-memb -lurcu-common -lZydis -lpthread -l
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
 LIB_SRC := src/insn.c src/validate.c src/interp.c src/jit_x86.c src/jit_mem.c src/jit_dump.c src/patch.c src/rewrite.c src/elf.c src/obj.c src/progtype.c src/map.c src/ringbuf.c src/ctx.c src/asm.c src/disasm.c \
-	src/helpers.c src/vm.c $(wildcard src/verifier/*.c)
+	src/helpers.c src/vm.c src/tpoke.c src/reloc.c src/sym.c src/tramp.c $(wildcard src/verifier/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(BUILD)/cli/main.o $(BUILD)/tools/datafile.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)
@@ -44,7 +44,7 @@ BENCH_BIN := $(BUILD)/bench/bench
 BPF_SRC := $(wildcard tests/bpf/*.bpf.c)
 BPF_OBJ := $(BPF_SRC:tests/bpf/%.bpf.c=$(BUILD)/bpf/%.o)
 BPF_CC ?= clang-19
-BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -I/usr/include/$(shell gcc -print-multiarch 2>/dev/null)
+BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -I/usr/include/$(shell gcc -print-multiarch 2>/dev/null)
 # the shared corpus: the kernel's verifier tests are converted from it at build time
 CORPUS ?= $(or $(BPFRT_CORPUS),../shared/corpus)
 KV_DIR := $(CORPUS)/kernel-verifier/verifier
@@ -86,7 +86,8 @@ $(BUILD)/tests/run_%: $(BUILD)/tests/run_%.o $(BUILD)/tests/testutil.o $(BUILD)/
 $(BUILD)/tests/fuzz_%_replay: $(BUILD)/fuzz/fuzz_%.o $(BUILD)/fuzz/replay.o $(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 $(BUILD)/bench/bench: $(BUILD)/bench/bench.o $(BUILD)/bench/jit.o $(BUILD)/bench/patch.o \
-		$(BUILD)/bench/maps.o $(BUILD)/bench/verify.o $(BUILD)/bench/tailcall.o $(BUILD)/tests/kload.o \
+		$(BUILD)/bench/maps.o $(BUILD)/bench/verify.o $(BUILD)/bench/tailcall.o $(BUILD)/bench/trace.o \
+		$(BUILD)/tests/kload.o \
 		$(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
@@ -131,7 +132,8 @@ check: $(BUILD)/.deps-ok
 	@BUILD=$(BUILD) BPFRT_BPF_OBJS=$(BUILD)/bpf tests/run-all.sh
 
 bench: all $(BENCH_BIN) $(BPF_OBJ)
-	BPFRT_MAPBENCH=$(BUILD)/bpf/mapbench.o BPFRT_TAILBENCH=$(BUILD)/bpf/tailcall.o $(BENCH_BIN)
+	BPFRT_MAPBENCH=$(BUILD)/bpf/mapbench.o BPFRT_TAILBENCH=$(BUILD)/bpf/tailcall.o \
+		BPFRT_TRACEBENCH=$(BUILD)/bpf/trace.o $(BENCH_BIN)
 
 # make fuzz FUZZER=load|jit|elf|verify FUZZ_TIME=seconds: new inputs go to build/fuzz/corpus-NAME
 FUZZER ?= load

@@ -7,7 +7,7 @@
  * says).  The machine is shared and noisy: each figure is the best of 5
  * rounds, and the rounds of all engines are interleaved.
  *
- *   bench [--quick] [interp|jit|maps|patch]
+ *   bench [--quick] [interp|jit|maps|patch|verify|tailcall|trace]
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -158,6 +158,9 @@ int main(int argc, char **argv)
 		return 1;
 	if ((!only || !strcmp(only, "tailcall")) &&
 	    bench_tailcall(quick, getenv("BPFRT_TAILBENCH") ? getenv("BPFRT_TAILBENCH") : "build/bpf/tailcall.o"))
+		return 1;
+	if ((!only || !strcmp(only, "trace")) &&
+	    bench_trace(quick, getenv("BPFRT_TRACEBENCH") ? getenv("BPFRT_TRACEBENCH") : "build/bpf/trace.o"))
 		return 1;
 	return 0;
 }

@@ -16,4 +16,5 @@ int bench_patch(bool quick);
 int bench_maps(bool quick, const char *objpath);
 int bench_verify(bool quick);
 int bench_tailcall(bool quick, const char *objpath);
+int bench_trace(bool quick, const char *objpath);
 #endif

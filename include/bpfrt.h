@@ -53,6 +53,7 @@ typedef enum bpfrt_status {
 	BPFRT_ENOTSUP = -6,   /* valid input that this build cannot handle */
 	BPFRT_EASM = -7,      /* assembler error (message names the line) */
 	BPFRT_EEXIST = -8,    /* already registered */
+	BPFRT_E2BIG = -9,     /* over a limit */
 	BPFRT_EINTERNAL = -100 /* a bug in bpfrt: please report it */
 } bpfrt_status;
 
@@ -382,6 +383,60 @@ BPFRT_API int bpfrt_prog_run_packet(bpfrt_prog *prog, void *pkt, size_t len, uin
 /* The program type (enum bpf_prog_type) of a program loaded from an object
  * (0, unspec, for raw instructions). */
 BPFRT_API uint32_t bpfrt_prog_type(const bpfrt_prog *prog);
+
+/* ------------------------------------------------------------ tracing ---- */
+
+/*
+ * fentry / fexit / fmod_ret: a tracing program (SEC("fentry/FUNC"),
+ * SEC("fexit/FUNC"), SEC("fmod_ret/FUNC")) attached to a function of this
+ * process, with the kernel's semantics and context: ctx[0..nargs) are the
+ * arguments (u64 each), ctx[nargs] the return value (fexit; fmod_ret sees
+ * the previous fmod_ret's), bpf_get_func_arg / _ret / _arg_cnt / _ip work.
+ * fentry programs run before the function; fmod_ret programs next, and the
+ * first that returns non-zero replaces the function's return value: the
+ * function and the other fmod_ret programs are skipped; fexit programs run
+ * after it.  Pointers among the arguments are plain numbers to a program:
+ * read through them with bpf_probe_read_user.
+ *
+ * The function is patched at its entry (a 5-byte nop reserved by
+ * -fpatchable-function-entry=5 or -mfentry -mnop-mcount, else its first
+ * instructions are moved aside; both while other threads run it).  Up to 38
+ * programs per function; every attach and detach rebuilds its trampoline.
+ * A program that calls a function it traces is skipped there (a recursion
+ * miss).  The attachment holds a reference to the program.
+ */
+typedef struct bpfrt_link bpfrt_link;
+enum bpfrt_attach_kind {
+	BPFRT_ATTACH_AUTO = 0,     /* from the program's section name */
+	BPFRT_ATTACH_FENTRY = 1,
+	BPFRT_ATTACH_FEXIT = 2,
+	BPFRT_ATTACH_FMOD_RET = 3
+};
+#define BPFRT_NARGS_UNKNOWN (-1)
+#define BPFRT_ATTACH_NO_FP (1u << 0) /* the function takes and returns nothing in vector
+				      * registers: they are not saved around programs */
+struct bpfrt_attach_opts {
+	size_t sz;
+	int kind;              /* enum bpfrt_attach_kind */
+	int nargs;             /* the function's argument slots (0..12; a struct of 9-16
+				* bytes takes two), or BPFRT_NARGS_UNKNOWN: fentry then
+				* sees the 6 argument registers; fexit/fmod_ret refuse */
+	uint32_t flags;        /* BPFRT_ATTACH_* */
+};
+/* Attaches prog to the function at func.  opts NULL: kind from the section,
+ * nargs unknown.  Errors on prog. */
+BPFRT_API int bpfrt_prog_attach(bpfrt_prog *prog, void *func, const struct bpfrt_attach_opts *opts,
+				bpfrt_link **out);
+/* ... to the function named `symbol` (NULL: the one its section names), in
+ * the executable or a loaded library (their symbol tables, static functions
+ * included). */
+BPFRT_API int bpfrt_prog_attach_symbol(bpfrt_prog *prog, const char *symbol,
+				       const struct bpfrt_attach_opts *opts, bpfrt_link **out);
+/* Detaches and frees the link; the function runs unpatched once its last
+ * link goes.  Threads inside the trampoline finish with the old one. */
+BPFRT_API int bpfrt_link_detach(bpfrt_link *link);
+/* Runs of prog skipped by the recursion guard. */
+BPFRT_API uint64_t bpfrt_prog_recursion_misses(const bpfrt_prog *prog);
 
 /* ------------------------------------------------ assembler / disasm ---- */
 

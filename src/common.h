@@ -21,6 +21,11 @@
 
 /* Internal symbols are hidden from the shared library. */
 #define BPFRT_HIDDEN __attribute__((visibility("hidden")))
+/* Thread-local data of the hot paths: initial-exec, so that an access is
+ * one fs-relative instruction, not a __tls_get_addr call, in the shared
+ * library too (it needs static TLS: linked or preloaded, or dlopen'ed
+ * within glibc's surplus). */
+#define BPFRT_TLS __thread __attribute__((tls_model("initial-exec")))
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
 #define likely(x)   __builtin_expect(!!(x), 1)

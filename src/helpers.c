@@ -319,6 +319,44 @@ static uint64_t h_tail_call(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint
 	return 0;
 }
 
+/* Tracing contexts (tramp.c's frame): ctx[-1] the argument count, ctx[-2]
+ * the function's address, ctx[-3] whether ctx[nargs] holds a return value. */
+/* 173: u64 bpf_get_func_ip(ctx) */
+static uint64_t h_get_func_ip(uint64_t ctx, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
+{
+	(void)b; (void)c; (void)d; (void)e;
+	return ((const uint64_t *)(uintptr_t)ctx)[-2];
+}
+
+/* 183: long bpf_get_func_arg(ctx, n, *value) */
+static uint64_t h_get_func_arg(uint64_t ctx, uint64_t n, uint64_t value, uint64_t d, uint64_t e)
+{
+	(void)d; (void)e;
+	const uint64_t *c = (const uint64_t *)(uintptr_t)ctx;
+	if (n >= c[-1])
+		return (uint64_t)-EINVAL; /* *value untouched, as the kernel's */
+	*(uint64_t *)(uintptr_t)value = c[n];
+	return 0;
+}
+
+/* 184: long bpf_get_func_ret(ctx, *value): fexit and fmod_ret only */
+static uint64_t h_get_func_ret(uint64_t ctx, uint64_t value, uint64_t c3, uint64_t d, uint64_t e)
+{
+	(void)c3; (void)d; (void)e;
+	const uint64_t *c = (const uint64_t *)(uintptr_t)ctx;
+	if (!c[-3])
+		return (uint64_t)-EOPNOTSUPP;
+	*(uint64_t *)(uintptr_t)value = c[c[-1]];
+	return 0;
+}
+
+/* 185: u64 bpf_get_func_arg_cnt(ctx) */
+static uint64_t h_get_func_arg_cnt(uint64_t ctx, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
+{
+	(void)b; (void)c; (void)d; (void)e;
+	return ((const uint64_t *)(uintptr_t)ctx)[-1];
+}
+
 int bpfrt_helpers_register_defaults(bpfrt_vm *vm)
 {
 	static const struct {
@@ -356,6 +394,10 @@ int bpfrt_helpers_register_defaults(bpfrt_vm *vm)
 		{ 7, "bpf_get_prandom_u32", h_get_prandom_u32, 0, 0, 0, { 0 }, { 0 } },
 		{ 8, "bpf_get_smp_processor_id", h_get_smp_processor_id, 0, 1, 0, { 0 }, { 0 } },
 		{ BPF_FUNC_tail_call, "bpf_tail_call", h_tail_call, 0, 0, 0, { 0 }, { 0 } },
+		{ BPF_FUNC_get_func_ip, "bpf_get_func_ip", h_get_func_ip, 0, 0, 0, { 0 }, { 0 } },
+		{ BPF_FUNC_get_func_arg, "bpf_get_func_arg", h_get_func_arg, 0, 0, 0, { 0 }, { 0 } },
+		{ BPF_FUNC_get_func_ret, "bpf_get_func_ret", h_get_func_ret, 0, 0, 0, { 0 }, { 0 } },
+		{ BPF_FUNC_get_func_arg_cnt, "bpf_get_func_arg_cnt", h_get_func_arg_cnt, 0, 0, 0, { 0 }, { 0 } },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(defaults); i++) {
 		int rc = bpfrt_vm_register_helper(vm, defaults[i].id, defaults[i].name,

@@ -96,6 +96,10 @@ struct bpfrt_prog {
 	bool needs_rcu;                    /* runs are RCU read-side sections (it uses maps) */
 	bool needs_cpu_slot;               /* runs own a per-CPU slot */
 	uint32_t type;                     /* enum bpf_prog_type (objects) */
+	char *sec;                         /* its ELF section (objects), or NULL */
+	uint64_t misses;                   /* tracing: runs skipped by the recursion guard */
+	uint8_t tramp_slot;                /* tracing: its recursion-guard slot, */
+	bool tramp_slot_set;               /*   once attached */
 	bool verified;                     /* the verifier accepted it: */
 	bool ctx_ptrs;                     /*   its context holds pointers bpfrt must supply */
 	uint32_t ctx_need;                 /*   runs give it at least this many context bytes */
@@ -136,7 +140,7 @@ static inline size_t bpfrt_orig_pc(const struct bpfrt_prog *p, size_t pc)
 }
 
 /* The program this thread is running (helpers that need their context). */
-BPFRT_HIDDEN extern __thread struct bpfrt_prog *bpfrt_current;
+BPFRT_HIDDEN extern BPFRT_TLS struct bpfrt_prog *bpfrt_current;
 
 /* vm.c: program references (the owner's; prog_array slots') */
 BPFRT_HIDDEN void bpfrt_prog_ref(bpfrt_prog *p);

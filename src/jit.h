@@ -15,6 +15,7 @@ struct bpfrt_jit_mem {
 	void *pack;
 };
 BPFRT_HIDDEN int bpfrt_jit_mem_alloc(size_t size, struct bpfrt_jit_mem *out);
+BPFRT_HIDDEN int bpfrt_jit_mem_alloc_near(size_t size, uintptr_t near, struct bpfrt_jit_mem *out);
 BPFRT_HIDDEN int bpfrt_jit_mem_seal(struct bpfrt_jit_mem *m);
 BPFRT_HIDDEN void bpfrt_jit_mem_free(struct bpfrt_jit_mem *m);
 /* Can a rel32 from anywhere in the code window reach target? */

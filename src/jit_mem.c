@@ -35,6 +35,7 @@ struct pack {
 	size_t used_chunks;
 	bool shared;        /* a pack of small programs, with a bitmap */
 	bool busy;          /* a dedicated pack in use */
+	bool near;          /* placed near some code, outside the window */
 	uint64_t *filled;   /* pages written with int3 (a bit each) */
 	uint64_t bitmap[CHUNKS / 64];
 };
@@ -93,8 +94,35 @@ bool bpfrt_jit_mem_reaches(uintptr_t target)
 	       bpfrt_jit_mem_in_reach((uintptr_t)w + WINDOW_SIZE, target);
 }
 
-/* A new pack of `size` bytes (a multiple of PACK_SIZE), filled with int3. */
-static struct pack *pack_new(size_t size, bool shared)
+/* Maps a pack's executable view at `at` (NULL: anywhere), its writable
+ * view anywhere; false if the kernel placed it elsewhere or refused. */
+static bool pack_map(struct pack *pk, uint8_t *at, bool fixed)
+{
+	int flags = MAP_SHARED | (fixed ? MAP_FIXED : at ? MAP_FIXED_NOREPLACE : 0);
+	void *rx = mmap(at, pk->size, PROT_READ | PROT_EXEC, flags, mem.fd, mem.file_used);
+	if (rx == MAP_FAILED)
+		return false;
+	if (at && rx != at) {
+		munmap(rx, pk->size);
+		return false;
+	}
+	void *rw = mmap(NULL, pk->size, PROT_READ | PROT_WRITE, MAP_SHARED, mem.fd, mem.file_used);
+	if (rw == MAP_FAILED) {
+		if (fixed) /* give the window space back as reserved */
+			mmap(at, pk->size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
+			     -1, 0);
+		else
+			munmap(rx, pk->size);
+		return false;
+	}
+	pk->rx = rx;
+	pk->rw = rw;
+	return true;
+}
+
+/* A new pack of `size` bytes (a multiple of PACK_SIZE), filled with int3;
+ * near != 0: within rel32 reach of that address (trampolines, stubs). */
+static struct pack *pack_new(size_t size, bool shared, uintptr_t near)
 {
 	struct pack *pk = calloc(1, sizeof(*pk));
 	if (!pk)
@@ -106,32 +134,60 @@ static struct pack *pack_new(size_t size, bool shared)
 		free(pk);
 		return NULL;
 	}
-	if (mem.have_memfd && mem.window && mem.window_used + size <= WINDOW_SIZE &&
-	    ftruncate(mem.fd, mem.file_used + (off_t)size) == 0) {
-		uint8_t *at = mem.window + mem.window_used;
-		void *rx = mmap(at, size, PROT_READ | PROT_EXEC, MAP_SHARED | MAP_FIXED, mem.fd,
-				mem.file_used);
-		void *rw = rx == MAP_FAILED ? MAP_FAILED :
-			   mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, mem.fd, mem.file_used);
-		if (rx != MAP_FAILED && rw != MAP_FAILED) {
-			pk->rx = rx;
-			pk->rw = rw;
+	/* int3 is written where programs are placed (and back where they are
+	 * freed): the rest of a pack stays untouched, unbacked */
+	if (mem.have_memfd && ftruncate(mem.fd, mem.file_used + (off_t)size) == 0) {
+		bool window_ok = mem.window && mem.window_used + size <= WINDOW_SIZE &&
+				 (!near || (bpfrt_jit_mem_in_reach((uintptr_t)mem.window + mem.window_used, near) &&
+					    bpfrt_jit_mem_in_reach((uintptr_t)mem.window + mem.window_used + size, near)));
+		if (window_ok && pack_map(pk, mem.window + mem.window_used, true)) {
 			mem.window_used += size;
 			mem.file_used += (off_t)size;
-			/* int3 is written where programs are placed (and back where they
-			 * are freed): the rest of a pack stays untouched, unbacked */
 			return pk;
 		}
-		if (rx != MAP_FAILED) /* give the window space back as reserved */
-			mmap(at, size, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_FIXED,
-			     -1, 0);
+		/* near an address the window does not reach: below it, then above */
+		uintptr_t base = near & ~((uintptr_t)PACK_SIZE - 1);
+		for (int i = 1; near && i <= 64; i++) {
+			for (int dir = -1; dir <= 1; dir += 2) {
+				uintptr_t want = base + (uintptr_t)((intptr_t)dir * i * (intptr_t)(16u << 20));
+				if (!bpfrt_jit_mem_in_reach(want, near) || !bpfrt_jit_mem_in_reach(want + size, near))
+					continue;
+				if (pack_map(pk, (uint8_t *)want, false)) {
+					pk->near = true;
+					mem.file_used += (off_t)size;
+					return pk;
+				}
+			}
+		}
 	}
 	free(pk->filled);
 	free(pk);
 	return NULL;
 }
 
+static int mem_alloc(size_t size, uintptr_t near, struct bpfrt_jit_mem *out);
+
 int bpfrt_jit_mem_alloc(size_t size, struct bpfrt_jit_mem *out)
+{
+	return mem_alloc(size, 0, out);
+}
+
+/* Within rel32 reach of `near` (a traced function), or BPFRT_ENOMEM. */
+int bpfrt_jit_mem_alloc_near(size_t size, uintptr_t near, struct bpfrt_jit_mem *out)
+{
+	return mem_alloc(size, near, out);
+}
+
+/* Whether a pack serves an allocation near `near` (0: in the window). */
+static bool pack_reaches(const struct pack *pk, uintptr_t near)
+{
+	if (!near)
+		return !pk->near;
+	return bpfrt_jit_mem_in_reach((uintptr_t)pk->rx, near) &&
+	       bpfrt_jit_mem_in_reach((uintptr_t)pk->rx + pk->size, near);
+}
+
+static int mem_alloc(size_t size, uintptr_t near, struct bpfrt_jit_mem *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (size == 0)
@@ -144,7 +200,7 @@ int bpfrt_jit_mem_alloc(size_t size, struct bpfrt_jit_mem *out)
 	if (chunks <= CHUNKS / 2) {
 		/* first fit in an existing shared pack */
 		for (pk = mem.packs; pk; pk = pk->next) {
-			if (!pk->shared || pk->used_chunks + chunks > CHUNKS)
+			if (!pk->shared || pk->used_chunks + chunks > CHUNKS || !pack_reaches(pk, near))
 				continue;
 			size_t run = 0;
 			for (size_t c = 0; c < CHUNKS; c++) {
@@ -158,19 +214,23 @@ int bpfrt_jit_mem_alloc(size_t size, struct bpfrt_jit_mem *out)
 				}
 			}
 		}
-		pk = pack_new(PACK_SIZE, true);
+		pk = pack_new(PACK_SIZE, true, near);
 		first = 0;
 	} else {
 		size_t sz = (size + PACK_SIZE - 1) / PACK_SIZE * PACK_SIZE;
 		for (pk = mem.packs; pk; pk = pk->next)
-			if (!pk->shared && !pk->busy && pk->size >= sz)
+			if (!pk->shared && !pk->busy && pk->size >= sz && pack_reaches(pk, near))
 				break;
 		if (pk) {
 			pk->busy = true;
 			goto found;
 		}
-		if ((pk = pack_new(sz, false)))
+		if ((pk = pack_new(sz, false, near)))
 			pk->busy = true;
+	}
+	if (!pk && near) {
+		pthread_mutex_unlock(&mem.lock);
+		return BPFRT_ENOMEM;
 	}
 	if (!pk) {
 		pthread_mutex_unlock(&mem.lock);

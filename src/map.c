@@ -56,7 +56,7 @@ static char rcu_tsan_sync; /* read-side exits release it; frees acquire it */
 
 /* ------------------------------------------------------------------ RCU */
 
-static __thread bool rcu_registered;
+static BPFRT_TLS bool rcu_registered;
 static pthread_key_t rcu_key;
 static pthread_once_t rcu_once = PTHREAD_ONCE_INIT;
 
@@ -108,8 +108,8 @@ void bpfrt_rcu_exit(void)
 static uint32_t ncpus;
 static uint8_t *slot_busy;
 static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
-static __thread int32_t my_slot = -1;
-static __thread int slot_depth;
+static BPFRT_TLS int32_t my_slot = -1;
+static BPFRT_TLS int slot_depth;
 
 static void cpu_init(void)
 {
@@ -1070,6 +1070,23 @@ static void prog_later_cb(struct rcu_head *h)
 	GP_ACQUIRE(l->prog);
 	bpfrt_prog_unref(l->prog);
 	free(l);
+}
+
+bool bpfrt_maps_need_rcu(struct bpfrt_map *const *maps, size_t n)
+{
+	for (size_t i = 0; i < n; i++) {
+		switch (maps[i]->type) {
+		case BPF_MAP_TYPE_ARRAY:
+		case BPF_MAP_TYPE_PERCPU_ARRAY:
+		case BPF_MAP_TYPE_RINGBUF:
+		case BPF_MAP_TYPE_QUEUE:
+		case BPF_MAP_TYPE_STACK:
+			break;
+		default:
+			return true;
+		}
+	}
+	return false;
 }
 
 static void prog_unref_later(bpfrt_prog *p)

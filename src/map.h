@@ -55,6 +55,10 @@ BPFRT_HIDDEN int bpfrt_map_create(uint32_t type, uint32_t key_size, uint32_t val
 				  uint32_t max_entries, uint32_t flags, const char *name,
 				  struct bpfrt_map **out, struct bpfrt_err *err);
 BPFRT_HIDDEN void bpfrt_map_put(struct bpfrt_map *m);
+/* Whether runs of a program using these maps must be RCU read-side
+ * sections: some map frees what a run may hold (hash elements, inner maps,
+ * prog_array programs); arrays, global data, ring buffers, queues do not. */
+BPFRT_HIDDEN bool bpfrt_maps_need_rcu(struct bpfrt_map *const *maps, size_t n);
 
 /* Program side (inside an RCU read-side section): the value, or NULL. */
 BPFRT_HIDDEN void *bpfrt_map_lookup_prog(struct bpfrt_map *m, const void *key);

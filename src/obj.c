@@ -220,8 +220,9 @@ int bpfrt_obj_load_prog(bpfrt_obj *obj, const char *name, const struct bpfrt_loa
 		pr->nmaps = nmaps;
 		pr->regions = regions;
 		pr->nregions = nregions;
-		pr->needs_rcu = nmaps > 0;
+		pr->needs_rcu = bpfrt_maps_need_rcu(maps, nmaps);
 		pr->type = p->type;
+		pr->sec = p->sec ? strdup(p->sec) : NULL;
 		pr->verified = !trusted;
 		pr->ctx_ptrs = vr.ctx_ptrs;
 		pr->ctx_need = vr.ctx_max;

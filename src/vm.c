@@ -125,6 +125,7 @@ const char *bpfrt_status_str(int status)
 	case BPFRT_ENOTSUP: return "not supported";
 	case BPFRT_EASM: return "assembler error";
 	case BPFRT_EEXIST: return "already exists";
+	case BPFRT_E2BIG: return "over a limit";
 	case BPFRT_EINTERNAL: return "internal error";
 	}
 	return "unknown status";
@@ -280,6 +281,7 @@ static void prog_destroy(bpfrt_prog *prog)
 	free(prog->sub_depth);
 	free(prog->dec);
 	free(prog->name);
+	free(prog->sec);
 	pthread_mutex_destroy(&prog->lock);
 	free(prog);
 }
@@ -465,7 +467,7 @@ BPFRT_HIDDEN void bpfrt_cpu_slot_give(void);
 /* A run (bpfrt_run): an RCU read-side section when the program uses maps (values its
  * lookups return stay valid until the run ends), owning a per-CPU slot
  * when it uses per-CPU data (map.c explains). */
-__thread struct bpfrt_prog *bpfrt_current;
+BPFRT_TLS struct bpfrt_prog *bpfrt_current;
 
 int bpfrt_run(bpfrt_prog *prog, uint64_t r1, uint64_t r2, const struct bpfrt_region *r,
 	      const struct bpfrt_region *extra, uint64_t *r0)

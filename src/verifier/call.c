@@ -162,7 +162,10 @@ static int check_arg(struct vf_env *e, const struct vhelper *h, int regno, uint8
 		/* fall through */
 	case A_CTX:
 		WANT(r->type == T_CTX, "ctx");
-		e->ctx_max = e->pt->ctx_size; /* the helper may read all of it, */
+		/* the helper may read all of it (a tracing context's helpers read
+		 * only the frame's own count, ip and the slots it bounds) */
+		if (e->pt->type != BPF_PROG_TYPE_TRACING)
+			e->ctx_max = e->pt->ctx_size;
 		for (const struct vctx_field *f = e->pt->fields; f && f->size; f++)
 			e->ctx_ptr_read |= f->kind != CF_SCALAR && f->kind != CF_CTX_NONE; /* pointers too */
 		if (r->off || !tnum_is_const(r->var) || r->var.value)
