@@ -42,7 +42,8 @@ TOOL_BIN := $(BUILD)/tests/run_conformance $(BUILD)/tests/run_data $(BUILD)/test
 	$(FUZZERS:%=$(BUILD)/tests/fuzz_%_replay)
 BENCH_BIN := $(BUILD)/bench/bench
 BPF_SRC := $(wildcard tests/bpf/*.bpf.c)
-BPF_OBJ := $(BPF_SRC:tests/bpf/%.bpf.c=$(BUILD)/bpf/%.o)
+BPF_OBJ := $(BPF_SRC:tests/bpf/%.bpf.c=$(BUILD)/bpf/%.o) \
+	$(patsubst examples/%.bpf.c,$(BUILD)/examples/%.o,$(wildcard examples/*.bpf.c))
 BPF_CC ?= clang-19
 BPF_CFLAGS := -O2 -g -target bpf -mcpu=v3 -D__TARGET_ARCH_x86 -I/usr/include/$(shell gcc -print-multiarch 2>/dev/null)
 # the shared corpus: the kernel's verifier tests are converted from it at build time
@@ -59,7 +60,7 @@ KVT += $(patsubst $(KVP_DIR)/%.c,$(BUILD)/kverifier/%.o,$(wildcard $(KVP_DIR)/ve
 .PHONY: all check bench fuzz deps install clean tests verifier-cases check-build
 # keep intermediate files (objects of pattern chains, converted test copies)
 .SECONDARY:
-all: $(BUILD)/libbpfrt.a $(BUILD)/libbpfrt.so $(BUILD)/bpfrt
+all: $(BUILD)/libbpfrt.a $(BUILD)/libbpfrt.so $(BUILD)/bpfrt $(BUILD)/libbpfrt-agent.so
 
 $(BUILD)/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -72,6 +73,11 @@ $(BUILD)/libbpfrt.a: $(LIB_OBJ)
 SOMAJOR := $(shell sed -n 's/^\#define BPFRT_VERSION_MAJOR //p' include/bpfrt.h)
 $(BUILD)/libbpfrt.so: $(LIB_OBJ)
 	$(CC) -shared -Wl,-soname,libbpfrt.so.$(SOMAJOR) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# the LD_PRELOAD agent of `bpfrt trace` (the library inside, nothing exported
+# but its constructor's effects)
+$(BUILD)/libbpfrt-agent.so: $(BUILD)/cli/agent.o $(LIB_OBJ)
+	$(CC) -shared $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(BUILD)/bpfrt: $(CLI_OBJ) $(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
@@ -91,8 +97,11 @@ $(BUILD)/bench/bench: $(BUILD)/bench/bench.o $(BUILD)/bench/jit.o $(BUILD)/bench
 		$(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
-# BPF C test programs, as a kernel developer builds them
+# BPF C test programs and examples, as a kernel developer builds them
 $(BUILD)/bpf/%.o: tests/bpf/%.bpf.c
+	@mkdir -p $(dir $@)
+	$(BPF_CC) $(BPF_CFLAGS) -c $< -o $@
+$(BUILD)/examples/%.o: examples/%.bpf.c
 	@mkdir -p $(dir $@)
 	$(BPF_CC) $(BPF_CFLAGS) -c $< -o $@
 
@@ -152,6 +161,7 @@ install: all
 	ln -sf libbpfrt.so.$(SOMAJOR) $(DESTDIR)$(PREFIX)/lib/libbpfrt.so
 	install -m 644 include/bpfrt.h $(DESTDIR)$(PREFIX)/include/
 	install -m 755 $(BUILD)/bpfrt $(DESTDIR)$(PREFIX)/bin/
+	install -m 755 $(BUILD)/libbpfrt-agent.so $(DESTDIR)$(PREFIX)/lib/
 	sed -e 's|@PREFIX@|$(PREFIX)|' \
 		-e "s|@VERSION@|$$(sed -n 's/^#define BPFRT_VERSION_\(MAJOR\|MINOR\|PATCH\) //p' include/bpfrt.h | paste -sd.)|" \
 		bpfrt.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/bpfrt.pc

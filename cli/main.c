@@ -12,11 +12,13 @@
 #define _GNU_SOURCE
 #include <errno.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bpfrt.h"
 #include "datafile.h"
@@ -48,10 +50,21 @@ static const char usage_main[] =
 	"  prog list OBJ.o        the programs and maps of a BPF ELF object\n"
 	"  map dump OBJ.o NAME    the contents of a map of an object\n"
 	"  verify OBJ.o           verify the programs of an object\n"
+	"  trace OBJ.o -- CMD...  run CMD with the object's fentry/fexit/fmod_ret programs attached\n"
 	"  version                print the version\n"
 	"  help                   this text\n"
 	"\n"
 	"Every command takes --help.\n";
+
+static const char usage_trace[] =
+	"usage: bpfrt trace OBJ.o [OPTIONS] -- CMD [ARGS...]\n"
+	"  Runs CMD (an unmodified dynamically linked program) with an LD_PRELOAD agent\n"
+	"  that attaches each fentry/FUNC, fexit/FUNC and fmod_ret/FUNC program of OBJ.o\n"
+	"  to FUNC of CMD or its libraries, prints bpf_trace_printk lines as they come\n"
+	"  and the object's maps when CMD exits.\n"
+	"  --nargs FUNC=N[,FUNC=N...]  argument counts (fexit and fmod_ret need them)\n"
+	"  --out FILE                  write there instead of standard error\n"
+	"  --follow                    trace CMD's child processes too\n";
 
 static const char usage_asm[] =
 	"usage: bpfrt asm FILE [-o OUT]\n"
@@ -931,6 +944,88 @@ out:
 	return rc;
 }
 
+/* The agent: next to this binary (the build tree), or in ../lib (installed). */
+static int agent_path(char *buf, size_t len)
+{
+	char self[2048];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	if (n <= 0)
+		return -1;
+	self[n] = '\0';
+	char *slash = strrchr(self, '/');
+	if (!slash)
+		return -1;
+	*slash = '\0';
+	static const char *const rel[] = { "/libbpfrt-agent.so", "/../lib/libbpfrt-agent.so" };
+	for (size_t i = 0; i < 2; i++) {
+		if (snprintf(buf, len, "%s%s", self, rel[i]) >= (int)len)
+			return -1;
+		if (access(buf, R_OK) == 0)
+			return 0;
+	}
+	return -1;
+}
+
+static int cmd_trace(int argc, char **argv)
+{
+	if (argc < 1 || !strcmp(argv[0], "--help")) {
+		fputs(usage_trace, argc < 1 ? stderr : stdout);
+		return argc < 1 ? 2 : 0;
+	}
+	const char *objf = argv[0], *nargs = NULL, *outf = NULL;
+	bool follow = false;
+	int i = 1;
+	for (; i < argc && strcmp(argv[i], "--"); i++) {
+		if (!strcmp(argv[i], "--nargs") && i + 1 < argc)
+			nargs = argv[++i];
+		else if (!strcmp(argv[i], "--out") && i + 1 < argc)
+			outf = argv[++i];
+		else if (!strcmp(argv[i], "--follow"))
+			follow = true;
+		else {
+			fprintf(stderr, "bpfrt trace: unknown option '%s'\n%s", argv[i], usage_trace);
+			return 2;
+		}
+	}
+	if (i + 1 >= argc) {
+		fprintf(stderr, "bpfrt trace: no command after --\n%s", usage_trace);
+		return 2;
+	}
+	char agent[4096], *abs = realpath(objf, NULL);
+	if (!abs) {
+		fprintf(stderr, "bpfrt trace: %s: %s\n", objf, strerror(errno));
+		return 2;
+	}
+	if (agent_path(agent, sizeof(agent))) {
+		fprintf(stderr, "bpfrt trace: cannot find libbpfrt-agent.so next to bpfrt or in ../lib\n");
+		return 2;
+	}
+	/* the agent checks the object itself; refuse early what cannot load */
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_obj *obj;
+	if (bpfrt_obj_open(vm, abs, &obj) != BPFRT_OK) {
+		fprintf(stderr, "bpfrt trace: %s\n", bpfrt_vm_errmsg(vm));
+		return 2;
+	}
+	bpfrt_obj_free(obj);
+	bpfrt_vm_free(vm);
+	const char *pre = getenv("LD_PRELOAD");
+	char *preload;
+	if (asprintf(&preload, "%s%s%s", agent, pre && *pre ? ":" : "", pre ? pre : "") < 0)
+		return 2;
+	setenv("LD_PRELOAD", preload, 1);
+	setenv("BPFRT_TRACE_OBJ", abs, 1);
+	if (nargs)
+		setenv("BPFRT_TRACE_NARGS", nargs, 1);
+	if (outf)
+		setenv("BPFRT_TRACE_OUT", outf, 1);
+	if (follow)
+		setenv("BPFRT_TRACE_FOLLOW", "1", 1);
+	execvp(argv[i + 1], argv + i + 1);
+	fprintf(stderr, "bpfrt trace: %s: %s\n", argv[i + 1], strerror(errno));
+	return 127;
+}
+
 int main(int argc, char **argv)
 {
 	const char *base = strrchr(argv[0], '/');
@@ -952,6 +1047,7 @@ int main(int argc, char **argv)
 	if (!strcmp(cmd, "prog")) return cmd_prog(argc - 2, argv + 2);
 	if (!strcmp(cmd, "map")) return cmd_map(argc - 2, argv + 2);
 	if (!strcmp(cmd, "verify")) return cmd_verify(argc - 2, argv + 2);
+	if (!strcmp(cmd, "trace")) return cmd_trace(argc - 2, argv + 2);
 	if (!strcmp(cmd, "version") || !strcmp(cmd, "--version")) {
 		printf("%s\n", bpfrt_version());
 		return 0;

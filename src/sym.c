@@ -1,7 +1,10 @@
 /*
  * sym.c — the process's functions by name and by address: the symbol
  * tables (.symtab, else .dynsym) of the executable and of every loaded
- * shared library, read with libelf from their files.
+ * shared library, read with libelf from their files; where they say
+ * nothing (stripped libraries, an ifunc's implementation), the unwind
+ * tables: the FDE that covers an address gives its function's start and
+ * size (through libgcc's _Unwind_Find_FDE).
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -106,9 +109,99 @@ int bpfrt_sym_by_name(const char *name, struct bpfrt_sym *out)
 		void *p = dlsym(RTLD_DEFAULT, name);
 		if (!p)
 			return BPFRT_EINVAL;
-		return bpfrt_sym_by_addr((uintptr_t)p, out) == BPFRT_OK ? BPFRT_OK : (out->addr = (uintptr_t)p, BPFRT_OK);
+		if (bpfrt_sym_by_addr((uintptr_t)p, out) != BPFRT_OK || out->addr != (uintptr_t)p) {
+			memset(out, 0, sizeof(*out));
+			out->addr = (uintptr_t)p;
+		}
+		snprintf(out->name, sizeof(out->name), "%s", name);
 	}
 	return BPFRT_OK;
+}
+
+/* libgcc's lookup of the FDE covering pc (a GNU extension, exported by
+ * libgcc_s); bases->func is the function's start. */
+struct dwarf_eh_bases {
+	void *tbase, *dbase, *func;
+};
+extern const void *_Unwind_Find_FDE(void *pc, struct dwarf_eh_bases *bases);
+
+static uint64_t uleb(const uint8_t **p, const uint8_t *end)
+{
+	uint64_t v = 0;
+	for (int sh = 0; *p < end && sh < 64; sh += 7) {
+		uint8_t b = *(*p)++;
+		v |= (uint64_t)(b & 0x7f) << sh;
+		if (!(b & 0x80))
+			break;
+	}
+	return v;
+}
+
+/* The size of a DW_EH_PE pointer of this encoding (0: not handled). */
+static size_t pe_size(uint8_t enc)
+{
+	switch (enc & 0x0f) {
+	case 0x00: case 0x04: case 0x0c: return 8;
+	case 0x02: case 0x0a: return 2;
+	case 0x03: case 0x0b: return 4;
+	default: return 0;
+	}
+}
+
+/* The range of the function whose FDE covers addr, from its FDE's
+ * pc_range (the encoding the CIE's 'R' augmentation gives). */
+static bool fde_range(uintptr_t addr, uintptr_t *start, size_t *size)
+{
+	struct dwarf_eh_bases b = { 0 };
+	const uint8_t *fde = _Unwind_Find_FDE((void *)addr, &b);
+	if (!fde || !b.func)
+		return false;
+	uint32_t len, cie_off;
+	memcpy(&len, fde, 4);
+	if (len == 0xffffffffu || len < 8)
+		return false;
+	memcpy(&cie_off, fde + 4, 4);
+	const uint8_t *cie = fde + 4 - cie_off, *end;
+	uint32_t clen;
+	memcpy(&clen, cie, 4);
+	end = cie + 4 + clen;
+	const uint8_t *p = cie + 8; /* past length and id */
+	uint8_t version = *p++;
+	const char *aug = (const char *)p;
+	p += strlen(aug) + 1;
+	uleb(&p, end);                /* code alignment */
+	uleb(&p, end);                /* data alignment (sleb: only skipped) */
+	if (version == 1)
+		p++;
+	else
+		uleb(&p, end);            /* return address register */
+	uint8_t enc = 0;              /* absptr unless 'R' says otherwise */
+	if (aug[0] == 'z') {
+		uleb(&p, end);
+		for (const char *a = aug + 1; *a && p < end; a++) {
+			if (*a == 'R') {
+				enc = *p++;
+			} else if (*a == 'L') {
+				p++;
+			} else if (*a == 'P') {
+				uint8_t penc = *p++;
+				size_t n = pe_size(penc);
+				if (!n)
+					return false;
+				p += n;
+			} else if (*a != 'S') {
+				return false;
+			}
+		}
+	}
+	size_t n = pe_size(enc);
+	if (!n)
+		return false;
+	uint64_t range = 0;
+	memcpy(&range, fde + 8 + n, n); /* pc_range: the size, unsigned, no pcrel */
+	*start = (uintptr_t)b.func;
+	*size = (size_t)range;
+	return addr >= *start && addr < *start + *size;
 }
 
 int bpfrt_sym_by_addr(uintptr_t addr, struct bpfrt_sym *out)
@@ -116,6 +209,15 @@ int bpfrt_sym_by_addr(uintptr_t addr, struct bpfrt_sym *out)
 	memset(out, 0, sizeof(*out));
 	struct sym_query q = { NULL, addr, out, false };
 	dl_iterate_phdr(each_module, &q);
+	uintptr_t start;
+	size_t size;
+	if ((!q.found || !out->size) && fde_range(addr, &start, &size)) {
+		if (!q.found)
+			snprintf(out->name, sizeof(out->name), "function at %#lx", (unsigned long)start);
+		out->addr = start;
+		out->size = size;
+		q.found = true;
+	}
 	if (!q.found)
 		return BPFRT_EINVAL;
 	return BPFRT_OK;

@@ -101,5 +101,32 @@ if [ -f "$OBJ" ]; then
 	check "dump xlated obj" 0 "; added" "$B" dump xlated "$OBJ" --blind
 fi
 
+# bpfrt trace: an unmodified system binary with the LD_PRELOAD agent (not
+# under a sanitizer: its runtime would have to come first in the program)
+MC="$top/build/examples/malloc_count.o"
+AGENT="$(dirname "$B")/libbpfrt-agent.so"
+if [ -f "$MC" ] && ! ldd "$AGENT" 2>/dev/null | grep -q 'libasan\|libtsan\|libubsan'; then
+	check "trace ls: counts" 0 "free_calls = " "$B" trace "$MC" -- ls /
+	check "trace ls: sizes map" 0 "map sizes (hash):" "$B" trace "$MC" -- ls /
+	out=$("$B" trace "$MC" -- ls / 2>&1 >/dev/null)
+	n=$(echo "$out" | sed -n 's/^  malloc_calls = //p')
+	if [ -n "$n" ] && [ "$n" -gt 10 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL trace ls: malloc_calls '$n'"; fi
+	check "trace: ls output intact" 0 "usr" "$B" trace "$MC" -- ls /
+	check "trace --out" 0 "malloc_calls" sh -c "$B trace $MC --out $t/tr.txt -- ls / >/dev/null && cat $t/tr.txt"
+	check "trace: no command" 2 "no command after --" "$B" trace "$MC"
+	check "trace: bad object" 2 "bpfrt trace:" "$B" trace "$t/p.s" -- true
+	check "trace: unknown command" 127 "No such file" "$B" trace "$MC" -- /nonexistent/cmd
+	TL="$top/build/bpf/trace_libc.o"
+	check "trace: fexit needs nargs" 0 "number of arguments of" "$B" trace "$TL" -- true
+	check "trace: fexit on an ifunc" 0 "strlen_calls = " "$B" trace "$TL" --nargs strlen=1,getenv=1 -- ls /
+	out=$("$B" trace "$TL" --nargs strlen=1,getenv=1 -- ls / 2>&1 >/dev/null)
+	n=$(echo "$out" | sed -n 's/^  strlen_total = //p')
+	if [ -n "$n" ] && [ "$n" -gt 10 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL trace ls strlen_total '$n': $out"; fi
+	check "trace: trace_printk lines" 0 "getenv(COLUMNS) called" "$B" trace "$TL" --nargs strlen=1,getenv=1 -- ls -C /
+	check "trace: missing function" 0 "no function bpf_fentry_test1" "$B" trace "$top/build/bpf/trace.o" -- true
+else
+	echo "SKIP bpfrt trace tests: no $MC or a sanitized agent"
+fi
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -13,7 +13,7 @@ ok() { pass=$((pass + 1)); }
 ko() { fail=$((fail + 1)); echo "FAIL $1"; }
 
 if make -s -C "$top" BUILD="$BUILD" install PREFIX="$t/p" >"$t/log" 2>&1; then ok; else ko "make install"; cat "$t/log"; fi
-for f in lib/libbpfrt.a lib/libbpfrt.so lib/libbpfrt.so.0 include/bpfrt.h bin/bpfrt lib/pkgconfig/bpfrt.pc; do
+for f in lib/libbpfrt.a lib/libbpfrt.so lib/libbpfrt.so.0 lib/libbpfrt-agent.so include/bpfrt.h bin/bpfrt lib/pkgconfig/bpfrt.pc; do
 	if [ -e "$t/p/$f" ]; then ok; else ko "installed $f"; fi
 done
 export PKG_CONFIG_PATH="$t/p/lib/pkgconfig"
