@@ -31,7 +31,7 @@ LDLIBS  := -lbpf -lelf -lurcu-cds -lurcu-memb -lurcu-common -lZydis -lpthread -l
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
 LIB_SRC := src/insn.c src/validate.c src/interp.c src/jit_x86.c src/jit_mem.c src/jit_dump.c src/patch.c src/rewrite.c src/elf.c src/obj.c src/progtype.c src/map.c src/ringbuf.c src/ctx.c src/asm.c src/disasm.c \
-	src/helpers.c src/vm.c src/tpoke.c src/reloc.c src/sym.c src/tramp.c $(wildcard src/verifier/*.c)
+	src/helpers.c src/vm.c src/tpoke.c src/reloc.c src/sym.c src/tramp.c src/rethook.c $(wildcard src/verifier/*.c)
 LIB_OBJ := $(LIB_SRC:%.c=$(BUILD)/%.o)
 CLI_OBJ := $(BUILD)/cli/main.o $(BUILD)/tools/datafile.o
 UNIT_SRC := $(wildcard tests/unit/test_*.c)

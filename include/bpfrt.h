@@ -410,7 +410,9 @@ enum bpfrt_attach_kind {
 	BPFRT_ATTACH_AUTO = 0,     /* from the program's section name */
 	BPFRT_ATTACH_FENTRY = 1,
 	BPFRT_ATTACH_FEXIT = 2,
-	BPFRT_ATTACH_FMOD_RET = 3
+	BPFRT_ATTACH_FMOD_RET = 3,
+	BPFRT_ATTACH_KPROBE = 4,   /* the generic hook: at entry, ctx a struct pt_regs */
+	BPFRT_ATTACH_KRETPROBE = 5 /* ... at return (pt_regs with the return value in rax) */
 };
 #define BPFRT_NARGS_UNKNOWN (-1)
 #define BPFRT_ATTACH_NO_FP (1u << 0) /* the function takes and returns nothing in vector

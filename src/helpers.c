@@ -3,6 +3,7 @@
  * Embedders add their own with bpfrt_vm_register_helper().
  */
 #include "internal.h"
+#include "tramp.h"
 #include "map.h"
 
 #include <errno.h>
@@ -325,6 +326,8 @@ static uint64_t h_tail_call(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint
 static uint64_t h_get_func_ip(uint64_t ctx, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
 {
 	(void)b; (void)c; (void)d; (void)e;
+	if (bpfrt_current && bpfrt_current->type == BPF_PROG_TYPE_KPROBE)
+		return bpfrt_probe_ip; /* a pt_regs context: the hooked function */
 	return ((const uint64_t *)(uintptr_t)ctx)[-2];
 }
 

@@ -78,33 +78,17 @@
 
 #define MAX_LINKS 38        /* programs per function: BPF_MAX_TRAMP_LINKS */
 #define MAX_ARGS 12         /* MAX_BPF_FUNC_ARGS */
-#define GUARD_SLOTS 256     /* recursion-guard slots (programs share one modulo this) */
 #define PATCH 5             /* jmp rel32 */
 
-enum { K_FENTRY, K_FEXIT, K_FMOD_RET, NKIND };
+enum { K_FENTRY, K_FEXIT, K_FMOD_RET, K_KPROBE, K_KRETPROBE, NKIND };
+#define K_TRAMP(k) ((k) <= K_FMOD_RET) /* a trampoline's kinds; the others are probes */
 enum site_kind { SITE_NOP5, SITE_NOPS, SITE_RELOC };
 
-/* What a thread knows of trampolines: initial-exec TLS, so that generated
- * code reaches `depth` at a fixed offset from fs. */
-struct tthread {
-	uint32_t depth;                 /* trampolines this thread is inside */
-	uint8_t active[GUARD_SLOTS];    /* programs this thread is running from one */
-};
-static BPFRT_TLS struct tthread tt;
-
-struct bpfrt_link {
-	struct tsite *site;
-	bpfrt_prog *prog;
-	int kind;
-	uint8_t slot;           /* its recursion-guard slot */
-	uint32_t nargs;         /* the site's: ctx[nargs] is the return value */
-	int refs;               /* attached (1) and each image that calls it */
-	struct bpfrt_link *next;/* the site's links of its kind */
-	bpfrt_jit_fn entry;     /* the JIT's code, where a run needs nothing around it */
-};
+BPFRT_TLS struct tthread tt;
 
 struct timage {
 	struct bpfrt_jit_mem mem;
+	struct bpfrt_probes *probes; /* the site's probe programs, or NULL */
 	struct bpfrt_link *links[MAX_LINKS];
 	size_t nlinks;
 	struct timage *next;    /* retired, waiting */
@@ -121,7 +105,7 @@ struct tsite {
 	bool fp;                /* xmm0-7 saved */
 	char name[128];
 	struct bpfrt_link *links[NKIND];
-	size_t nlinks;
+	size_t nlinks, ntramp;  /* links; those of the trampoline kinds */
 	struct timage *cur;
 	struct tsite *next;
 };
@@ -136,34 +120,12 @@ static struct {
 
 /* --------------------------------------------------------------- runs ---- */
 
-static inline bool tramp_run(struct bpfrt_link *l, uint64_t *ctx, uint64_t *r0)
-{
-	uint8_t *a = &tt.active[l->slot];
-	if (unlikely(*a)) {
-		__atomic_add_fetch(&l->prog->misses, 1, __ATOMIC_RELAXED);
-		return false;
-	}
-	*a = 1;
-	bool ok = true;
-	if (likely(l->entry)) { /* JITed, and its runs need no RCU, no per-CPU slot */
-		struct bpfrt_prog *outer = bpfrt_current;
-		bpfrt_current = l->prog;
-		*r0 = l->entry((uintptr_t)ctx, 0);
-		bpfrt_current = outer;
-	} else {
-		struct bpfrt_region r = { (uintptr_t)ctx, (uintptr_t)(ctx + l->nargs + 1) };
-		ok = bpfrt_run(l->prog, (uintptr_t)ctx, 0, &r, NULL, r0) == BPFRT_OK;
-	}
-	*a = 0;
-	return ok;
-}
-
 /* Called by trampolines: fentry and fexit programs, */
 BPFRT_HIDDEN void bpfrt_tramp_call(struct bpfrt_link *l, uint64_t *ctx);
 void bpfrt_tramp_call(struct bpfrt_link *l, uint64_t *ctx)
 {
 	uint64_t r0;
-	tramp_run(l, ctx, &r0);
+	bpfrt_link_run(l, ctx, &r0);
 }
 
 /* fmod_ret programs: their return value goes to ctx[nargs] */
@@ -171,7 +133,7 @@ BPFRT_HIDDEN void bpfrt_tramp_call_ret(struct bpfrt_link *l, uint64_t *ctx);
 void bpfrt_tramp_call_ret(struct bpfrt_link *l, uint64_t *ctx)
 {
 	uint64_t r0;
-	if (tramp_run(l, ctx, &r0))
+	if (bpfrt_link_run(l, ctx, &r0))
 		ctx[l->nargs] = r0;
 }
 
@@ -208,7 +170,9 @@ struct tgen {
 	uintptr_t base;         /* the image's address (0: sizing) */
 	int32_t tls_depth;      /* fs-relative offsets of tt.depth, */
 	int32_t tls_active;     /* tt.active[0], */
-	int32_t tls_current;    /* bpfrt_current */
+	int32_t tls_current;    /* bpfrt_current, */
+	int32_t tls_probe_ip;   /* bpfrt_probe_ip */
+	const struct bpfrt_probes *probes;
 };
 
 /* mov rax, fs:[disp32] (64 48 8b 04 25) / mov fs:[disp32], rax (64 48 89 04 25) */
@@ -325,7 +289,7 @@ static void emit_call_abs(struct tgen *g, uintptr_t fn);
  * runs inline: the recursion guard on its slot of this thread's tt.active,
  * bpfrt_current, a direct call of its code; the others through
  * bpfrt_tramp_call(_ret) (RCU, per-CPU slot, the interpreter). */
-static void invoke(struct tgen *g, const struct bpfrt_link *l, const struct frame *f, bool ret)
+static void invoke_at(struct tgen *g, const struct bpfrt_link *l, int base, int32_t ctx, int32_t ret)
 {
 	if (l->entry) {
 		int32_t slot = g->tls_active + l->slot;
@@ -339,22 +303,173 @@ static void invoke(struct tgen *g, const struct bpfrt_link *l, const struct fram
 		emit_fs_byte(g, false, slot, 1);
 		emit_mov_ri(&g->b, true, RAX, (int64_t)(uintptr_t)l->prog);
 		emit_fs_rax(g, true, g->tls_current);
-		emit_lea(&g->b, RDI, RBP, f->ctx);
+		emit_lea(&g->b, RDI, base, ctx);
 		emit_call_abs(g, (uintptr_t)l->entry);
 		if (ret)
-			emit_store_r(&g->b, 8, RBP, f->ret, RAX);
+			emit_store_r(&g->b, 8, base, ret, RAX);
 		emit_fs_byte(g, false, slot, 0);
 		fix_jfwd(g, out);
 		return;
 	}
 	emit_mov_ri(&g->b, true, RDI, (int64_t)(uintptr_t)l);
-	emit_lea(&g->b, RSI, RBP, f->ctx);
+	emit_lea(&g->b, RSI, base, ctx);
 	emit_call_abs(g, ret ? (uintptr_t)bpfrt_tramp_call_ret : (uintptr_t)bpfrt_tramp_call);
+}
+
+/* ... in a trampoline's frame (ret: store r0 in ctx[nargs], fmod_ret) */
+static void invoke(struct tgen *g, const struct bpfrt_link *l, const struct frame *f, bool ret)
+{
+	invoke_at(g, l, RBP, f->ctx, ret ? f->ret : 0);
+}
+
+/* pt_regs field offsets */
+#define PT(f) ((int32_t)offsetof(struct bpfrt_pt_regs, f))
+
+/* The generic hook's entry: every register into a pt_regs on the stack,
+ * the entry programs with ctx = the pt_regs, bpfrt_rethook_push if the site
+ * has return programs, the registers back.  Frame (rsp at the function's
+ * entry is 8 mod 16): pushfq (read into pt_regs, not popped back: flags do
+ * not live across calls), then pt_regs [0,168), the outer bpfrt_current
+ * and bpfrt_probe_ip [168,184), xmm0-7 [192,320) if saved. */
+static void gen_probes(struct tgen *g, const struct tsite *s)
+{
+	static const struct { uint8_t reg; int32_t off; } gprs[] = {
+		{ R11, PT(r11) }, { R15, PT(r15) }, { R14, PT(r14) }, { R13, PT(r13) }, { R12, PT(r12) },
+		{ RBP, PT(rbp) }, { RBX, PT(rbx) }, { R10, PT(r10) }, { R9, PT(r9) }, { R8, PT(r8) },
+		{ RAX, PT(rax) }, { RCX, PT(rcx) }, { RDX, PT(rdx) }, { RSI, PT(rsi) }, { RDI, PT(rdi) },
+	};
+	static const uint8_t scratch[] = { RAX, RCX, RDX, RSI, RDI, R8, R9, R10, R11 };
+	const int32_t cur = 168, ip = 176, xmm = 192;
+	struct x86_buf *b = &g->b;
+	int32_t frame = s->fp ? 320 : 192;
+	emit1(b, 0x9c); /* pushfq */
+	emit_rex(b, true, 0, RSP, false);
+	emit1(b, 0x81); /* sub rsp, frame */
+	emit_modrm(b, 3, X_SUB, RSP);
+	emit4(b, (uint32_t)frame);
+	for (size_t i = 0; i < ARRAY_SIZE(gprs); i++)
+		emit_store_r(b, 8, RSP, gprs[i].off, gprs[i].reg);
+	emit_load(b, 8, false, R11, RSP, frame);          /* the flags pushed */
+	emit_store_r(b, 8, RSP, PT(eflags), R11);
+	emit_lea(b, R11, RSP, frame + 8);                 /* rsp at the function's entry */
+	emit_store_r(b, 8, RSP, PT(rsp), R11);
+	emit_mov_ri(b, true, R11, (int64_t)s->func);
+	emit_store_r(b, 8, RSP, PT(rip), R11);
+	emit_store_i(b, 8, RSP, PT(orig_rax), -1);
+	emit_store_i(b, 8, RSP, PT(cs), 0x33);
+	emit_store_i(b, 8, RSP, PT(ss), 0x2b);
+	for (int i = 0; s->fp && i < 8; i++) {
+		emit3(b, 0xf3, 0x0f, 0x7f); /* movdqu [rsp+xmm+16i], xmmI */
+		emit_mem(b, i, RSP, xmm + 16 * i);
+	}
+	emit_depth(g, true);
+	emit_fs_rax(g, false, g->tls_current);
+	emit_store_r(b, 8, RSP, cur, RAX);
+	emit_fs_rax(g, false, g->tls_probe_ip);
+	emit_store_r(b, 8, RSP, ip, RAX);
+	emit_mov_ri(b, true, RAX, (int64_t)s->func);
+	emit_fs_rax(g, true, g->tls_probe_ip);
+	for (size_t i = 0; i < g->probes->nentry; i++)
+		invoke_at(g, g->probes->links[i], RSP, 0, 0);
+	emit_load(b, 8, false, RAX, RSP, ip);
+	emit_fs_rax(g, true, g->tls_probe_ip);
+	emit_load(b, 8, false, RAX, RSP, cur);
+	emit_fs_rax(g, true, g->tls_current);
+	if (g->probes->nret) { /* r11 = pushed (r11 is not restored: scratch at entry) */
+		emit_mov_ri(b, true, RDI, (int64_t)(uintptr_t)g->probes);
+		emit_mov_rr(b, true, RSI, RSP);
+		emit_call_abs(g, (uintptr_t)bpfrt_rethook_push);
+		emit_op_rr(b, true, 0x89, R11, RAX); /* mov r11, rax */
+	}
+	emit_depth(g, false);
+	for (int i = 0; s->fp && i < 8; i++) {
+		emit3(b, 0xf3, 0x0f, 0x6f); /* movdqu xmmI, [rsp+xmm+16i] */
+		emit_mem(b, i, RSP, xmm + 16 * i);
+	}
+	for (size_t i = 0; i < ARRAY_SIZE(scratch); i++) /* C kept the callee-saved ones */
+		for (size_t k = 0; k < ARRAY_SIZE(gprs); k++)
+			if (gprs[k].reg == scratch[i] && !(scratch[i] == R11 && g->probes->nret))
+				emit_load(b, 8, false, scratch[i], RSP, gprs[k].off);
+	emit_rex(b, true, 0, RSP, false);
+	emit1(b, 0x81); /* add rsp, frame + 8: the flags slot too */
+	emit_modrm(b, 3, X_ADD, RSP);
+	emit4(b, (uint32_t)frame + 8);
+}
+
+/* The generic hook's return (the function called from its own slot has
+ * returned here: rsp = slot + 8, the return value in rax, rdx, xmm0-1):
+ * a pt_regs, bpfrt_probe_return, `push the real return address; ret`. */
+static void gen_probe_return(struct tgen *g)
+{
+	static const struct { uint8_t reg; int32_t off; } gprs[] = {
+		{ R15, PT(r15) }, { R14, PT(r14) }, { R13, PT(r13) }, { R12, PT(r12) }, { RBP, PT(rbp) },
+		{ RBX, PT(rbx) }, { R11, PT(r11) }, { R10, PT(r10) }, { R9, PT(r9) }, { R8, PT(r8) },
+		{ RAX, PT(rax) }, { RCX, PT(rcx) }, { RDX, PT(rdx) }, { RSI, PT(rsi) }, { RDI, PT(rdi) },
+	};
+	struct x86_buf *b = &g->b;
+	const int32_t frame = 208, xmm = 168; /* pt_regs, xmm0-1, padding: rsp stays 16-aligned */
+	emit_rex(b, true, 0, RSP, false);
+	emit1(b, 0x81); /* sub rsp, frame */
+	emit_modrm(b, 3, X_SUB, RSP);
+	emit4(b, (uint32_t)frame);
+	for (size_t i = 0; i < ARRAY_SIZE(gprs); i++)
+		emit_store_r(b, 8, RSP, gprs[i].off, gprs[i].reg);
+	emit_lea(b, R11, RSP, frame);                     /* rsp as after the function's return */
+	emit_store_r(b, 8, RSP, PT(rsp), R11);
+	emit_store_i(b, 8, RSP, PT(orig_rax), -1);
+	emit_store_i(b, 8, RSP, PT(eflags), 0x202);
+	emit_store_i(b, 8, RSP, PT(cs), 0x33);
+	emit_store_i(b, 8, RSP, PT(ss), 0x2b);
+	for (int i = 0; i < 2; i++) {
+		emit3(b, 0xf3, 0x0f, 0x7f); /* movdqu [rsp+xmm+16i], xmmI */
+		emit_mem(b, i, RSP, xmm + 16 * i);
+	}
+	emit_depth(g, true);
+	emit_mov_rr(b, true, RDI, RSP);
+	emit_call_abs(g, (uintptr_t)bpfrt_probe_return);
+	emit_depth(g, false);
+	emit_op_rr(b, true, 0x89, R11, RAX); /* mov r11, rax: where to return */
+	for (int i = 0; i < 2; i++) {
+		emit3(b, 0xf3, 0x0f, 0x6f); /* movdqu xmmI, [rsp+xmm+16i] */
+		emit_mem(b, i, RSP, xmm + 16 * i);
+	}
+	emit_load(b, 8, false, RAX, RSP, PT(rax));
+	emit_load(b, 8, false, RDX, RSP, PT(rdx));
+	emit_rex(b, true, 0, RSP, false);
+	emit1(b, 0x81); /* add rsp, frame */
+	emit_modrm(b, 3, X_ADD, RSP);
+	emit4(b, (uint32_t)frame);
+	emit_push(b, R11);
+	emit1(b, 0xc3); /* ret: pairs with the caller's call */
 }
 
 static void gen(struct tgen *g, const struct tsite *s)
 {
 	struct x86_buf *b = &g->b;
+	size_t next = 0;
+	if (g->probes) {
+		gen_probes(g, s);
+		if (g->probes->nret) {
+			emit_test_rr(b, true, R11, R11);
+			size_t plain = emit_jfwd(g, CC_E);   /* not pushed: no return hook */
+			emit_alu_ri(b, true, X_ADD, RSP, 8); /* the return address is on the shadow stack */
+			if (s->ntramp) {
+				emit1(b, 0xe8); /* call next: the trampoline below */
+				emit4(b, 0);
+				next = b->len;
+			} else {
+				emit_call_abs(g, s->body);
+			}
+			gen_probe_return(g);
+			fix_jfwd(g, plain);
+		}
+	}
+	if (next)
+		fix_jfwd(g, next);
+	if (!s->ntramp) {
+		emit_jmp_abs(g, s->body);
+		return;
+	}
 	bool has_ret = s->links[K_FEXIT] || s->links[K_FMOD_RET];
 	struct frame f;
 	layout(&f, s->nargs, s->fp);
@@ -439,25 +554,42 @@ static int32_t tls_offset(void *var)
 /* A new image for site s's links, or NULL (err says why). */
 static struct timage *image_build(const struct tsite *s, struct bpfrt_err *err)
 {
-	struct tgen g = { .tls_depth = tls_offset(&tt.depth), .tls_active = tls_offset(&tt.active[0]),
-			  .tls_current = tls_offset(&bpfrt_current) };
-	gen(&g, s); /* sizing */
 	struct timage *im = calloc(1, sizeof(*im));
 	if (!im) {
 		bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
 		return NULL;
 	}
+	if (s->links[K_KPROBE] || s->links[K_KRETPROBE]) {
+		size_t n = s->nlinks - s->ntramp;
+		if (!(im->probes = calloc(1, sizeof(*im->probes) + n * sizeof(im->probes->links[0])))) {
+			free(im);
+			bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+			return NULL;
+		}
+		im->probes->func = s->func;
+		for (const struct bpfrt_link *l = s->links[K_KPROBE]; l; l = l->next)
+			im->probes->links[im->probes->nentry++] = (struct bpfrt_link *)l;
+		for (const struct bpfrt_link *l = s->links[K_KRETPROBE]; l; l = l->next)
+			im->probes->links[im->probes->nentry + im->probes->nret++] = (struct bpfrt_link *)l;
+	}
+	struct tgen g = { .tls_depth = tls_offset(&tt.depth), .tls_active = tls_offset(&tt.active[0]),
+			  .tls_current = tls_offset(&bpfrt_current), .tls_probe_ip = tls_offset(&bpfrt_probe_ip),
+			  .probes = im->probes };
+	gen(&g, s); /* sizing */
 	size_t size = g.b.len;
 	if (bpfrt_jit_mem_alloc_near(size, s->at, &im->mem) != BPFRT_OK) {
+		free(im->probes);
 		free(im);
 		bpfrt_err_set(err, BPFRT_ENOMEM, "no executable memory within reach of %s", s->name);
 		return NULL;
 	}
 	g = (struct tgen){ .b = { im->mem.rw, 0, im->mem.size, false }, .base = (uintptr_t)im->mem.rx,
-			   .tls_depth = g.tls_depth, .tls_active = g.tls_active, .tls_current = g.tls_current };
+			   .tls_depth = g.tls_depth, .tls_active = g.tls_active, .tls_current = g.tls_current,
+			   .tls_probe_ip = g.tls_probe_ip, .probes = im->probes };
 	gen(&g, s);
 	if (g.b.err || g.b.len > size || bpfrt_jit_mem_seal(&im->mem) != BPFRT_OK) {
 		bpfrt_jit_mem_free(&im->mem);
+		free(im->probes);
 		free(im);
 		bpfrt_err_set(err, BPFRT_EINTERNAL, "trampoline image of %s: %zu bytes over its %zu", s->name,
 			      g.b.len, size);
@@ -484,6 +616,7 @@ static void image_free(struct timage *im)
 	for (size_t i = 0; i < im->nlinks; i++)
 		link_unref(im->links[i]);
 	bpfrt_jit_mem_free(&im->mem);
+	free(im->probes);
 	free(im);
 }
 
@@ -499,7 +632,7 @@ static void quiet_one(void *ucv, void *argv)
 	ucontext_t *uc = ucv;
 	struct quiet_scan *q = argv;
 	uintptr_t rip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-	if (tt.depth)
+	if (tt.depth || bpfrt_rethook_pending())
 		return;
 	for (const struct timage *im = tr.retired; im; im = im->next)
 		if (rip >= (uintptr_t)im->mem.rx && rip < (uintptr_t)im->mem.rx + im->mem.size)
@@ -513,7 +646,7 @@ static void quiet_one(void *ucv, void *argv)
  * within a few scans.  Under tr.lock and the tpoke lock. */
 static void gc_locked(void)
 {
-	if (!tr.retired || tt.depth)
+	if (!tr.retired || tt.depth || bpfrt_rethook_pending())
 		return;
 	pid_t pending[1024];
 	size_t np = 0;
@@ -668,15 +801,22 @@ static int site_update(struct tsite *s, struct bpfrt_err *err)
 
 /* ---------------------------------------------------------------- API ---- */
 
+/* The kind a section names, and its function: fentry/FUNC, kprobe/FUNC,
+ * uprobe/PATH:FUNC (libbpf's form; the path is not checked: the function
+ * is looked up in this process), uprobe/FUNC. */
 static int kind_of_section(const char *sec, const char **target)
 {
 	static const struct { const char *prefix; int kind; } k[] = {
 		{ "fentry/", K_FENTRY }, { "fentry.s/", K_FENTRY }, { "fexit/", K_FEXIT },
 		{ "fexit.s/", K_FEXIT }, { "fmod_ret/", K_FMOD_RET }, { "fmod_ret.s/", K_FMOD_RET },
+		{ "kprobe/", K_KPROBE }, { "kretprobe/", K_KRETPROBE }, { "uprobe/", K_KPROBE },
+		{ "uprobe.s/", K_KPROBE }, { "uretprobe/", K_KRETPROBE }, { "uretprobe.s/", K_KRETPROBE },
 	};
 	for (size_t i = 0; sec && i < ARRAY_SIZE(k); i++)
 		if (!strncmp(sec, k[i].prefix, strlen(k[i].prefix))) {
 			*target = sec + strlen(k[i].prefix);
+			if (k[i].kind >= K_KPROBE && strrchr(*target, ':'))
+				*target = strrchr(*target, ':') + 1;
 			return k[i].kind;
 		}
 	return -1;
@@ -685,58 +825,56 @@ static int kind_of_section(const char *sec, const char **target)
 static int attach(bpfrt_prog *prog, uintptr_t func, const struct bpfrt_sym *sym,
 		  const struct bpfrt_attach_opts *opts, bpfrt_link **out, struct bpfrt_err *err)
 {
-	const char *target = NULL;
+	const char *target = NULL, *name = prog->name ? prog->name : "program";
 	int kind = opts && opts->kind ? opts->kind - 1 : kind_of_section(prog->sec, &target);
 	if (kind < 0 || kind >= NKIND)
-		return bpfrt_err_set(err, BPFRT_EINVAL, "%s: not a fentry, fexit or fmod_ret program (section %s); "
-				     "give the kind in the attach options", prog->name ? prog->name : "program",
+		return bpfrt_err_set(err, BPFRT_EINVAL, "%s: not a fentry, fexit, fmod_ret, kprobe or uprobe program "
+				     "(section %s); give the kind in the attach options", name,
 				     prog->sec ? prog->sec : "none");
-	if (prog->type && prog->type != BPF_PROG_TYPE_TRACING)
-		return bpfrt_err_set(err, BPFRT_EINVAL, "%s: only tracing programs attach to functions (this one "
-				     "is %s)", prog->name ? prog->name : "program", prog->sec ? prog->sec : "?");
+	uint32_t want = K_TRAMP(kind) ? BPF_PROG_TYPE_TRACING : BPF_PROG_TYPE_KPROBE;
+	if (prog->type && prog->type != want)
+		return bpfrt_err_set(err, BPFRT_EINVAL, "%s: a %s attachment takes a %s program (this one is "
+				     "from section %s)", name, K_TRAMP(kind) ? "trampoline" : "probe",
+				     K_TRAMP(kind) ? "tracing" : "kprobe", prog->sec ? prog->sec : "?");
 	int nargs = opts ? opts->nargs : BPFRT_NARGS_UNKNOWN;
-	bool has_ret = kind != K_FENTRY;
-	if (nargs == BPFRT_NARGS_UNKNOWN) {
-		if (has_ret)
-			return bpfrt_err_set(err, BPFRT_EINVAL, "%s: the number of arguments of %s is unknown (no "
-					     "BTF for it): fexit and fmod_ret need it in the attach options",
-					     prog->name ? prog->name : "program", sym->name);
-		nargs = 6; /* every argument register */
+	bool has_ret = kind == K_FEXIT || kind == K_FMOD_RET;
+	uint32_t ctx_bytes = PT_REGS_BYTES;
+	if (K_TRAMP(kind)) {
+		if (nargs == BPFRT_NARGS_UNKNOWN) {
+			if (has_ret)
+				return bpfrt_err_set(err, BPFRT_EINVAL, "%s: the number of arguments of %s is unknown (no "
+						     "BTF for it): fexit and fmod_ret need it in the attach options",
+						     name, sym->name);
+			nargs = 6; /* every argument register */
+		}
+		if (nargs < 0 || nargs > MAX_ARGS)
+			return bpfrt_err_set(err, BPFRT_EINVAL, "%d arguments: at most %d", nargs, MAX_ARGS);
+		ctx_bytes = 8 * ((uint32_t)nargs + has_ret);
+		if (prog->verified && prog->ctx_need > ctx_bytes)
+			return bpfrt_err_set(err, BPFRT_EREJECT, "%s reads ctx up to byte %u, but %s has %d argument%s%s "
+					     "(ctx holds %u bytes)", name, prog->ctx_need, sym->name, nargs,
+					     nargs == 1 ? "" : "s", has_ret ? " and a return value" : "", ctx_bytes);
 	}
-	if (nargs < 0 || nargs > MAX_ARGS)
-		return bpfrt_err_set(err, BPFRT_EINVAL, "%d arguments: at most %d", nargs, MAX_ARGS);
-	uint32_t slots = (uint32_t)nargs + has_ret;
-	if (prog->verified && prog->ctx_need > 8 * slots)
-		return bpfrt_err_set(err, BPFRT_EREJECT, "%s reads ctx up to byte %u, but %s has %d argument%s%s "
-				     "(ctx holds %u bytes)", prog->name ? prog->name : "program", prog->ctx_need,
-				     sym->name, nargs, nargs == 1 ? "" : "s", has_ret ? " and a return value" : "",
-				     8 * slots);
 	bool fp = !(opts && (opts->flags & BPFRT_ATTACH_NO_FP));
 	struct tsite *s;
 	for (s = tr.sites; s && s->func != func; s = s->next)
 		;
 	bool fresh = !s;
-	if (fresh) {
-		if (!(s = site_new(func, sym, err)))
-			return err->status;
-		s->nargs = nargs;
-		s->fp = fp;
-	} else if (s->nlinks && s->nargs != nargs) {
+	if (fresh && !(s = site_new(func, sym, err)))
+		return err->status;
+	if (K_TRAMP(kind) && s->ntramp && s->nargs != nargs)
 		return bpfrt_err_set(err, BPFRT_EINVAL, "%s is traced with %d arguments already, not %d", s->name,
 				     s->nargs, nargs);
-	} else {
-		if (!s->nlinks)
-			s->nargs = nargs;
-		s->fp = s->nlinks ? s->fp || fp : fp; /* saved if any attacher did not rule it out */
-	}
+	if (K_TRAMP(kind) && !s->ntramp)
+		s->nargs = nargs;
+	s->fp = s->nlinks ? s->fp || fp : fp; /* saved if any attacher did not rule it out */
 	if (s->nlinks >= MAX_LINKS)
 		return bpfrt_err_set(err, BPFRT_E2BIG, "%s has %d programs attached already (the limit)", s->name,
 				     MAX_LINKS);
 	for (int k = 0; k < NKIND; k++)
 		for (struct bpfrt_link *l = s->links[k]; l; l = l->next)
 			if (l->prog == prog)
-				return bpfrt_err_set(err, BPFRT_EEXIST, "%s is attached to %s already",
-						     prog->name ? prog->name : "program", s->name);
+				return bpfrt_err_set(err, BPFRT_EEXIST, "%s is attached to %s already", name, s->name);
 	struct bpfrt_link *l = calloc(1, sizeof(*l));
 	if (!l) {
 		if (fresh) {
@@ -749,11 +887,13 @@ static int attach(bpfrt_prog *prog, uintptr_t func, const struct bpfrt_sym *sym,
 		prog->tramp_slot = (uint8_t)(tr.next_slot++ % GUARD_SLOTS);
 		prog->tramp_slot_set = true;
 	}
-	*l = (struct bpfrt_link){ s, prog, kind, prog->tramp_slot, (uint32_t)nargs, 1, s->links[kind], NULL };
+	*l = (struct bpfrt_link){ s, prog, kind, prog->tramp_slot, (uint32_t)nargs, ctx_bytes, 1, s->links[kind],
+				  NULL };
 	if (prog->jit && !prog->jit->has_callx && !prog->needs_rcu && !prog->needs_cpu_slot)
 		l->entry = prog->jit->entry;
 	s->links[kind] = l;
 	s->nlinks++;
+	s->ntramp += K_TRAMP(kind);
 	bpfrt_prog_ref(prog);
 	if (fresh) {
 		s->next = tr.sites;
@@ -763,6 +903,7 @@ static int attach(bpfrt_prog *prog, uintptr_t func, const struct bpfrt_sym *sym,
 	if (rc != BPFRT_OK) {
 		s->links[kind] = l->next;
 		s->nlinks--;
+		s->ntramp -= K_TRAMP(kind);
 		link_unref(l);
 		return rc;
 	}
@@ -830,11 +971,13 @@ int bpfrt_link_detach(bpfrt_link *l)
 		pp = &(*pp)->next;
 	*pp = l->next;
 	s->nlinks--;
+	s->ntramp -= K_TRAMP(l->kind);
 	int rc = site_update(s, &err);
 	if (rc != BPFRT_OK) { /* the site still runs the old image, which holds l */
 		l->next = s->links[l->kind];
 		s->links[l->kind] = l;
 		s->nlinks++;
+		s->ntramp += K_TRAMP(l->kind);
 	} else {
 		link_unref(l);
 	}

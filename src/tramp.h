@@ -6,7 +6,8 @@
 #ifndef BPFRT_TRAMP_H
 #define BPFRT_TRAMP_H
 
-#include "common.h"
+#include "internal.h"
+#include "jit.h"
 
 #include <sys/types.h>
 
@@ -57,7 +58,79 @@ struct bpfrt_sym {
 BPFRT_HIDDEN int bpfrt_sym_by_name(const char *name, struct bpfrt_sym *out);
 BPFRT_HIDDEN int bpfrt_sym_by_addr(uintptr_t addr, struct bpfrt_sym *out);
 
-/* tramp.c: testing */
+/* The generic hook (rethook.c): struct pt_regs as <asm/ptrace.h> has it on
+ * x86-64, the context of kprobe / uprobe programs. */
+struct bpfrt_pt_regs {
+	uint64_t r15, r14, r13, r12, rbp, rbx, r11, r10, r9, r8, rax, rcx, rdx, rsi, rdi, orig_rax, rip,
+		cs, eflags, rsp, ss;
+};
+#define PT_REGS_BYTES 168
+struct bpfrt_link;
+/* A site's probe programs, fixed with its image: entry ones, then return ones. */
+struct bpfrt_probes {
+	uintptr_t func;
+	size_t nentry, nret;
+	struct bpfrt_link *links[];
+};
+/* At entry, after the entry programs (the site has return programs): the
+ * return address onto the shadow stack; false if it is full (no return
+ * hook for this call). */
+BPFRT_HIDDEN bool bpfrt_rethook_push(const struct bpfrt_probes *p, struct bpfrt_pt_regs *regs);
+/* At return: pops the shadow entry, runs the return programs; the real
+ * return address. */
+BPFRT_HIDDEN uintptr_t bpfrt_probe_return(struct bpfrt_pt_regs *regs);
+/* Whether this thread has hooked frames not returned yet (retirement). */
+BPFRT_HIDDEN bool bpfrt_rethook_pending(void);
+BPFRT_HIDDEN uint64_t bpfrt_rethook_misses(void);
+BPFRT_HIDDEN extern BPFRT_TLS uintptr_t bpfrt_probe_ip;
+
+/* tramp.c: what a thread knows of trampolines: initial-exec TLS, so that
+ * generated code reaches it at a fixed offset from fs */
+#define GUARD_SLOTS 256     /* recursion-guard slots (programs share one modulo this) */
+struct tthread {
+	uint32_t depth;                 /* trampolines this thread is inside */
+	uint8_t active[GUARD_SLOTS];    /* programs this thread is running from one */
+};
+BPFRT_HIDDEN extern BPFRT_TLS struct tthread tt;
+
+/* One attachment of a program to a function. */
+struct bpfrt_link {
+	struct tsite *site;
+	struct bpfrt_prog *prog;
+	int kind;
+	uint8_t slot;           /* its recursion-guard slot */
+	uint32_t nargs;         /* the site's: ctx[nargs] is the return value */
+	uint32_t ctx_bytes;     /* what ctx points to (safe mode's region) */
+	int refs;               /* attached (1) and each image that calls it */
+	struct bpfrt_link *next;/* the site's links of its kind */
+	bpfrt_jit_fn entry;     /* the JIT's code, where a run needs nothing around it */
+};
+
+/* One program's run from a trampoline or hook, behind the per-thread
+ * recursion guard (a program this thread is running already is skipped: a
+ * miss); false if it was skipped or failed. */
+static inline bool bpfrt_link_run(struct bpfrt_link *l, void *ctx, uint64_t *r0)
+{
+	uint8_t *a = &tt.active[l->slot];
+	if (unlikely(*a)) {
+		__atomic_add_fetch(&l->prog->misses, 1, __ATOMIC_RELAXED);
+		return false;
+	}
+	*a = 1;
+	bool ok = true;
+	if (likely(l->entry)) { /* JITed, and its runs need no RCU, no per-CPU slot */
+		struct bpfrt_prog *outer = bpfrt_current;
+		bpfrt_current = l->prog;
+		*r0 = l->entry((uintptr_t)ctx, 0);
+		bpfrt_current = outer;
+	} else {
+		struct bpfrt_region r = { (uintptr_t)ctx, (uintptr_t)ctx + l->ctx_bytes };
+		ok = bpfrt_run(l->prog, (uintptr_t)ctx, 0, &r, NULL, r0) == BPFRT_OK;
+	}
+	*a = 0;
+	return ok;
+}
+/* testing */
 BPFRT_HIDDEN size_t bpfrt_tramp_retired(void);
 
 #endif

@@ -8,6 +8,7 @@
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include <asm/ptrace.h>
 #include <bpf/bpf_tracing.h>
 
 char _license[] SEC("license") = "GPL";
@@ -19,6 +20,7 @@ struct results {
 	__u64 args_fentry_ok, args_fexit_ok, func_ip;
 	__u64 hits, recursed, wide_ret_lo, wide_ret_seen, dbl_seen;
 	int sequence, input_retval;
+	__u64 kp_hits, kp_args, kp_ip, kret_hits, kret_last, kret_sum;
 } res;
 
 /* ---- fentry: each sees its arguments ---- */
@@ -304,6 +306,75 @@ int BPF_PROG(empty_fexit)
 
 SEC("fmod_ret/bpf_trace_target")
 int BPF_PROG(empty_fmod_ret)
+{
+	return 0;
+}
+
+/* the generic hook: uprobe / uretprobe programs, pt_regs contexts */
+SEC("uprobe//proc/self/exe:bpf_probe_target")
+int BPF_KPROBE(probe_entry, long a, long b)
+{
+	res.kp_hits++;
+	res.kp_args = a * 1000 + b;
+	res.kp_ip = bpf_get_func_ip(ctx);
+	return 0;
+}
+
+SEC("uretprobe//proc/self/exe:bpf_probe_target")
+int BPF_KRETPROBE(probe_return, long ret)
+{
+	res.kret_hits++;
+	res.kret_last = ret;
+	res.kret_sum += ret;
+	return 0;
+}
+
+SEC("kretprobe/bpf_probe_recurse")
+int BPF_KRETPROBE(recurse_return, long ret)
+{
+	res.kret_hits++;
+	res.kret_sum += ret;
+	return 0;
+}
+
+SEC("kprobe/bpf_probe_jumper")
+int BPF_KPROBE(jumper_entry)
+{
+	res.kp_hits++;
+	return 0;
+}
+
+SEC("kretprobe/bpf_probe_jumper")
+int BPF_KRETPROBE(jumper_return, long ret)
+{
+	res.kret_hits++;
+	res.kret_sum += ret;
+	return 0;
+}
+
+/* the generic hook's counting and empty programs (bench/trace.c) */
+SEC("kprobe/bpf_trace_target")
+int BPF_KPROBE(count_kprobe)
+{
+	__sync_fetch_and_add(&res.hits, 1);
+	return 0;
+}
+
+SEC("kretprobe/bpf_trace_target")
+int BPF_KRETPROBE(count_kretprobe)
+{
+	__sync_fetch_and_add(&res.hits, 1);
+	return 0;
+}
+
+SEC("kprobe/bpf_trace_target")
+int BPF_KPROBE(empty_kprobe)
+{
+	return 0;
+}
+
+SEC("kretprobe/bpf_trace_target")
+int BPF_KRETPROBE(empty_kretprobe)
 {
 	return 0;
 }

@@ -56,6 +56,22 @@ struct wide { uint64_t lo, hi; };
 TRACED struct wide bpf_trace_wide(uint64_t a) { return (struct wide){ a + 1, a + 2 }; }
 TRACED double bpf_trace_double(double a) { return a * 2.5; }
 
+TRACED long bpf_probe_target(long a, long b) { return a * b + 1; }
+TRACED long bpf_probe_recurse(long n)
+{
+	static long (*volatile self)(long) = bpf_probe_recurse;
+	return n ? n + self(n - 1) : 0;
+}
+#include <setjmp.h>
+static jmp_buf probe_jb;
+/* returns n, or longjmps out when n is odd */
+TRACED long bpf_probe_jumper(long n)
+{
+	if (n & 1)
+		longjmp(probe_jb, 1);
+	return n;
+}
+
 /* The same body at each kind of site, in assembly so that the bytes are
  * known: rax = rdi + rsi. */
 __asm__(".text\n"
@@ -92,6 +108,7 @@ struct results {
 	uint64_t args_fentry_ok, args_fexit_ok, func_ip;
 	uint64_t hits, recursed, wide_ret_lo, wide_ret_seen, dbl_seen;
 	int sequence, input_retval;
+	uint64_t kp_hits, kp_args, kp_ip, kret_hits, kret_last, kret_sum;
 };
 
 static char path[4096];
@@ -541,6 +558,121 @@ static void attach_while_called(void **state)
 	env_close(&t);
 }
 
+static long jump_loop(long n)
+{
+	long (*volatile fj)(long) = bpf_probe_jumper;
+	volatile long sum = 0;
+	for (volatile long i = 0; i < n; i++) {
+		if (setjmp(probe_jb) == 0)
+			sum += fj(i);
+	}
+	return sum;
+}
+
+/* the generic hook: uprobe at entry (pt_regs: the arguments in rdi, rsi;
+ * bpf_get_func_ip), uretprobe at return (rax), on both engines; nested
+ * calls (a recursive function: every frame's return), with an fexit
+ * program on the same function; longjmp out of a hooked frame */
+static void generic_hook(void **state)
+{
+	(void)state;
+	for (volatile size_t e = 0; e < NENGINES; e++) {
+		struct env t;
+		env_open(&t, e);
+		bpfrt_prog *pe = load(&t, "probe_entry"), *pr = load(&t, "probe_return");
+		bpfrt_link *le, *lr;
+		assert_int_equal(bpfrt_prog_attach_symbol(pe, NULL, NULL, &le), BPFRT_OK);
+		if (bpfrt_prog_attach_symbol(pr, NULL, NULL, &lr) != BPFRT_OK)
+			fail_msg("%s", bpfrt_prog_errmsg(pr));
+		long (*volatile fp)(long, long) = bpf_probe_target;
+		struct results r = { 0 };
+		results_set(&t, &r);
+		assert_int_equal(fp(6, 7), 43);
+		assert_int_equal(fp(3, 4), 13);
+		results(&t, &r);
+		assert_int_equal(r.kp_hits, 2);
+		assert_int_equal(r.kp_args, 3004);
+		assert_int_equal(r.kp_ip, (uint64_t)(uintptr_t)bpf_probe_target);
+		assert_int_equal(r.kret_hits, 2);
+		assert_int_equal(r.kret_last, 13);
+		assert_int_equal(r.kret_sum, 56);
+		bpfrt_link_detach(le);
+		bpfrt_link_detach(lr);
+		assert_int_equal(fp(2, 2), 5);
+		results(&t, &r);
+		assert_int_equal(r.kp_hits + r.kret_hits, 4);
+
+		/* recursion: 11 frames, each return seen; with a fentry too */
+		bpfrt_prog *prr = load(&t, "recurse_return");
+		bpfrt_link *lrr;
+		assert_int_equal(bpfrt_prog_attach_symbol(prr, NULL, NULL, &lrr), BPFRT_OK);
+		long (*volatile fr)(long) = bpf_probe_recurse;
+		r = (struct results){ 0 };
+		results_set(&t, &r);
+		assert_int_equal(fr(10), 55);
+		results(&t, &r);
+		assert_int_equal(r.kret_hits, 11);
+		assert_int_equal(r.kret_sum, 0 + 1 + 3 + 6 + 10 + 15 + 21 + 28 + 36 + 45 + 55);
+		bpfrt_link_detach(lrr);
+		bpfrt_prog_free(prr);
+
+		/* longjmp out of hooked frames: later calls return right */
+		bpfrt_prog *pj1 = load(&t, "jumper_entry"), *pj2 = load(&t, "jumper_return");
+		bpfrt_link *lj1, *lj2;
+		assert_int_equal(bpfrt_prog_attach_symbol(pj1, NULL, NULL, &lj1), BPFRT_OK);
+		assert_int_equal(bpfrt_prog_attach_symbol(pj2, NULL, NULL, &lj2), BPFRT_OK);
+		r = (struct results){ 0 };
+		results_set(&t, &r);
+		long sum = jump_loop(200);
+		assert_int_equal(sum, 2 * (99 * 100 / 2));
+		results(&t, &r);
+		assert_int_equal(r.kp_hits, 200);
+		assert_int_equal(r.kret_hits, 100);
+		assert_int_equal(r.kret_sum, sum);
+		bpfrt_link_detach(lj1);
+		bpfrt_link_detach(lj2);
+		bpfrt_prog_free(pj1);
+		bpfrt_prog_free(pj2);
+		bpfrt_prog_free(pe);
+		bpfrt_prog_free(pr);
+		env_close(&t);
+	}
+}
+
+/* a uretprobe and fentry + fexit on one function: both kinds run */
+static void probes_with_trampoline(void **state)
+{
+	(void)state;
+	struct env t;
+	env_open(&t, 1);
+	bpfrt_prog *pf = load(&t, "count_fentry"), *px = load(&t, "count_fexit");
+	bpfrt_prog *pe = load(&t, "probe_entry"), *pr = load(&t, "probe_return");
+	struct bpfrt_attach_opts two = { .sz = sizeof(two), .nargs = 2 };
+	bpfrt_link *l[4];
+	assert_int_equal(bpfrt_prog_attach_symbol(pe, NULL, NULL, &l[0]), BPFRT_OK);
+	assert_int_equal(bpfrt_prog_attach_symbol(pf, "bpf_probe_target", &two, &l[1]), BPFRT_OK);
+	assert_int_equal(bpfrt_prog_attach_symbol(pr, NULL, NULL, &l[2]), BPFRT_OK);
+	assert_int_equal(bpfrt_prog_attach_symbol(px, "bpf_probe_target", &two, &l[3]), BPFRT_OK);
+	long (*volatile fp)(long, long) = bpf_probe_target;
+	struct results r = { 0 };
+	results_set(&t, &r);
+	for (int i = 0; i < 10; i++)
+		assert_int_equal(fp(i, 2), 2 * i + 1);
+	results(&t, &r);
+	assert_int_equal(r.hits, 20);
+	assert_int_equal(r.kp_hits, 10);
+	assert_int_equal(r.kret_hits, 10);
+	assert_int_equal(r.kret_last, 19);
+	for (int i = 0; i < 4; i++)
+		assert_int_equal(bpfrt_link_detach(l[i]), BPFRT_OK);
+	assert_int_equal(fp(5, 5), 26);
+	bpfrt_prog_free(pf);
+	bpfrt_prog_free(px);
+	bpfrt_prog_free(pe);
+	bpfrt_prog_free(pr);
+	env_close(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -553,6 +685,8 @@ int main(void)
 		cmocka_unit_test(limit),
 		cmocka_unit_test(recursion),
 		cmocka_unit_test(attach_while_called),
+		cmocka_unit_test(generic_hook),
+		cmocka_unit_test(probes_with_trampoline),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
