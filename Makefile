@@ -97,6 +97,11 @@ $(BUILD)/bench/bench: $(BUILD)/bench/bench.o $(BUILD)/bench/jit.o $(BUILD)/bench
 		$(BUILD)/libbpfrt.a
 	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LDLIBS)
 
+# a library with BTF (gcc -gbtf, whatever CC is) for the tracing tests
+$(BUILD)/tests/libtrace_btf.so: tests/data/trace_btf.c
+	@mkdir -p $(dir $@)
+	gcc -O2 -gbtf -fPIC -shared -fpatchable-function-entry=5 $< -o $@
+
 # BPF C test programs and examples, as a kernel developer builds them
 $(BUILD)/bpf/%.o: tests/bpf/%.bpf.c
 	@mkdir -p $(dir $@)
@@ -131,10 +136,10 @@ $(BUILD)/.deps-ok: scripts/deps.sh
 	@scripts/deps.sh check || scripts/deps.sh install
 	@mkdir -p $(BUILD) && touch $@
 
-tests: all $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN) $(BPF_OBJ) verifier-cases
+tests: all $(UNIT_BIN) $(TOOL_BIN) $(BENCH_BIN) $(BPF_OBJ) $(BUILD)/tests/libtrace_btf.so verifier-cases
 # the converted verifier cases (kernel selftests, PREVAIL)
 verifier-cases: $(KVT) $(PVT)
-check-build: all $(UNIT_BIN) $(TOOL_BIN) $(BPF_OBJ) verifier-cases
+check-build: all $(UNIT_BIN) $(TOOL_BIN) $(BPF_OBJ) $(BUILD)/tests/libtrace_btf.so verifier-cases
 
 check: $(BUILD)/.deps-ok
 	@$(MAKE) --no-print-directory -s check-build

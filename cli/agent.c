@@ -2,8 +2,9 @@
  * agent.c — libbpfrt-agent.so, the LD_PRELOAD agent of `bpfrt trace`.
  *
  * Loaded into an unmodified program before its main, it opens the object
- * named by BPFRT_TRACE_OBJ, loads each fentry / fexit / fmod_ret program
- * and attaches it to the function its section names (the executable's or
+ * named by BPFRT_TRACE_OBJ, loads each fentry / fexit / fmod_ret / kprobe /
+ * kretprobe / uprobe / uretprobe program and attaches it to the function
+ * its section names (the executable's or
  * a library's, by symbol), prints bpf_trace_printk lines as they come, and
  * at exit prints the object's maps: global variables by name (from BTF),
  * other maps as key: value.
@@ -170,11 +171,15 @@ __attribute__((constructor)) static void agent_init(void)
 		struct bpfrt_obj_prog_info pi;
 		if (bpfrt_obj_prog_info(obj, i, &pi))
 			continue;
+		static const char *const kinds[] = { "fentry", "fexit", "fmod_ret", "kprobe", "kretprobe",
+						     "uprobe", "uretprobe" };
+		bool tracing = false;
+		for (size_t k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+			tracing = tracing || !strncmp(pi.section, kinds[k], strlen(kinds[k]));
 		const char *fn = strchr(pi.section, '/');
-		if (!fn || (strncmp(pi.section, "fentry", 6) && strncmp(pi.section, "fexit", 5) &&
-			    strncmp(pi.section, "fmod_ret", 8)))
+		if (!tracing || !fn)
 			continue;
-		fn++;
+		fn = strrchr(fn, ':') ? strrchr(fn, ':') + 1 : fn + 1; /* uprobe/PATH:FUNC */
 		bpfrt_prog *p;
 		if (bpfrt_obj_load_prog(obj, pi.name, NULL, &p) != BPFRT_OK) {
 			fprintf(out, "bpfrt trace: %s: %s\n", pi.name, bpfrt_vm_errmsg(vm));

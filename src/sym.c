@@ -15,6 +15,8 @@
 #include <gelf.h>
 #include <link.h>
 #include <unistd.h>
+#include <bpf/btf.h>
+#include <bpf/libbpf.h>
 
 struct sym_query {
 	const char *name;   /* by name, or */
@@ -221,4 +223,91 @@ int bpfrt_sym_by_addr(uintptr_t addr, struct bpfrt_sym *out)
 	if (!q.found)
 		return BPFRT_EINVAL;
 	return BPFRT_OK;
+}
+
+static bool has_btf(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return false;
+	elf_version(EV_CURRENT);
+	Elf *elf = elf_begin(fd, ELF_C_READ, NULL);
+	size_t shstrndx;
+	bool found = false;
+	if (elf && !elf_getshdrstrndx(elf, &shstrndx)) {
+		for (Elf_Scn *scn = NULL; !found && (scn = elf_nextscn(elf, scn));) {
+			GElf_Shdr sh;
+			const char *nm = gelf_getshdr(scn, &sh) ? elf_strptr(elf, shstrndx, sh.sh_name) : NULL;
+			found = nm && !strcmp(nm, ".BTF");
+		}
+	}
+	if (elf)
+		elf_end(elf);
+	close(fd);
+	return found;
+}
+
+/* The argument slots of a function, from the BTF of the module that holds
+ * it (a .BTF section: gcc -gbtf, or pahole -J): each argument of up to 8
+ * bytes takes one, of 9 to 16 two (the kernel's struct arguments), as the
+ * registers carry them.  BPFRT_NARGS_UNKNOWN without BTF for it; -2 (why
+ * in err) when the arguments cannot be laid out as ctx slots. */
+int bpfrt_sym_nargs(uintptr_t func, const char *name, char *why, size_t whylen)
+{
+	Dl_info di;
+	if (!name || !dladdr((void *)func, &di))
+		return BPFRT_NARGS_UNKNOWN;
+	const char *path = di.dli_fname && *di.dli_fname && di.dli_fbase != (void *)0 ? di.dli_fname : NULL;
+	char exe[4096];
+	if (!path || !strchr(path, '/')) {
+		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
+		if (n <= 0)
+			return BPFRT_NARGS_UNKNOWN;
+		exe[n] = '\0';
+		path = exe;
+	}
+	if (!has_btf(path)) /* (libbpf would complain on stderr) */
+		return BPFRT_NARGS_UNKNOWN;
+	struct btf *btf = btf__parse_elf(path, NULL);
+	if (!btf || libbpf_get_error(btf))
+		return BPFRT_NARGS_UNKNOWN;
+	int rc = BPFRT_NARGS_UNKNOWN;
+	int id = btf__find_by_name_kind(btf, name, BTF_KIND_FUNC);
+	const struct btf_type *fn = id > 0 ? btf__type_by_id(btf, (unsigned)id) : NULL;
+	const struct btf_type *proto = fn ? btf__type_by_id(btf, fn->type) : NULL;
+	if (proto && btf_is_func_proto(proto)) {
+		const struct btf_param *pa = btf_params(proto);
+		int slots = 0;
+		for (unsigned i = 0; i < btf_vlen(proto) && rc != -2; i++) {
+			if (!pa[i].type) {
+				snprintf(why, whylen, "%s is variadic", name);
+				rc = -2;
+				break;
+			}
+			const struct btf_type *t = btf__type_by_id(btf, (unsigned)btf__resolve_type(btf, pa[i].type));
+			long size = btf__resolve_size(btf, pa[i].type);
+			if (!t || size <= 0 || size > 16 || btf_is_float(t)) {
+				snprintf(why, whylen, "argument %u of %s (%ld bytes%s) is not passed in integer registers",
+					 i, name, size, t && btf_is_float(t) ? ", floating-point" : "");
+				rc = -2;
+				break;
+			}
+			if (btf_is_composite(t)) { /* a struct of floats goes in vector registers */
+				const struct btf_member *m = btf_members(t);
+				for (unsigned k = 0; k < btf_vlen(t); k++) {
+					const struct btf_type *mt = btf__type_by_id(btf, (unsigned)btf__resolve_type(btf, m[k].type));
+					if (mt && btf_is_float(mt)) {
+						snprintf(why, whylen, "argument %u of %s is a struct with floating-point "
+							 "members (vector registers)", i, name);
+						rc = -2;
+					}
+				}
+			}
+			slots += size > 8 ? 2 : 1;
+		}
+		if (rc != -2)
+			rc = slots;
+	}
+	btf__free(btf);
+	return rc;
 }

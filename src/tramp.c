@@ -840,6 +840,13 @@ static int attach(bpfrt_prog *prog, uintptr_t func, const struct bpfrt_sym *sym,
 	bool has_ret = kind == K_FEXIT || kind == K_FMOD_RET;
 	uint32_t ctx_bytes = PT_REGS_BYTES;
 	if (K_TRAMP(kind)) {
+		if (nargs == BPFRT_NARGS_UNKNOWN) { /* the process's BTF for it */
+			char why[200];
+			nargs = bpfrt_sym_nargs(func, sym->addr == func ? sym->name : NULL, why, sizeof(why));
+			if (nargs == -2)
+				return bpfrt_err_set(err, BPFRT_ENOTSUP, "%s: %s: its arguments are not a tracing context",
+						     name, why);
+		}
 		if (nargs == BPFRT_NARGS_UNKNOWN) {
 			if (has_ret)
 				return bpfrt_err_set(err, BPFRT_EINVAL, "%s: the number of arguments of %s is unknown (no "

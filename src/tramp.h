@@ -57,6 +57,9 @@ struct bpfrt_sym {
 };
 BPFRT_HIDDEN int bpfrt_sym_by_name(const char *name, struct bpfrt_sym *out);
 BPFRT_HIDDEN int bpfrt_sym_by_addr(uintptr_t addr, struct bpfrt_sym *out);
+/* The argument slots of function `name` at func from its module's BTF:
+ * >= 0, BPFRT_NARGS_UNKNOWN (no BTF), or -2 (not expressible: why). */
+BPFRT_HIDDEN int bpfrt_sym_nargs(uintptr_t func, const char *name, char *why, size_t whylen);
 
 /* The generic hook (rethook.c): struct pt_regs as <asm/ptrace.h> has it on
  * x86-64, the context of kprobe / uprobe programs. */

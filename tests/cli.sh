@@ -122,6 +122,8 @@ if [ -f "$MC" ] && ! ldd "$AGENT" 2>/dev/null | grep -q 'libasan\|libtsan\|libub
 	out=$("$B" trace "$TL" --nargs strlen=1,getenv=1 -- ls / 2>&1 >/dev/null)
 	n=$(echo "$out" | sed -n 's/^  strlen_total = //p')
 	if [ -n "$n" ] && [ "$n" -gt 10 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL trace ls strlen_total '$n': $out"; fi
+	n=$(echo "$out" | sed -n 's/^  opendir_calls = //p')
+	if [ -n "$n" ] && [ "$n" -ge 1 ]; then pass=$((pass + 1)); else fail=$((fail + 1)); echo "FAIL trace ls uprobe opendir '$n': $out"; fi
 	check "trace: trace_printk lines" 0 "getenv(COLUMNS) called" "$B" trace "$TL" --nargs strlen=1,getenv=1 -- ls -C /
 	check "trace: missing function" 0 "no function bpf_fentry_test1" "$B" trace "$top/build/bpf/trace.o" -- true
 else

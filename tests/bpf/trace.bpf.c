@@ -21,6 +21,7 @@ struct results {
 	__u64 hits, recursed, wide_ret_lo, wide_ret_seen, dbl_seen;
 	int sequence, input_retval;
 	__u64 kp_hits, kp_args, kp_ip, kret_hits, kret_last, kret_sum;
+	__u64 btf_ok, btf_pair;
 } res;
 
 /* ---- fentry: each sees its arguments ---- */
@@ -376,5 +377,35 @@ int BPF_KPROBE(empty_kprobe)
 SEC("kretprobe/bpf_trace_target")
 int BPF_KRETPROBE(empty_kretprobe)
 {
+	return 0;
+}
+
+/* functions of a library with BTF: the argument count comes from it */
+SEC("fexit/btf_add3")
+int BPF_PROG(btf_add3_exit, long a, int b, char c, long ret)
+{
+	res.btf_ok = a == 1 && b == 2 && c == 3 && ret == 6;
+	return 0;
+}
+
+/* a 16-byte struct argument takes two slots */
+SEC("fexit/btf_pair")
+int BPF_PROG(btf_pair_exit, __u64 lo, __u64 hi, long k, long ret)
+{
+	res.btf_pair = lo * 1000 + hi * 100 + k * 10 + ret;
+	return 0;
+}
+
+SEC("fexit/btf_dbl")
+int BPF_PROG(btf_dbl_exit)
+{
+	return 0;
+}
+
+/* no arguments: the return value is ctx[0] */
+SEC("fexit/bpf_fentry_test0")
+int BPF_PROG(fexit0, int ret)
+{
+	res.fexit_ok[0] += ret == 42 && bpf_get_func_arg_cnt(ctx) == 0;
 	return 0;
 }

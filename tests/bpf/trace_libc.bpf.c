@@ -7,6 +7,7 @@
  */
 #include <linux/bpf.h>
 #include <bpf/bpf_helpers.h>
+#include <asm/ptrace.h>
 #include <bpf/bpf_tracing.h>
 
 char _license[] SEC("license") = "GPL";
@@ -31,5 +32,23 @@ int BPF_PROG(no_env, const char *name, __u64 ret)
 	bpf_probe_read_user_str(buf, sizeof(buf), name);
 	if (buf[0] == 'C' && buf[1] == 'O' && buf[2] == 'L' && buf[3] == 'U')
 		bpf_printk("getenv(COLUMNS) called");
+	return 0;
+}
+
+/* uprobe / uretprobe, libbpf's section form */
+__u64 opendir_calls, opendir_null;
+
+SEC("uprobe//lib/x86_64-linux-gnu/libc.so.6:opendir")
+int BPF_KPROBE(opendir_entry, const char *name)
+{
+	__sync_fetch_and_add(&opendir_calls, 1);
+	return 0;
+}
+
+SEC("uretprobe//lib/x86_64-linux-gnu/libc.so.6:opendir")
+int BPF_KRETPROBE(opendir_return, void *dir)
+{
+	if (!dir)
+		__sync_fetch_and_add(&opendir_null, 1);
 	return 0;
 }

@@ -11,8 +11,11 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <dlfcn.h>
+#include <signal.h>
 #include <errno.h>
 #include <pthread.h>
+#include <unistd.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,6 +28,7 @@
 #define TRACED __attribute__((noinline, used, patchable_function_entry(5, 0)))
 #pragma GCC diagnostic ignored "-Wmissing-prototypes"
 
+TRACED int bpf_fentry_test0(void) { return 42; }
 TRACED int bpf_fentry_test1(int a) { return a + 1; }
 TRACED int bpf_fentry_test2(int a, uint64_t b) { return a + (int)b; }
 TRACED int bpf_fentry_test3(char a, int b, uint64_t c) { return a + b + (int)c; }
@@ -109,6 +113,7 @@ struct results {
 	uint64_t hits, recursed, wide_ret_lo, wide_ret_seen, dbl_seen;
 	int sequence, input_retval;
 	uint64_t kp_hits, kp_args, kp_ip, kret_hits, kret_last, kret_sum;
+	uint64_t btf_ok, btf_pair;
 };
 
 static char path[4096];
@@ -217,6 +222,7 @@ static void call_all(void)
 }
 
 static const int oracle_nargs[9] = { 0, 1, 2, 3, 4, 5, 6, 7, 8 };
+static int (*volatile f0)(void) = bpf_fentry_test0;
 
 /* fentry_test / fexit_test: every program sees its arguments (and the
  * return value); detached, nothing runs and the functions still work */
@@ -237,10 +243,17 @@ static void fentry_fexit_oracle(void **state)
 			p[8 + i] = load(&t, name);
 			l[8 + i] = attach_n(&t, p[8 + i], oracle_nargs[i]);
 		}
-		for (int round = 0; round < 3; round++)
+		bpfrt_prog *p0 = load(&t, "fexit0");
+		bpfrt_link *l0 = attach_n(&t, p0, 0);
+		for (int round = 0; round < 3; round++) {
 			call_all();
+			assert_int_equal(f0(), 42);
+		}
 		struct results r;
 		results(&t, &r);
+		assert_int_equal(r.fexit_ok[0], 3);
+		assert_int_equal(bpfrt_link_detach(l0), BPFRT_OK);
+		bpfrt_prog_free(p0);
 		for (int i = 1; i <= 8; i++) {
 			if (r.fentry_ok[i] != 3 || r.fexit_ok[i] != 3)
 				fail_msg("%s: test%d: fentry %llu fexit %llu (want 3)", engines[e].name, i,
@@ -515,6 +528,15 @@ static void *call_loop(void *arg)
 	return NULL;
 }
 
+static void *call_fixed(void *arg)
+{
+	(void)arg;
+	for (int i = 0; i < 100000; i++)
+		if (ftarget(i) != i + 1)
+			abort();
+	return NULL;
+}
+
 static void attach_while_called(void **state)
 {
 	(void)state;
@@ -547,6 +569,25 @@ static void attach_while_called(void **state)
 	assert_true(r.hits <= 3 * (uint64_t)(c[0].calls + c[1].calls));
 	printf("attach_while_called: %ld calls, %llu program runs, %zu images waiting\n", c[0].calls + c[1].calls,
 	       (unsigned long long)r.hits, bpfrt_tramp_retired());
+	/* exact counts while the attachments stay: 2 threads x 100000 calls,
+	 * each call runs the 3 programs once */
+	{
+		bpfrt_link *l3[3];
+		bpfrt_prog *ps[3] = { pf, px, pm };
+		for (int k = 0; k < 3; k++)
+			assert_int_equal(bpfrt_prog_attach_symbol(ps[k], NULL, &ao, &l3[k]), BPFRT_OK);
+		results(&t, &r);
+		uint64_t before = r.hits;
+		pthread_t th2[2];
+		for (int i = 0; i < 2; i++)
+			pthread_create(&th2[i], NULL, call_fixed, NULL);
+		for (int i = 0; i < 2; i++)
+			pthread_join(th2[i], NULL);
+		results(&t, &r);
+		assert_int_equal(r.hits - before, 3 * 2 * 100000);
+		for (int k = 0; k < 3; k++)
+			assert_int_equal(bpfrt_link_detach(l3[k]), BPFRT_OK);
+	}
 	/* with the callers gone, every old image can go */
 	bpfrt_link *l;
 	assert_int_equal(bpfrt_prog_attach_symbol(pf, NULL, &ao, &l), BPFRT_OK);
@@ -673,9 +714,86 @@ static void probes_with_trampoline(void **state)
 	env_close(&t);
 }
 
+/* argument counts from the BTF of a library built with gcc -gbtf
+ * (build/tests/libtrace_btf.so, next to this test) */
+static void btf_nargs(void **state)
+{
+	(void)state;
+	char self[4096], lib[4200];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	assert_true(n > 0);
+	self[n] = '\0';
+	*strrchr(self, '/') = '\0';
+	snprintf(lib, sizeof(lib), "%s/libtrace_btf.so", self);
+	void *h = dlopen(lib, RTLD_NOW);
+	if (!h)
+		fail_msg("dlopen %s: %s", lib, dlerror());
+	struct pair2 { long a, b; };
+	long (*add3)(long, int, char) = (long (*)(long, int, char))dlsym(h, "btf_add3");
+	long (*pairf)(struct pair2, long) = (long (*)(struct pair2, long))dlsym(h, "btf_pair");
+	assert_non_null(add3);
+	assert_non_null(pairf);
+	struct env t;
+	env_open(&t, 1);
+	bpfrt_prog *pa = load(&t, "btf_add3_exit"), *pp = load(&t, "btf_pair_exit"), *pd = load(&t, "btf_dbl_exit");
+	bpfrt_link *la, *lp, *ld;
+	if (bpfrt_prog_attach_symbol(pa, NULL, NULL, &la) != BPFRT_OK)
+		fail_msg("%s", bpfrt_prog_errmsg(pa));
+	assert_int_equal(bpfrt_prog_attach_symbol(pp, NULL, NULL, &lp), BPFRT_OK);
+	/* a double argument has no ctx slot */
+	assert_int_equal(bpfrt_prog_attach_symbol(pd, NULL, NULL, &ld), BPFRT_ENOTSUP);
+	assert_non_null(strstr(bpfrt_prog_errmsg(pd), "floating-point"));
+	struct results r = { 0 };
+	results_set(&t, &r);
+	assert_int_equal(add3(1, 2, 3), 6);
+	assert_int_equal(pairf((struct pair2){ 4, 5 }, 6), 29);
+	results(&t, &r);
+	assert_int_equal(r.btf_ok, 1);
+	assert_int_equal(r.btf_pair, 4 * 1000 + 5 * 100 + 6 * 10 + 29);
+	bpfrt_link_detach(la);
+	bpfrt_link_detach(lp);
+	bpfrt_prog_free(pa);
+	bpfrt_prog_free(pp);
+	bpfrt_prog_free(pd);
+	env_close(&t);
+	/* (the library stays loaded: a traced image may not be retired yet) */
+}
+
+/* a SIGTRAP that is not ours goes to the handler installed before */
+static volatile int foreign_traps;
+static void foreign_trap(int sig)
+{
+	(void)sig;
+	foreign_traps++;
+}
+
+static void sigtrap_chain(void **state)
+{
+	(void)state;
+	/* the first test of this process: its handler comes before bpfrt's */
+	signal(SIGTRAP, foreign_trap);
+	struct env t;
+	env_open(&t, 1);
+	bpfrt_prog *p = load(&t, "count_fentry");
+	struct bpfrt_attach_opts ao = { .sz = sizeof(ao), .nargs = 1 };
+	bpfrt_link *l;
+	assert_int_equal(bpfrt_prog_attach_symbol(p, NULL, &ao, &l), BPFRT_OK);
+	struct sigaction now;
+	sigaction(SIGTRAP, NULL, &now);
+	assert_true((void *)now.sa_handler != (void *)foreign_trap); /* bpfrt's is in front */
+	__asm__ volatile("int3");
+	__asm__ volatile("int3");
+	assert_int_equal(foreign_traps, 2);
+	assert_int_equal(ftarget(1), 2);
+	assert_int_equal(bpfrt_link_detach(l), BPFRT_OK);
+	bpfrt_prog_free(p);
+	env_close(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(sigtrap_chain), /* first: before bpfrt's handler exists */
 		cmocka_unit_test(fentry_fexit_oracle),
 		cmocka_unit_test(modify_return),
 		cmocka_unit_test(func_helpers),
@@ -687,6 +805,7 @@ int main(void)
 		cmocka_unit_test(attach_while_called),
 		cmocka_unit_test(generic_hook),
 		cmocka_unit_test(probes_with_trampoline),
+		cmocka_unit_test(btf_nargs),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
