@@ -253,10 +253,26 @@ static void emit_depth(struct tgen *g, bool inc)
 }
 
 /* movdqu [rbp+off], xmmN (f3 0f 7f /r) or movdqu xmmN, [rbp+off] (f3 0f 6f /r) */
-static void emit_xmm(struct tgen *g, bool store, int n, int32_t off)
+static void emit_xmm(struct tgen *g, bool store, int n, int base, int32_t off)
 {
 	emit3(&g->b, 0xf3, 0x0f, store ? 0x7f : 0x6f);
-	emit_mem(&g->b, n, RBP, off);
+	emit_mem(&g->b, n, base, off);
+}
+
+/* xmm0 .. xmm(n-1) to or from [base+off], 16 bytes each */
+static void emit_xmms(struct tgen *g, bool store, int n, int base, int32_t off)
+{
+	for (int i = 0; i < n; i++)
+		emit_xmm(g, store, i, base, off + 16 * i);
+}
+
+/* add / sub rsp, imm32 (48 81 /0, /5) */
+static void emit_rsp_adjust(struct x86_buf *b, enum x86_alu op, int32_t n)
+{
+	emit_rex(b, true, 0, RSP, false);
+	emit1(b, 0x81);
+	emit_modrm(b, 3, op, RSP);
+	emit4(b, (uint32_t)n);
 }
 
 static void save_regs(struct tgen *g, const struct tsite *s, const struct frame *f)
@@ -269,16 +285,16 @@ static void save_regs(struct tgen *g, const struct tsite *s, const struct frame 
 		emit_load(&g->b, 8, false, RAX, RBP, 16 + 8 * (i - 6));
 		emit_store_r(&g->b, 8, RBP, f->ctx + 8 * i, RAX);
 	}
-	for (int i = 0; s->fp && i < 8; i++)
-		emit_xmm(g, true, i, f->xmm + 16 * i);
+	if (s->fp)
+		emit_xmms(g, true, 8, RBP, f->xmm);
 }
 
 static void restore_regs(struct tgen *g, const struct tsite *s, const struct frame *f)
 {
 	for (int i = 0; i < s->nargs && i < 6; i++)
 		emit_load(&g->b, 8, false, arg_reg[i], RBP, f->ctx + 8 * i);
-	for (int i = 0; s->fp && i < 8; i++)
-		emit_xmm(g, false, i, f->xmm + 16 * i);
+	if (s->fp)
+		emit_xmms(g, false, 8, RBP, f->xmm);
 	emit_load(&g->b, 8, false, R10, RBP, f->r10);
 	emit_load(&g->b, 8, false, RAX, RBP, f->rax);
 }
@@ -325,6 +341,26 @@ static void invoke(struct tgen *g, const struct bpfrt_link *l, const struct fram
 /* pt_regs field offsets */
 #define PT(f) ((int32_t)offsetof(struct bpfrt_pt_regs, f))
 
+/* Every general register into the pt_regs at rsp (r11 first: then it is
+ * scratch), its rsp field = rsp + rsp_off, the constant fields. */
+static const struct { uint8_t reg; int32_t off; } pt_gprs[] = {
+	{ R11, PT(r11) }, { R15, PT(r15) }, { R14, PT(r14) }, { R13, PT(r13) }, { R12, PT(r12) },
+	{ RBP, PT(rbp) }, { RBX, PT(rbx) }, { R10, PT(r10) }, { R9, PT(r9) }, { R8, PT(r8) },
+	{ RAX, PT(rax) }, { RCX, PT(rcx) }, { RDX, PT(rdx) }, { RSI, PT(rsi) }, { RDI, PT(rdi) },
+};
+
+static void emit_pt_regs(struct tgen *g, int32_t rsp_off)
+{
+	struct x86_buf *b = &g->b;
+	for (size_t i = 0; i < ARRAY_SIZE(pt_gprs); i++)
+		emit_store_r(b, 8, RSP, pt_gprs[i].off, pt_gprs[i].reg);
+	emit_lea(b, R11, RSP, rsp_off);
+	emit_store_r(b, 8, RSP, PT(rsp), R11);
+	emit_store_i(b, 8, RSP, PT(orig_rax), -1);
+	emit_store_i(b, 8, RSP, PT(cs), 0x33);
+	emit_store_i(b, 8, RSP, PT(ss), 0x2b);
+}
+
 /* The generic hook's entry: every register into a pt_regs on the stack,
  * the entry programs with ctx = the pt_regs, bpfrt_rethook_push if the site
  * has return programs, the registers back.  Frame (rsp at the function's
@@ -333,35 +369,19 @@ static void invoke(struct tgen *g, const struct bpfrt_link *l, const struct fram
  * and bpfrt_probe_ip [168,184), xmm0-7 [192,320) if saved. */
 static void gen_probes(struct tgen *g, const struct tsite *s)
 {
-	static const struct { uint8_t reg; int32_t off; } gprs[] = {
-		{ R11, PT(r11) }, { R15, PT(r15) }, { R14, PT(r14) }, { R13, PT(r13) }, { R12, PT(r12) },
-		{ RBP, PT(rbp) }, { RBX, PT(rbx) }, { R10, PT(r10) }, { R9, PT(r9) }, { R8, PT(r8) },
-		{ RAX, PT(rax) }, { RCX, PT(rcx) }, { RDX, PT(rdx) }, { RSI, PT(rsi) }, { RDI, PT(rdi) },
-	};
 	static const uint8_t scratch[] = { RAX, RCX, RDX, RSI, RDI, R8, R9, R10, R11 };
 	const int32_t cur = 168, ip = 176, xmm = 192;
 	struct x86_buf *b = &g->b;
 	int32_t frame = s->fp ? 320 : 192;
 	emit1(b, 0x9c); /* pushfq */
-	emit_rex(b, true, 0, RSP, false);
-	emit1(b, 0x81); /* sub rsp, frame */
-	emit_modrm(b, 3, X_SUB, RSP);
-	emit4(b, (uint32_t)frame);
-	for (size_t i = 0; i < ARRAY_SIZE(gprs); i++)
-		emit_store_r(b, 8, RSP, gprs[i].off, gprs[i].reg);
+	emit_rsp_adjust(b, X_SUB, frame);
+	emit_pt_regs(g, frame + 8);                       /* rsp at the function's entry */
 	emit_load(b, 8, false, R11, RSP, frame);          /* the flags pushed */
 	emit_store_r(b, 8, RSP, PT(eflags), R11);
-	emit_lea(b, R11, RSP, frame + 8);                 /* rsp at the function's entry */
-	emit_store_r(b, 8, RSP, PT(rsp), R11);
 	emit_mov_ri(b, true, R11, (int64_t)s->func);
 	emit_store_r(b, 8, RSP, PT(rip), R11);
-	emit_store_i(b, 8, RSP, PT(orig_rax), -1);
-	emit_store_i(b, 8, RSP, PT(cs), 0x33);
-	emit_store_i(b, 8, RSP, PT(ss), 0x2b);
-	for (int i = 0; s->fp && i < 8; i++) {
-		emit3(b, 0xf3, 0x0f, 0x7f); /* movdqu [rsp+xmm+16i], xmmI */
-		emit_mem(b, i, RSP, xmm + 16 * i);
-	}
+	if (s->fp)
+		emit_xmms(g, true, 8, RSP, xmm);
 	emit_depth(g, true);
 	emit_fs_rax(g, false, g->tls_current);
 	emit_store_r(b, 8, RSP, cur, RAX);
@@ -382,18 +402,13 @@ static void gen_probes(struct tgen *g, const struct tsite *s)
 		emit_op_rr(b, true, 0x89, R11, RAX); /* mov r11, rax */
 	}
 	emit_depth(g, false);
-	for (int i = 0; s->fp && i < 8; i++) {
-		emit3(b, 0xf3, 0x0f, 0x6f); /* movdqu xmmI, [rsp+xmm+16i] */
-		emit_mem(b, i, RSP, xmm + 16 * i);
-	}
+	if (s->fp)
+		emit_xmms(g, false, 8, RSP, xmm);
 	for (size_t i = 0; i < ARRAY_SIZE(scratch); i++) /* C kept the callee-saved ones */
-		for (size_t k = 0; k < ARRAY_SIZE(gprs); k++)
-			if (gprs[k].reg == scratch[i] && !(scratch[i] == R11 && g->probes->nret))
-				emit_load(b, 8, false, scratch[i], RSP, gprs[k].off);
-	emit_rex(b, true, 0, RSP, false);
-	emit1(b, 0x81); /* add rsp, frame + 8: the flags slot too */
-	emit_modrm(b, 3, X_ADD, RSP);
-	emit4(b, (uint32_t)frame + 8);
+		for (size_t k = 0; k < ARRAY_SIZE(pt_gprs); k++)
+			if (pt_gprs[k].reg == scratch[i] && !(scratch[i] == R11 && g->probes->nret))
+				emit_load(b, 8, false, scratch[i], RSP, pt_gprs[k].off);
+	emit_rsp_adjust(b, X_ADD, frame + 8); /* the flags slot too */
 }
 
 /* The generic hook's return (the function called from its own slot has
@@ -401,44 +416,21 @@ static void gen_probes(struct tgen *g, const struct tsite *s)
  * a pt_regs, bpfrt_probe_return, `push the real return address; ret`. */
 static void gen_probe_return(struct tgen *g)
 {
-	static const struct { uint8_t reg; int32_t off; } gprs[] = {
-		{ R15, PT(r15) }, { R14, PT(r14) }, { R13, PT(r13) }, { R12, PT(r12) }, { RBP, PT(rbp) },
-		{ RBX, PT(rbx) }, { R11, PT(r11) }, { R10, PT(r10) }, { R9, PT(r9) }, { R8, PT(r8) },
-		{ RAX, PT(rax) }, { RCX, PT(rcx) }, { RDX, PT(rdx) }, { RSI, PT(rsi) }, { RDI, PT(rdi) },
-	};
 	struct x86_buf *b = &g->b;
 	const int32_t frame = 208, xmm = 168; /* pt_regs, xmm0-1, padding: rsp stays 16-aligned */
-	emit_rex(b, true, 0, RSP, false);
-	emit1(b, 0x81); /* sub rsp, frame */
-	emit_modrm(b, 3, X_SUB, RSP);
-	emit4(b, (uint32_t)frame);
-	for (size_t i = 0; i < ARRAY_SIZE(gprs); i++)
-		emit_store_r(b, 8, RSP, gprs[i].off, gprs[i].reg);
-	emit_lea(b, R11, RSP, frame);                     /* rsp as after the function's return */
-	emit_store_r(b, 8, RSP, PT(rsp), R11);
-	emit_store_i(b, 8, RSP, PT(orig_rax), -1);
+	emit_rsp_adjust(b, X_SUB, frame);
+	emit_pt_regs(g, frame);                           /* rsp as after the function's return */
 	emit_store_i(b, 8, RSP, PT(eflags), 0x202);
-	emit_store_i(b, 8, RSP, PT(cs), 0x33);
-	emit_store_i(b, 8, RSP, PT(ss), 0x2b);
-	for (int i = 0; i < 2; i++) {
-		emit3(b, 0xf3, 0x0f, 0x7f); /* movdqu [rsp+xmm+16i], xmmI */
-		emit_mem(b, i, RSP, xmm + 16 * i);
-	}
+	emit_xmms(g, true, 2, RSP, xmm);
 	emit_depth(g, true);
 	emit_mov_rr(b, true, RDI, RSP);
 	emit_call_abs(g, (uintptr_t)bpfrt_probe_return);
 	emit_depth(g, false);
 	emit_op_rr(b, true, 0x89, R11, RAX); /* mov r11, rax: where to return */
-	for (int i = 0; i < 2; i++) {
-		emit3(b, 0xf3, 0x0f, 0x6f); /* movdqu xmmI, [rsp+xmm+16i] */
-		emit_mem(b, i, RSP, xmm + 16 * i);
-	}
+	emit_xmms(g, false, 2, RSP, xmm);
 	emit_load(b, 8, false, RAX, RSP, PT(rax));
 	emit_load(b, 8, false, RDX, RSP, PT(rdx));
-	emit_rex(b, true, 0, RSP, false);
-	emit1(b, 0x81); /* add rsp, frame */
-	emit_modrm(b, 3, X_ADD, RSP);
-	emit4(b, (uint32_t)frame);
+	emit_rsp_adjust(b, X_ADD, frame);
 	emit_push(b, R11);
 	emit1(b, 0xc3); /* ret: pairs with the caller's call */
 }
@@ -475,10 +467,7 @@ static void gen(struct tgen *g, const struct tsite *s)
 	layout(&f, s->nargs, s->fp);
 	emit_push(b, RBP);
 	emit_mov_rr(b, true, RBP, RSP);
-	emit_rex(b, true, 0, RSP, false);
-	emit1(b, 0x81); /* sub rsp, imm32 */
-	emit_modrm(b, 3, X_SUB, RSP);
-	emit4(b, f.size);
+	emit_rsp_adjust(b, X_SUB, (int32_t)f.size);
 	emit_depth(g, true);
 	save_regs(g, s, &f);
 	emit_fs_rax(g, false, g->tls_current);
@@ -523,8 +512,8 @@ static void gen(struct tgen *g, const struct tsite *s)
 	emit_call_abs(g, s->body);
 	emit_store_r(b, 8, RBP, f.ret, RAX);
 	emit_store_r(b, 8, RBP, f.rdx, RDX);
-	for (int i = 0; s->fp && i < 2; i++)
-		emit_xmm(g, true, i, f.xmm + 16 * i);
+	if (s->fp)
+		emit_xmms(g, true, 2, RBP, f.xmm);
 	/* do_fexit: */
 	for (size_t i = 0; i < nfix; i++) {
 		uint32_t rel = (uint32_t)(b->len - fix[i]);
@@ -537,8 +526,8 @@ static void gen(struct tgen *g, const struct tsite *s)
 	emit_fs_rax(g, true, g->tls_current);
 	emit_load(b, 8, false, RAX, RBP, f.ret);
 	emit_load(b, 8, false, RDX, RBP, f.rdx);
-	for (int i = 0; s->fp && i < 2; i++)
-		emit_xmm(g, false, i, f.xmm + 16 * i);
+	if (s->fp)
+		emit_xmms(g, false, 2, RBP, f.xmm);
 	emit_depth(g, false);
 	emit1(b, 0xc9); /* leave */
 	emit1(b, 0xc3); /* ret */
