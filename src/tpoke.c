@@ -53,6 +53,7 @@
 #include <unistd.h>
 
 #define MAX_SITES 4096
+#define SCAN_PATIENCE 500000000ull /* ns a patch waits for every thread's answer */
 
 static struct {
 	pthread_mutex_t lock;     /* one patch or scan at a time */
@@ -158,7 +159,7 @@ static void sync_cores(void)
 	if (tp.membarrier && syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0) == 0)
 		return;
 	tp.membarrier = false;
-	bpfrt_scan_threads_locked(NULL, 0, NULL, NULL);
+	bpfrt_scan_threads_locked(NULL, 0, NULL, NULL, SCAN_PATIENCE);
 }
 
 /* ------------------------------------------------------------- writes ---- */
@@ -196,7 +197,7 @@ static uint64_t mono_ns(void)
 	return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
 }
 
-int bpfrt_scan_threads_locked(const pid_t *tids, size_t ntids, bpfrt_scan_fn fn, void *arg)
+int bpfrt_scan_threads_locked(const pid_t *tids, size_t ntids, bpfrt_scan_fn fn, void *arg, uint64_t timeout_ns)
 {
 	pid_t self = (pid_t)syscall(SYS_gettid), pid = getpid();
 	tp.scan_arg = arg;
@@ -226,7 +227,7 @@ int bpfrt_scan_threads_locked(const pid_t *tids, size_t ntids, bpfrt_scan_fn fn,
 	uint64_t t0 = mono_ns();
 	int rc = 0;
 	while (__atomic_load_n(&tp.scan_acks, __ATOMIC_ACQUIRE) < sent) {
-		if (mono_ns() - t0 > 500000000ull) { /* 0.5 s */
+		if (mono_ns() - t0 > timeout_ns) {
 			rc = -ETIMEDOUT;
 			break;
 		}
@@ -296,6 +297,7 @@ int bpfrt_tpoke_locked(uintptr_t at, const uint8_t *bytes, size_t len, uintptr_t
 	int si = site_index(at);
 	if (si < 0)
 		return bpfrt_err_set(err, BPFRT_ENOMEM, "too many patched sites (%d)", MAX_SITES);
+	uint8_t old0 = *(const volatile uint8_t *)at;
 	__atomic_store_n(&tp.site_target[si], emulate, __ATOMIC_RELEASE);
 	static const uint8_t int3 = 0xcc;
 	int rc = write_text(at, &int3, 1);
@@ -305,7 +307,16 @@ int bpfrt_tpoke_locked(uintptr_t at, const uint8_t *bytes, size_t len, uintptr_t
 	sync_cores();
 	if (redirect) {
 		struct redirect_arg a = { at, len, redirect };
-		bpfrt_scan_threads_locked(NULL, 0, redirect_one, &a);
+		if (bpfrt_scan_threads_locked(NULL, 0, redirect_one, &a, SCAN_PATIENCE)) {
+			/* a thread that does not answer (it blocks the signal) may be
+			 * stopped inside the bytes: put the first one back, refuse */
+			__atomic_store_n(&tp.site_target[si], redirect[0], __ATOMIC_RELEASE);
+			write_text(at, &old0, 1);
+			sync_cores();
+			return bpfrt_err_set(err, BPFRT_ENOTSUP, "a thread of the process did not answer the scan "
+					     "signal (%d) within 0.5 s: cannot patch %#lx safely", BPFRT_SCAN_SIGNAL,
+					     (unsigned long)at);
+		}
 	}
 	if (len > 1) {
 		if ((rc = write_text(at + 1, bytes + 1, len - 1)))

@@ -100,7 +100,8 @@ struct tsite {
 	uint8_t orig[PATCH];    /* the site's bytes before */
 	uintptr_t body;         /* where the original goes on: at + 5, or the stub */
 	struct bpfrt_jit_mem stub;  /* SITE_RELOC: the moved instructions (kept for good) */
-	uintptr_t redirect[16]; /* a thread stopped at at+k in the original: where it goes */
+	uintptr_t redirect[16]; /* a thread stopped at at+k in the original: where it goes
+				 * ([0]: where the original goes on) */
 	int nargs;
 	bool fp;                /* xmm0-7 saved */
 	char name[128];
@@ -361,6 +362,26 @@ static void emit_pt_regs(struct tgen *g, int32_t rsp_off)
 	emit_store_i(b, 8, RSP, PT(ss), 0x2b);
 }
 
+/* Saves bpfrt_current and bpfrt_probe_ip at [rsp+at], [rsp+at+8] and sets
+ * the latter; or restores both. */
+static void emit_probe_tls(struct tgen *g, bool save, int32_t at, uintptr_t func)
+{
+	struct x86_buf *b = &g->b;
+	if (save) {
+		emit_fs_rax(g, false, g->tls_current);
+		emit_store_r(b, 8, RSP, at, RAX);
+		emit_fs_rax(g, false, g->tls_probe_ip);
+		emit_store_r(b, 8, RSP, at + 8, RAX);
+		emit_mov_ri(b, true, RAX, (int64_t)func);
+		emit_fs_rax(g, true, g->tls_probe_ip);
+	} else {
+		emit_load(b, 8, false, RAX, RSP, at + 8);
+		emit_fs_rax(g, true, g->tls_probe_ip);
+		emit_load(b, 8, false, RAX, RSP, at);
+		emit_fs_rax(g, true, g->tls_current);
+	}
+}
+
 /* The generic hook's entry: every register into a pt_regs on the stack,
  * the entry programs with ctx = the pt_regs, bpfrt_rethook_push if the site
  * has return programs, the registers back.  Frame (rsp at the function's
@@ -370,7 +391,7 @@ static void emit_pt_regs(struct tgen *g, int32_t rsp_off)
 static void gen_probes(struct tgen *g, const struct tsite *s)
 {
 	static const uint8_t scratch[] = { RAX, RCX, RDX, RSI, RDI, R8, R9, R10, R11 };
-	const int32_t cur = 168, ip = 176, xmm = 192;
+	const int32_t tls = 168, xmm = 192;
 	struct x86_buf *b = &g->b;
 	int32_t frame = s->fp ? 320 : 192;
 	emit1(b, 0x9c); /* pushfq */
@@ -383,21 +404,12 @@ static void gen_probes(struct tgen *g, const struct tsite *s)
 	if (s->fp)
 		emit_xmms(g, true, 8, RSP, xmm);
 	emit_depth(g, true);
-	emit_fs_rax(g, false, g->tls_current);
-	emit_store_r(b, 8, RSP, cur, RAX);
-	emit_fs_rax(g, false, g->tls_probe_ip);
-	emit_store_r(b, 8, RSP, ip, RAX);
-	emit_mov_ri(b, true, RAX, (int64_t)s->func);
-	emit_fs_rax(g, true, g->tls_probe_ip);
+	emit_probe_tls(g, true, tls, s->func);
 	for (size_t i = 0; i < g->probes->nentry; i++)
 		invoke_at(g, g->probes->links[i], RSP, 0, 0);
-	emit_load(b, 8, false, RAX, RSP, ip);
-	emit_fs_rax(g, true, g->tls_probe_ip);
-	emit_load(b, 8, false, RAX, RSP, cur);
-	emit_fs_rax(g, true, g->tls_current);
+	emit_probe_tls(g, false, tls, 0);
 	if (g->probes->nret) { /* r11 = pushed (r11 is not restored: scratch at entry) */
-		emit_mov_ri(b, true, RDI, (int64_t)(uintptr_t)g->probes);
-		emit_mov_rr(b, true, RSI, RSP);
+		emit_mov_rr(b, true, RDI, RSP);
 		emit_call_abs(g, (uintptr_t)bpfrt_rethook_push);
 		emit_op_rr(b, true, 0x89, R11, RAX); /* mov r11, rax */
 	}
@@ -413,23 +425,31 @@ static void gen_probes(struct tgen *g, const struct tsite *s)
 
 /* The generic hook's return (the function called from its own slot has
  * returned here: rsp = slot + 8, the return value in rax, rdx, xmm0-1):
- * a pt_regs, bpfrt_probe_return, `push the real return address; ret`. */
-static void gen_probe_return(struct tgen *g)
+ * a pt_regs, bpfrt_rethook_pop (the real return address), the return
+ * programs, `push the real return address; ret`.  Frame: pt_regs [0,168),
+ * xmm0-1 [168,200), bpfrt_current and bpfrt_probe_ip [200,216), the real
+ * return address [216]: 224 bytes, rsp stays 16-aligned. */
+static void gen_probe_return(struct tgen *g, const struct tsite *s)
 {
 	struct x86_buf *b = &g->b;
-	const int32_t frame = 208, xmm = 168; /* pt_regs, xmm0-1, padding: rsp stays 16-aligned */
+	const int32_t frame = 224, xmm = 168, tls = 200, ret = 216;
 	emit_rsp_adjust(b, X_SUB, frame);
 	emit_pt_regs(g, frame);                           /* rsp as after the function's return */
 	emit_store_i(b, 8, RSP, PT(eflags), 0x202);
 	emit_xmms(g, true, 2, RSP, xmm);
 	emit_depth(g, true);
 	emit_mov_rr(b, true, RDI, RSP);
-	emit_call_abs(g, (uintptr_t)bpfrt_probe_return);
+	emit_call_abs(g, (uintptr_t)bpfrt_rethook_pop);
+	emit_store_r(b, 8, RSP, ret, RAX);
+	emit_probe_tls(g, true, tls, s->func);
+	for (size_t i = 0; i < g->probes->nret; i++)
+		invoke_at(g, g->probes->links[g->probes->nentry + i], RSP, 0, 0);
+	emit_probe_tls(g, false, tls, 0);
 	emit_depth(g, false);
-	emit_op_rr(b, true, 0x89, R11, RAX); /* mov r11, rax: where to return */
 	emit_xmms(g, false, 2, RSP, xmm);
 	emit_load(b, 8, false, RAX, RSP, PT(rax));
 	emit_load(b, 8, false, RDX, RSP, PT(rdx));
+	emit_load(b, 8, false, R11, RSP, ret);
 	emit_rsp_adjust(b, X_ADD, frame);
 	emit_push(b, R11);
 	emit1(b, 0xc3); /* ret: pairs with the caller's call */
@@ -452,7 +472,7 @@ static void gen(struct tgen *g, const struct tsite *s)
 			} else {
 				emit_call_abs(g, s->body);
 			}
-			gen_probe_return(g);
+			gen_probe_return(g, s);
 			fix_jfwd(g, plain);
 		}
 	}
@@ -660,7 +680,7 @@ static void gc_locked(void)
 	 * again at the next attach or detach (or bpfrt_trace_gc).  */
 	for (int attempt = 0; np && attempt < 4; attempt++) {
 		q.nseen = 0;
-		bpfrt_scan_threads_locked(pending, np, quiet_one, &q);
+		bpfrt_scan_threads_locked(pending, np, quiet_one, &q, 20000000ull); /* 20 ms: it comes back */
 		size_t w = 0;
 		for (size_t i = 0; i < np; i++) {
 			bool seen = false;
@@ -718,7 +738,7 @@ static struct tsite *site_new(uintptr_t func, const struct bpfrt_sym *sym, struc
 	} else if (!memcmp(p, "\x90\x90\x90\x90\x90", PATCH)) {
 		s->kind = SITE_NOPS;
 		s->body = s->at + PATCH;
-		for (int k = 1; k < PATCH; k++)
+		for (int k = 0; k < PATCH; k++)
 			s->redirect[k] = s->at + PATCH;
 	} else {
 		s->kind = SITE_RELOC;
@@ -738,6 +758,7 @@ static struct tsite *site_new(uintptr_t func, const struct bpfrt_sym *sym, struc
 		memcpy(s->stub.rw, rl.code, rl.code_len);
 		bpfrt_jit_mem_seal(&s->stub);
 		s->body = (uintptr_t)s->stub.rx;
+		s->redirect[0] = s->body;
 		for (size_t k = 1; k < rl.len && k < PATCH; k++)
 			if (rl.map[k])
 				s->redirect[k] = s->body + rl.map[k];

@@ -21,15 +21,18 @@ BPFRT_HIDDEN void bpfrt_tpoke_unlock(void);
 BPFRT_HIDDEN int bpfrt_tpoke_init_locked(struct bpfrt_err *err);
 /* Replaces the len bytes at `at` by `bytes` (int3 protocol): a thread that
  * meets the site meanwhile goes to `emulate`; redirect, if not NULL, has
- * len entries: a thread stopped at at+k (0 < k) goes to redirect[k] (0: stays). */
+ * len entries: a thread stopped at at+k (0 < k) goes to redirect[k] (0:
+ * stays), and redirect[0] is where the old code goes on (if a thread does
+ * not answer the scan, the change is undone and refused). */
 BPFRT_HIDDEN int bpfrt_tpoke_locked(uintptr_t at, const uint8_t *bytes, size_t len, uintptr_t emulate,
 				    const uintptr_t *redirect, struct bpfrt_err *err);
 BPFRT_HIDDEN int bpfrt_text_read(uintptr_t at, uint8_t *out, size_t len);
 /* Runs fn(ucontext, arg) on every other thread (tids NULL) or on threads
  * tids[0..ntids), in a signal handler on that thread; 0, or -ETIMEDOUT if
- * some thread did not answer. */
+ * some thread did not answer within timeout_ns. */
 typedef void (*bpfrt_scan_fn)(void *uc, void *arg);
-BPFRT_HIDDEN int bpfrt_scan_threads_locked(const pid_t *tids, size_t ntids, bpfrt_scan_fn fn, void *arg);
+BPFRT_HIDDEN int bpfrt_scan_threads_locked(const pid_t *tids, size_t ntids, bpfrt_scan_fn fn, void *arg,
+					   uint64_t timeout_ns);
 BPFRT_HIDDEN void bpfrt_scan_noop(void *uc, void *arg);
 
 /* reloc.c: the instructions covering a function's first `need` bytes,
@@ -78,10 +81,10 @@ struct bpfrt_probes {
 /* At entry, after the entry programs (the site has return programs): the
  * return address onto the shadow stack; false if it is full (no return
  * hook for this call). */
-BPFRT_HIDDEN bool bpfrt_rethook_push(const struct bpfrt_probes *p, struct bpfrt_pt_regs *regs);
-/* At return: pops the shadow entry, runs the return programs; the real
- * return address. */
-BPFRT_HIDDEN uintptr_t bpfrt_probe_return(struct bpfrt_pt_regs *regs);
+BPFRT_HIDDEN bool bpfrt_rethook_push(struct bpfrt_pt_regs *regs);
+/* At return: pops the shadow entry; the real return address (also into
+ * regs->rip). */
+BPFRT_HIDDEN uintptr_t bpfrt_rethook_pop(struct bpfrt_pt_regs *regs);
 /* Whether this thread has hooked frames not returned yet (retirement). */
 BPFRT_HIDDEN bool bpfrt_rethook_pending(void);
 BPFRT_HIDDEN uint64_t bpfrt_rethook_misses(void);

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <dlfcn.h>
+#include <semaphore.h>
 #include <signal.h>
 #include <errno.h>
 #include <pthread.h>
@@ -790,6 +791,51 @@ static void sigtrap_chain(void **state)
 	env_close(&t);
 }
 
+/* a thread that blocks the scan signal cannot be examined: patching a site
+ * with instruction boundaries inside (moved instructions) is refused, and
+ * the function keeps working; once it is gone, the attach succeeds */
+static sem_t blocked_go, blocked_done;
+static void *blocking_thread(void *arg)
+{
+	(void)arg;
+	sigset_t set;
+	sigemptyset(&set);
+	sigaddset(&set, BPFRT_SCAN_SIGNAL);
+	pthread_sigmask(SIG_BLOCK, &set, NULL);
+	sem_post(&blocked_go);
+	sem_wait(&blocked_done);
+	return NULL;
+}
+
+static void unanswered_scan(void **state)
+{
+	(void)state;
+	struct env t;
+	env_open(&t, 1);
+	bpfrt_prog *pf = load(&t, "count_fentry");
+	struct bpfrt_attach_opts ao = { .sz = sizeof(ao), .nargs = 2 };
+	sem_init(&blocked_go, 0, 0);
+	sem_init(&blocked_done, 0, 0);
+	pthread_t th;
+	pthread_create(&th, NULL, blocking_thread, NULL);
+	sem_wait(&blocked_go);
+	bpfrt_link *l;
+	assert_int_equal(bpfrt_prog_attach_symbol(pf, "asm_frame", &ao, &l), BPFRT_ENOTSUP);
+	assert_non_null(strstr(bpfrt_prog_errmsg(pf), "did not answer"));
+	assert_int_equal(asm_frame(2, 3), 5);
+	sem_post(&blocked_done);
+	pthread_join(th, NULL);
+	assert_int_equal(bpfrt_prog_attach_symbol(pf, "asm_frame", &ao, &l), BPFRT_OK);
+	struct results r = { 0 };
+	results_set(&t, &r);
+	assert_int_equal(asm_frame(2, 3), 5);
+	results(&t, &r);
+	assert_int_equal(r.hits, 1);
+	assert_int_equal(bpfrt_link_detach(l), BPFRT_OK);
+	bpfrt_prog_free(pf);
+	env_close(&t);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -806,6 +852,7 @@ int main(void)
 		cmocka_unit_test(generic_hook),
 		cmocka_unit_test(probes_with_trampoline),
 		cmocka_unit_test(btf_nargs),
+		cmocka_unit_test(unanswered_scan),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
