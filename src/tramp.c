@@ -636,19 +636,46 @@ struct quiet_scan {
 	uint32_t nseen;
 };
 
+static bool in_retired(uintptr_t a)
+{
+	for (const struct timage *im = tr.retired; im; im = im->next)
+		if (a >= (uintptr_t)im->mem.rx && a < (uintptr_t)im->mem.rx + im->mem.size)
+			return true;
+	return false;
+}
+
+static bool word_not_retired(uintptr_t w, void *arg)
+{
+	(void)arg;
+	return !in_retired(w);
+}
+
 static void quiet_one(void *ucv, void *argv)
 {
 	ucontext_t *uc = ucv;
 	struct quiet_scan *q = argv;
 	uintptr_t rip = (uintptr_t)uc->uc_mcontext.gregs[REG_RIP];
-	if (tt.depth || bpfrt_rethook_pending())
+	if (tt.depth || bpfrt_rethook_pending() || bpfrt_in_trap_landing(rip))
 		return;
-	for (const struct timage *im = tr.retired; im; im = im->next)
-		if (rip >= (uintptr_t)im->mem.rx && rip < (uintptr_t)im->mem.rx + im->mem.size)
-			return;
+	if (in_retired(rip))
+		return;
 	uint32_t i = __atomic_fetch_add(&q->nseen, 1, __ATOMIC_RELAXED);
 	if (i < ARRAY_SIZE(q->seen))
 		q->seen[i] = (pid_t)syscall(SYS_gettid);
+}
+
+/* A thread that blocks the scan signal, parked in a system call: quiet if
+ * neither its pc nor any word of its stack (a return address) is in a
+ * retired image. */
+static bool parked_quiet(pid_t tid, uintptr_t sp, uintptr_t pc, void *argv)
+{
+	struct quiet_scan *q = argv;
+	if (in_retired(pc) || bpfrt_in_trap_landing(pc) || !bpfrt_stack_words(sp, word_not_retired, NULL))
+		return false;
+	uint32_t i = __atomic_fetch_add(&q->nseen, 1, __ATOMIC_RELAXED);
+	if (i < ARRAY_SIZE(q->seen))
+		q->seen[i] = tid;
+	return true;
 }
 
 /* Frees the retired images if every thread is seen outside all trampolines
@@ -680,7 +707,7 @@ static void gc_locked(void)
 	 * again at the next attach or detach (or bpfrt_trace_gc).  */
 	for (int attempt = 0; np && attempt < 4; attempt++) {
 		q.nseen = 0;
-		bpfrt_scan_threads_locked(pending, np, quiet_one, &q, 20000000ull); /* 20 ms: it comes back */
+		bpfrt_scan_threads_locked(pending, np, quiet_one, parked_quiet, &q, 20000000ull); /* 20 ms: it comes back */
 		size_t w = 0;
 		for (size_t i = 0; i < np; i++) {
 			bool seen = false;
@@ -795,8 +822,13 @@ static int site_update(struct tsite *s, struct bpfrt_err *err)
 		return err->status;
 	int rc = site_point(s, im, err);
 	if (rc != BPFRT_OK) {
-		if (im)
-			image_free(im);
+		/* threads that met the int3 before the patch was undone went to
+		 * the new image: it retires as any other */
+		if (im) {
+			im->next = tr.retired;
+			tr.retired = im;
+			tr.nretired++;
+		}
 		return rc;
 	}
 	if (s->cur) {

@@ -27,12 +27,22 @@ BPFRT_HIDDEN int bpfrt_tpoke_init_locked(struct bpfrt_err *err);
 BPFRT_HIDDEN int bpfrt_tpoke_locked(uintptr_t at, const uint8_t *bytes, size_t len, uintptr_t emulate,
 				    const uintptr_t *redirect, struct bpfrt_err *err);
 BPFRT_HIDDEN int bpfrt_text_read(uintptr_t at, uint8_t *out, size_t len);
+/* Whether rip is in the stub a thread leaves the SIGTRAP handler through
+ * (it is entering a site's target: not outside the images). */
+BPFRT_HIDDEN bool bpfrt_in_trap_landing(uintptr_t rip);
 /* Runs fn(ucontext, arg) on every other thread (tids NULL) or on threads
  * tids[0..ntids), in a signal handler on that thread; 0, or -ETIMEDOUT if
- * some thread did not answer within timeout_ns. */
+ * some thread did not answer within timeout_ns, -EBUSY if a thread that
+ * blocks the signal did not pass `parked`. */
 typedef void (*bpfrt_scan_fn)(void *uc, void *arg);
-BPFRT_HIDDEN int bpfrt_scan_threads_locked(const pid_t *tids, size_t ntids, bpfrt_scan_fn fn, void *arg,
-					   uint64_t timeout_ns);
+/* A thread that blocks the signal, parked in a system call at (sp, pc):
+ * whether it passes; NULL: none does. */
+typedef bool (*bpfrt_parked_fn)(pid_t tid, uintptr_t sp, uintptr_t pc, void *arg);
+/* fn(word) for each word of a parked thread's stack, from sp up (until fn
+ * says false: then false; false also if the stack cannot be read). */
+BPFRT_HIDDEN bool bpfrt_stack_words(uintptr_t sp, bool (*fn)(uintptr_t word, void *arg), void *arg);
+BPFRT_HIDDEN int bpfrt_scan_threads_locked(const pid_t *tids, size_t ntids, bpfrt_scan_fn fn,
+					   bpfrt_parked_fn parked, void *arg, uint64_t timeout_ns);
 BPFRT_HIDDEN void bpfrt_scan_noop(void *uc, void *arg);
 
 /* reloc.c: the instructions covering a function's first `need` bytes,

@@ -12,6 +12,7 @@
 #include <cmocka.h>
 
 #include <dlfcn.h>
+#include <poll.h>
 #include <semaphore.h>
 #include <signal.h>
 #include <errno.h>
@@ -554,8 +555,9 @@ static void attach_while_called(void **state)
 		bpfrt_link *l[3] = { NULL, NULL, NULL };
 		bpfrt_prog *ps[3] = { pf, px, pm };
 		for (int k = 0; k < 3; k++)
-			if ((round >> k) & 1 || k == round % 3)
-				assert_int_equal(bpfrt_prog_attach_symbol(ps[k], NULL, &ao, &l[k]), BPFRT_OK);
+			if (((round >> k) & 1 || k == round % 3) &&
+			    bpfrt_prog_attach_symbol(ps[k], NULL, &ao, &l[k]) != BPFRT_OK)
+				fail_msg("round %d: %s", round, bpfrt_prog_errmsg(ps[k]));
 		for (int k = 0; k < 3; k++)
 			if (l[k])
 				assert_int_equal(bpfrt_link_detach(l[k]), BPFRT_OK);
@@ -791,10 +793,12 @@ static void sigtrap_chain(void **state)
 	env_close(&t);
 }
 
-/* a thread that blocks the scan signal cannot be examined: patching a site
- * with instruction boundaries inside (moved instructions) is refused, and
- * the function keeps working; once it is gone, the attach succeeds */
-static sem_t blocked_go, blocked_done;
+/* a thread that blocks the scan signal and runs cannot be examined:
+ * patching a site with instruction boundaries inside (moved instructions)
+ * is refused, and the function keeps working; parked in a system call, it
+ * is judged from outside (/proc: its pc) and the attach succeeds */
+static sem_t blocked_go;
+static volatile int blocked_stop, blocked_parks;
 static void *blocking_thread(void *arg)
 {
 	(void)arg;
@@ -803,7 +807,26 @@ static void *blocking_thread(void *arg)
 	sigaddset(&set, BPFRT_SCAN_SIGNAL);
 	pthread_sigmask(SIG_BLOCK, &set, NULL);
 	sem_post(&blocked_go);
-	sem_wait(&blocked_done);
+	while (!blocked_stop) /* running: it cannot be judged */
+		if (blocked_parks)
+			poll(NULL, 0, 100); /* parked in a system call: it can */
+	return NULL;
+}
+
+struct frame_caller {
+	long calls, bad;
+	volatile int *stop;
+};
+
+static void *frame_loop(void *arg)
+{
+	struct frame_caller *c = arg;
+	long (*volatile fn)(long, long) = asm_frame;
+	while (!*c->stop) {
+		if (fn(c->calls, 1) != c->calls + 1)
+			c->bad++;
+		c->calls++;
+	}
 	return NULL;
 }
 
@@ -815,15 +838,32 @@ static void unanswered_scan(void **state)
 	bpfrt_prog *pf = load(&t, "count_fentry");
 	struct bpfrt_attach_opts ao = { .sz = sizeof(ao), .nargs = 2 };
 	sem_init(&blocked_go, 0, 0);
-	sem_init(&blocked_done, 0, 0);
 	pthread_t th;
 	pthread_create(&th, NULL, blocking_thread, NULL);
 	sem_wait(&blocked_go);
 	bpfrt_link *l;
-	assert_int_equal(bpfrt_prog_attach_symbol(pf, "asm_frame", &ao, &l), BPFRT_ENOTSUP);
-	assert_non_null(strstr(bpfrt_prog_errmsg(pf), "did not answer"));
+	/* threads calling it meanwhile meet the int3 of the undone patch: the
+	 * image they were sent to must stay valid */
+	volatile int stop = 0;
+	struct frame_caller c[2] = { { 0, 0, &stop }, { 0, 0, &stop } };
+	pthread_t cth[2];
+	for (int i = 0; i < 2; i++)
+		pthread_create(&cth[i], NULL, frame_loop, &c[i]);
+	for (int i = 0; i < 3; i++) {
+		assert_int_equal(bpfrt_prog_attach_symbol(pf, "asm_frame", &ao, &l), BPFRT_ENOTSUP);
+		assert_non_null(strstr(bpfrt_prog_errmsg(pf), "did not park"));
+	}
+	stop = 1;
+	for (int i = 0; i < 2; i++)
+		pthread_join(cth[i], NULL);
+	assert_int_equal(c[0].bad + c[1].bad, 0);
 	assert_int_equal(asm_frame(2, 3), 5);
-	sem_post(&blocked_done);
+	/* the same thread parked in a system call: judged from outside, fine */
+	blocked_parks = 1;
+	usleep(20000);
+	assert_int_equal(bpfrt_prog_attach_symbol(pf, "asm_frame", &ao, &l), BPFRT_OK);
+	assert_int_equal(bpfrt_link_detach(l), BPFRT_OK);
+	blocked_stop = 1;
 	pthread_join(th, NULL);
 	assert_int_equal(bpfrt_prog_attach_symbol(pf, "asm_frame", &ao, &l), BPFRT_OK);
 	struct results r = { 0 };
@@ -836,8 +876,10 @@ static void unanswered_scan(void **state)
 	env_close(&t);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+	if (argc > 1) /* one test, by name (debugging) */
+		cmocka_set_test_filter(argv[1]);
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sigtrap_chain), /* first: before bpfrt's handler exists */
 		cmocka_unit_test(fentry_fexit_oracle),
