@@ -492,13 +492,20 @@ static void gen(struct tgen *g, const struct tsite *s)
 	save_regs(g, s, &f);
 	emit_fs_rax(g, false, g->tls_current);
 	emit_store_r(b, 8, RBP, f.cur, RAX);
-	emit_store_i(b, 8, RBP, f.nargs, s->nargs);
-	emit_mov_ri(b, true, RAX, (int64_t)s->func);
-	emit_store_r(b, 8, RBP, f.ip, RAX);
-	emit_store_i(b, 8, RBP, f.flag, !s->links[K_FENTRY]); /* fentry programs: no return value */
+	/* ctx[-1..-3], for the get_func_* helpers (the kernel's IP_ARG flag) */
+	bool meta = false;
+	for (int k = K_FENTRY; k <= K_FMOD_RET; k++)
+		for (const struct bpfrt_link *l = s->links[k]; l; l = l->next)
+			meta = meta || l->meta;
+	if (meta) {
+		emit_store_i(b, 8, RBP, f.nargs, s->nargs);
+		emit_mov_ri(b, true, RAX, (int64_t)s->func);
+		emit_store_r(b, 8, RBP, f.ip, RAX);
+		emit_store_i(b, 8, RBP, f.flag, !s->links[K_FENTRY]); /* fentry programs: no return value */
+	}
 	for (const struct bpfrt_link *l = s->links[K_FENTRY]; l; l = l->next)
 		invoke(g, l, &f, false);
-	if (has_ret && s->links[K_FENTRY])
+	if (meta && has_ret && s->links[K_FENTRY])
 		emit_store_i(b, 8, RBP, f.flag, 1);
 	if (!has_ret) {
 		emit_load(b, 8, false, RAX, RBP, f.cur);
@@ -843,6 +850,24 @@ static int site_update(struct tsite *s, struct bpfrt_err *err)
 
 /* ---------------------------------------------------------------- API ---- */
 
+/* Whether a program may read ctx[-1..-3] (it calls a get_func_* helper, or
+ * any helper through callx: then assume so). */
+static bool uses_func_meta(const bpfrt_prog *p)
+{
+	size_t n;
+	const struct bpfrt_insn *x = bpfrt_prog_xlated(p, &n, NULL);
+	for (size_t i = 0; x && i < n; i++) {
+		const struct bpfrt_insn *in = &x[i];
+		if (in->code == (BPF_JMP | BPF_CALL) && in->src == 0 &&
+		    (in->imm == BPF_FUNC_get_func_ip || in->imm == BPF_FUNC_get_func_arg ||
+		     in->imm == BPF_FUNC_get_func_ret || in->imm == BPF_FUNC_get_func_arg_cnt))
+			return true;
+		if (in->code == (BPF_JMP | BPF_CALL | BPF_X))
+			return true;
+	}
+	return false;
+}
+
 /* The kind a section names, and its function: fentry/FUNC, kprobe/FUNC,
  * uprobe/PATH:FUNC (libbpf's form; the path is not checked: the function
  * is looked up in this process), uprobe/FUNC. */
@@ -937,9 +962,10 @@ static int attach(bpfrt_prog *prog, uintptr_t func, const struct bpfrt_sym *sym,
 		prog->tramp_slot_set = true;
 	}
 	*l = (struct bpfrt_link){ s, prog, kind, prog->tramp_slot, (uint32_t)nargs, ctx_bytes, 1, s->links[kind],
-				  NULL };
+				  NULL, false };
 	if (prog->jit && !prog->jit->has_callx && !prog->needs_rcu && !prog->needs_cpu_slot)
 		l->entry = prog->jit->entry;
+	l->meta = uses_func_meta(prog);
 	s->links[kind] = l;
 	s->nlinks++;
 	s->ntramp += K_TRAMP(kind);

@@ -120,6 +120,7 @@ struct bpfrt_link {
 	int refs;               /* attached (1) and each image that calls it */
 	struct bpfrt_link *next;/* the site's links of its kind */
 	bpfrt_jit_fn entry;     /* the JIT's code, where a run needs nothing around it */
+	bool meta;              /* it calls get_func_*: the frame holds ctx[-1..-3] */
 };
 
 /* One program's run from a trampoline or hook, behind the per-thread
