@@ -120,6 +120,12 @@ static bool pack_map(struct pack *pk, uint8_t *at, bool fixed)
 	return true;
 }
 
+/* Whether all of [lo, lo+size) is within rel32 reach of near (0: no constraint). */
+static bool range_reaches(uintptr_t lo, size_t size, uintptr_t near)
+{
+	return !near || (bpfrt_jit_mem_in_reach(lo, near) && bpfrt_jit_mem_in_reach(lo + size, near));
+}
+
 /* A new pack of `size` bytes (a multiple of PACK_SIZE), filled with int3;
  * near != 0: within rel32 reach of that address (trampolines, stubs). */
 static struct pack *pack_new(size_t size, bool shared, uintptr_t near)
@@ -138,8 +144,7 @@ static struct pack *pack_new(size_t size, bool shared, uintptr_t near)
 	 * freed): the rest of a pack stays untouched, unbacked */
 	if (mem.have_memfd && ftruncate(mem.fd, mem.file_used + (off_t)size) == 0) {
 		bool window_ok = mem.window && mem.window_used + size <= WINDOW_SIZE &&
-				 (!near || (bpfrt_jit_mem_in_reach((uintptr_t)mem.window + mem.window_used, near) &&
-					    bpfrt_jit_mem_in_reach((uintptr_t)mem.window + mem.window_used + size, near)));
+				 range_reaches((uintptr_t)mem.window + mem.window_used, size, near);
 		if (window_ok && pack_map(pk, mem.window + mem.window_used, true)) {
 			mem.window_used += size;
 			mem.file_used += (off_t)size;
@@ -150,7 +155,7 @@ static struct pack *pack_new(size_t size, bool shared, uintptr_t near)
 		for (int i = 1; near && i <= 64; i++) {
 			for (int dir = -1; dir <= 1; dir += 2) {
 				uintptr_t want = base + (uintptr_t)((intptr_t)dir * i * (intptr_t)(16u << 20));
-				if (!bpfrt_jit_mem_in_reach(want, near) || !bpfrt_jit_mem_in_reach(want + size, near))
+				if (!range_reaches(want, size, near))
 					continue;
 				if (pack_map(pk, (uint8_t *)want, false)) {
 					pk->near = true;
@@ -165,29 +170,20 @@ static struct pack *pack_new(size_t size, bool shared, uintptr_t near)
 	return NULL;
 }
 
-static int mem_alloc(size_t size, uintptr_t near, struct bpfrt_jit_mem *out);
-
 int bpfrt_jit_mem_alloc(size_t size, struct bpfrt_jit_mem *out)
 {
-	return mem_alloc(size, 0, out);
-}
-
-/* Within rel32 reach of `near` (a traced function), or BPFRT_ENOMEM. */
-int bpfrt_jit_mem_alloc_near(size_t size, uintptr_t near, struct bpfrt_jit_mem *out)
-{
-	return mem_alloc(size, near, out);
+	return bpfrt_jit_mem_alloc_near(size, 0, out);
 }
 
 /* Whether a pack serves an allocation near `near` (0: in the window). */
 static bool pack_reaches(const struct pack *pk, uintptr_t near)
 {
-	if (!near)
-		return !pk->near;
-	return bpfrt_jit_mem_in_reach((uintptr_t)pk->rx, near) &&
-	       bpfrt_jit_mem_in_reach((uintptr_t)pk->rx + pk->size, near);
+	return near ? range_reaches((uintptr_t)pk->rx, pk->size, near) : !pk->near;
 }
 
-static int mem_alloc(size_t size, uintptr_t near, struct bpfrt_jit_mem *out)
+/* Within rel32 reach of `near` (a traced function), or BPFRT_ENOMEM; near
+ * 0: anywhere in the window (or, without one, a mapping of its own). */
+int bpfrt_jit_mem_alloc_near(size_t size, uintptr_t near, struct bpfrt_jit_mem *out)
 {
 	memset(out, 0, sizeof(*out));
 	if (size == 0)

@@ -1,9 +1,8 @@
 /*
  * rethook.c — the generic hook's runtime: kprobe / uprobe programs at a
  * function's entry with a struct pt_regs context, kretprobe / uretprobe
- * programs at its return by return-address hijack (seed 003's fprobe +
- * rethook path), for where a trampoline's calling-convention knowledge is
- * not wanted.
+ * programs at its return (seed 003's fprobe + rethook path), for where a
+ * trampoline's calling-convention knowledge is not wanted.
  *
  * Entry (tramp.c emits all of it, at the head of a site's image): every
  * register into a pt_regs on the stack and the entry programs.  When the
@@ -13,22 +12,23 @@
  * function sees its stack exactly as its caller left it (the stack
  * arguments where they were) and returns into the image:
  * bpfrt_rethook_pop gives the real return address back, the return
- * programs run (called from the image), then `push it; ret`.  Every call pairs with its return,
- * so the return-stack predictor stays right, unlike a return-address
- * hijack (which costs a mispredicted return, about 14 ns here).
+ * programs run (called from the image), then `push it; ret`.  Every call
+ * pairs with its return, so the return-stack predictor stays right,
+ * unlike a plain return-address hijack (a mispredicted return: about 14 ns
+ * more here).
  *
  * The shadow stack is per thread, pre-sized (1024 frames, mmap'ed at the
- * thread's first hooked call, never grown: no allocation per hit; a full
- * stack skips the return hook and counts a miss), and O(1) at both ends.
+ * thread's first hooked call, never grown: no allocation per hit; when it
+ * is full, that call has no return hook), and O(1) at both ends.
  *
  * longjmp and siglongjmp past a hooked frame are supported: the frame's
  * entry stays behind on the shadow stack and is dropped at the next hook
  * of the thread, which is at or above that frame's slot (stacks grow down:
  * an entry whose slot is at or below the current one is dead).  C++
  * exceptions and other unwinders that walk through a hooked frame are not:
- * they meet bpfrt_rethook_tramp as the return address, which has no unwind
- * information, and stop.  Backtraces taken inside a hooked function show
- * bpfrt_rethook_tramp instead of its caller.
+ * they meet an address in the image as the return address, which has no
+ * unwind information, and stop.  Backtraces taken inside a hooked function
+ * show that address instead of its caller.
  */
 #define _GNU_SOURCE
 #include "internal.h"
@@ -53,7 +53,6 @@ static BPFRT_TLS struct shadow *tls_sh;
 BPFRT_TLS uintptr_t bpfrt_probe_ip; /* the function a kprobe program runs for (bpf_get_func_ip) */
 static pthread_key_t sh_key;
 static pthread_once_t sh_once = PTHREAD_ONCE_INIT;
-static uint64_t full_misses;
 
 static void sh_free(void *p)
 {
@@ -88,16 +87,12 @@ bool bpfrt_rethook_push(struct bpfrt_pt_regs *regs)
 {
 	struct shadow *sh = shadow_get();
 	uintptr_t slot = regs->rsp;
-	if (unlikely(!sh)) {
-		__atomic_add_fetch(&full_misses, 1, __ATOMIC_RELAXED);
+	if (unlikely(!sh))
 		return false;
-	}
 	while (sh->top && sh->e[sh->top - 1].slot <= slot) /* frames left by longjmp */
 		sh->top--;
-	if (unlikely(sh->top == SHADOW_FRAMES)) {
-		__atomic_add_fetch(&full_misses, 1, __ATOMIC_RELAXED);
+	if (unlikely(sh->top == SHADOW_FRAMES))
 		return false;
-	}
 	sh->e[sh->top] = (struct shadow_ent){ slot, *(uintptr_t *)slot };
 	sh->top++;
 	return true;
@@ -118,9 +113,4 @@ uintptr_t bpfrt_rethook_pop(struct bpfrt_pt_regs *regs)
 	}
 	regs->rip = sh->e[--sh->top].ret;
 	return regs->rip;
-}
-
-uint64_t bpfrt_rethook_misses(void)
-{
-	return __atomic_load_n(&full_misses, __ATOMIC_RELAXED);
 }

@@ -251,15 +251,15 @@ static bool has_btf(const char *path)
  * it (a .BTF section: gcc -gbtf, or pahole -J): each argument of up to 8
  * bytes takes one, of 9 to 16 two (the kernel's struct arguments), as the
  * registers carry them.  BPFRT_NARGS_UNKNOWN without BTF for it; -2 (why
- * in err) when the arguments cannot be laid out as ctx slots. */
+ * in why) when the arguments cannot be laid out as ctx slots. */
 int bpfrt_sym_nargs(uintptr_t func, const char *name, char *why, size_t whylen)
 {
 	Dl_info di;
 	if (!name || !dladdr((void *)func, &di))
 		return BPFRT_NARGS_UNKNOWN;
-	const char *path = di.dli_fname && *di.dli_fname && di.dli_fbase != (void *)0 ? di.dli_fname : NULL;
+	const char *path = di.dli_fname;
 	char exe[4096];
-	if (!path || !strchr(path, '/')) {
+	if (!path || !strchr(path, '/')) { /* the executable's name is not a path */
 		ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
 		if (n <= 0)
 			return BPFRT_NARGS_UNKNOWN;

@@ -65,7 +65,7 @@ static struct {
 	bool inited;
 	int memfd;                /* /proc/self/mem, or -1 */
 	bool membarrier;          /* SYNC_CORE registered */
-	struct sigaction old_trap, old_scan;
+	struct sigaction old_trap;
 	/* sites ever patched: the SIGTRAP handler reads them without a lock */
 	uintptr_t site_addr[MAX_SITES];
 	uintptr_t site_target[MAX_SITES];
@@ -80,6 +80,12 @@ static struct {
 } tp = { .lock = PTHREAD_MUTEX_INITIALIZER, .memfd = -1 };
 
 /* ------------------------------------------------------------ signals ---- */
+
+static void scan_noop(void *uc, void *arg)
+{
+	(void)uc;
+	(void)arg;
+}
 
 static void chain(const struct sigaction *old, int sig, siginfo_t *si, void *uc)
 {
@@ -165,8 +171,7 @@ static void on_scan(int sig, siginfo_t *si, void *ucv)
 	errno = saved;
 }
 
-/* Under tp.lock. */
-static int init_locked(struct bpfrt_err *err)
+int bpfrt_tpoke_init_locked(struct bpfrt_err *err)
 {
 	if (tp.inited)
 		return BPFRT_OK;
@@ -181,7 +186,7 @@ static int init_locked(struct bpfrt_err *err)
 	sa.sa_sigaction = on_scan;
 	sa.sa_flags = SA_SIGINFO | SA_RESTART;
 	sigemptyset(&sa.sa_mask);
-	if (sigaction(BPFRT_SCAN_SIGNAL, &sa, &tp.old_scan)) {
+	if (sigaction(BPFRT_SCAN_SIGNAL, &sa, NULL)) {
 		sigaction(SIGTRAP, &tp.old_trap, NULL);
 		return bpfrt_err_set(err, BPFRT_ENOTSUP, "cannot install the scan signal's handler: %s",
 				     strerror(errno));
@@ -227,12 +232,6 @@ static int write_text(uintptr_t at, const uint8_t *bytes, size_t len)
 	for (size_t i = 0; i < len; i++)
 		__atomic_store_n((uint8_t *)at + i, bytes[i], __ATOMIC_RELAXED);
 	mprotect((void *)lo, hi - lo, PROT_READ | PROT_EXEC);
-	return 0;
-}
-
-int bpfrt_text_read(uintptr_t at, uint8_t *out, size_t len)
-{
-	memcpy(out, (const void *)at, len);
 	return 0;
 }
 
@@ -324,43 +323,55 @@ static bool send_scan(pid_t pid, pid_t tid)
 
 #define SCAN_MAX_BLOCKERS 64
 
+ssize_t bpfrt_threads(pid_t *out, size_t max)
+{
+	DIR *d = opendir("/proc/self/task");
+	if (!d)
+		return -1;
+	pid_t self = (pid_t)syscall(SYS_gettid);
+	size_t n = 0;
+	struct dirent *e;
+	while ((e = readdir(d))) {
+		pid_t tid = (pid_t)atoi(e->d_name);
+		if (tid <= 0 || tid == self)
+			continue;
+		if (n == max) {
+			closedir(d);
+			return -1;
+		}
+		out[n++] = tid;
+	}
+	closedir(d);
+	return (ssize_t)n;
+}
+
 int bpfrt_scan_threads_locked(const pid_t *tids, size_t ntids, bpfrt_scan_fn fn, bpfrt_parked_fn parked,
 			      void *arg, uint64_t timeout_ns)
 {
-	pid_t self = (pid_t)syscall(SYS_gettid), pid = getpid();
+	pid_t pid = getpid();
 	tp.scan_arg = arg;
 	__atomic_store_n(&tp.scan_acks, 0, __ATOMIC_RELAXED);
-	__atomic_store_n(&tp.scan_fn, fn ? fn : bpfrt_scan_noop, __ATOMIC_RELEASE);
+	__atomic_store_n(&tp.scan_fn, fn ? fn : scan_noop, __ATOMIC_RELEASE);
 	uint32_t sent = 0;
 	int rc = 0;
 	pid_t blockers[SCAN_MAX_BLOCKERS];
 	size_t nb = 0;
-	DIR *d = tids ? NULL : opendir("/proc/self/task");
-	if (!tids && !d) {
-		__atomic_store_n(&tp.scan_fn, NULL, __ATOMIC_RELEASE);
-		return -errno;
-	}
-	for (size_t i = 0;; i++) {
-		pid_t tid;
-		if (tids) {
-			if (i == ntids)
-				break;
-			tid = tids[i];
-		} else {
-			struct dirent *e = readdir(d);
-			if (!e)
-				break;
-			tid = (pid_t)atoi(e->d_name);
+	static pid_t all[BPFRT_MAX_THREADS]; /* (under tp.lock) */
+	if (!tids) {
+		ssize_t n = bpfrt_threads(all, ARRAY_SIZE(all));
+		if (n < 0) {
+			__atomic_store_n(&tp.scan_fn, NULL, __ATOMIC_RELEASE);
+			return -EAGAIN;
 		}
-		if (tid <= 0 || tid == self)
-			continue;
-		if (blocks_scan(tid) && nb < SCAN_MAX_BLOCKERS) /* (liburcu's worker blocks every signal) */
-			blockers[nb++] = tid;
-		else if (send_scan(pid, tid))
+		tids = all;
+		ntids = (size_t)n;
+	}
+	for (size_t i = 0; i < ntids; i++) {
+		if (blocks_scan(tids[i]) && nb < SCAN_MAX_BLOCKERS) /* (liburcu's worker blocks every signal) */
+			blockers[nb++] = tids[i];
+		else if (send_scan(pid, tids[i]))
 			sent++;
 	}
-	if (d)
-		closedir(d);
 	/* Wait for each signalled thread's answer; judge each blocker once it
 	 * is parked, or signal it once it no longer blocks (it was only inside
 	 * a handler: those block the signal for their duration). */
@@ -402,12 +413,6 @@ int bpfrt_scan_threads_locked(const pid_t *tids, size_t ntids, bpfrt_scan_fn fn,
 	return rc;
 }
 
-void bpfrt_scan_noop(void *uc, void *arg)
-{
-	(void)uc;
-	(void)arg;
-}
-
 void bpfrt_tpoke_lock(void)
 {
 	pthread_mutex_lock(&tp.lock);
@@ -416,11 +421,6 @@ void bpfrt_tpoke_lock(void)
 void bpfrt_tpoke_unlock(void)
 {
 	pthread_mutex_unlock(&tp.lock);
-}
-
-int bpfrt_tpoke_init_locked(struct bpfrt_err *err)
-{
-	return init_locked(err);
 }
 
 /* ---------------------------------------------------------------- poke ---- */

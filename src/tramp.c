@@ -29,6 +29,7 @@
  *                   0 while fentry programs run, 1 for fmod_ret and fexit)
  *   ctx - 32, - 40  rax (a variadic call's vector count), r10 (static chain)
  *   ctx - 48        rdx of the return value (a 16-byte return)
+ *   ctx - 56        the caller's bpfrt_current
  *   below           xmm0-7 (arguments and return values in vector registers,
  *                   unless the attach says there are none), the stack
  *                   arguments copied for the call of the original
@@ -37,11 +38,14 @@
  *
  *   push rbp; mov rbp, rsp; sub rsp, size
  *   inc dword fs:[depth]            this thread is inside a trampoline
- *   save rax, r10, the argument registers, xmm0-7; nargs, ip, flag
- *   fentry programs: bpfrt_tramp_call(link, ctx) each
+ *   save rax, r10, the argument registers, xmm0-7; nargs, ip, flag (if a
+ *   program calls a get_func_* helper)
+ *   fentry programs, each: inline for a JITed program whose runs need
+ *      nothing around them (recursion guard, bpfrt_current, call), else
+ *      bpfrt_tramp_call(link, ctx)
  *   -- fentry only: restore the registers; dec fs:[depth]; leave;
  *      jmp original (its own return goes straight to the caller)
- *   fmod_ret programs: ctx[nargs] = 0; bpfrt_tramp_call_ret(link, ctx) each,
+ *   fmod_ret programs: ctx[nargs] = 0; each as fentry's (r0 into ctx[nargs]),
  *      then `cmp qword [rbp-8], 0; jne do_fexit`: the first non-zero
  *      return skips the original and the other fmod_ret programs
  *   restore the registers, copy the stack arguments; call original;
@@ -50,10 +54,9 @@
  *   reload rax, rdx, xmm0-1; dec fs:[depth]; leave; ret
  *
  * Programs of one kind run most recently attached first (the kernel's
- * hlist_add_head).  bpfrt_tramp_call does the per-thread recursion guard
+ * hlist_add_head).  A run has a per-thread recursion guard
  * (one slot per program: a program that calls a function traced by itself
- * is skipped there, counted as a miss, as the kernel's prog->active) and
- * the run (bpfrt_run: RCU, per-CPU slot, interpreter or JIT).
+ * is skipped there, counted as a miss, as the kernel's prog->active).
  *
  * Every attach and detach builds a new image and swaps the site to it.
  * An old image is freed once each thread has been seen, after the swap,
@@ -70,7 +73,6 @@
 #include "tramp.h"
 #include "x86_enc.h"
 
-#include <dirent.h>
 #include <linux/bpf.h>
 #include <sys/syscall.h>
 #include <ucontext.h>
@@ -82,7 +84,6 @@
 
 enum { K_FENTRY, K_FEXIT, K_FMOD_RET, K_KPROBE, K_KRETPROBE, NKIND };
 #define K_TRAMP(k) ((k) <= K_FMOD_RET) /* a trampoline's kinds; the others are probes */
-enum site_kind { SITE_NOP5, SITE_NOPS, SITE_RELOC };
 
 BPFRT_TLS struct tthread tt;
 
@@ -96,10 +97,9 @@ struct timage {
 
 struct tsite {
 	uintptr_t func, at;     /* the function; its patch site (func, or func + 4 past endbr64) */
-	enum site_kind kind;
 	uint8_t orig[PATCH];    /* the site's bytes before */
 	uintptr_t body;         /* where the original goes on: at + 5, or the stub */
-	struct bpfrt_jit_mem stub;  /* SITE_RELOC: the moved instructions (kept for good) */
+	struct bpfrt_jit_mem stub;  /* moved instructions, if any (kept for good) */
 	uintptr_t redirect[16]; /* a thread stopped at at+k in the original: where it goes
 				 * ([0]: where the original goes on) */
 	int nargs;
@@ -115,7 +115,6 @@ static struct {
 	pthread_mutex_t lock;
 	struct tsite *sites;
 	struct timage *retired;
-	size_t nretired;
 	uint32_t next_slot;
 } tr = { .lock = PTHREAD_MUTEX_INITIALIZER };
 
@@ -218,31 +217,29 @@ static uintptr_t here(const struct tgen *g)
 	return g->base + g->b.len;
 }
 
-/* call fn: rel32 where it reaches, else through r11 (free at a function's
- * entry: not an argument register) */
-static void emit_call_abs(struct tgen *g, uintptr_t fn)
-{
-	if (g->base && bpfrt_jit_mem_in_reach(here(g) + 5, fn)) {
-		emit1(&g->b, 0xe8);
-		emit4(&g->b, (uint32_t)(fn - (here(g) + 4)));
-		return;
-	}
-	emit_rex(&g->b, true, 0, R11, false);
-	emit1(&g->b, 0xb8 + (R11 & 7)); /* movabs r11, fn (always 10 bytes: sizing's bound) */
-	emit8(&g->b, fn);
-	emit_call_r(&g->b, R11);
-}
-
-static void emit_jmp_abs(struct tgen *g, uintptr_t to)
+/* call or jmp to an absolute address: rel32 where it reaches, else through
+ * r11 (scratch wherever the images branch: at a function's entry, or
+ * between calls) */
+static void emit_branch_abs(struct tgen *g, bool call, uintptr_t to)
 {
 	if (g->base && bpfrt_jit_mem_in_reach(here(g) + 5, to)) {
-		emit1(&g->b, 0xe9);
+		emit1(&g->b, call ? 0xe8 : 0xe9);
 		emit4(&g->b, (uint32_t)(to - (here(g) + 4)));
 		return;
 	}
-	emit2(&g->b, 0xff, 0x25); /* jmp [rip+0]; .quad to */
-	emit4(&g->b, 0);
+	emit_rex(&g->b, true, 0, R11, false);
+	emit1(&g->b, 0xb8 + (R11 & 7)); /* movabs r11, to (always 10 bytes: sizing's bound) */
 	emit8(&g->b, to);
+	if (call) {
+		emit_call_r(&g->b, R11);
+	} else {
+		emit3(&g->b, 0x41, 0xff, 0xe3); /* jmp r11 */
+	}
+}
+
+static void emit_call_abs(struct tgen *g, uintptr_t fn)
+{
+	emit_branch_abs(g, true, fn);
 }
 
 /* inc / dec dword fs:[disp32]: 64 ff /0 (/1) with SIB 25 (no base, no index) */
@@ -299,8 +296,6 @@ static void restore_regs(struct tgen *g, const struct tsite *s, const struct fra
 	emit_load(&g->b, 8, false, R10, RBP, f->r10);
 	emit_load(&g->b, 8, false, RAX, RBP, f->rax);
 }
-
-static void emit_call_abs(struct tgen *g, uintptr_t fn);
 
 /* One program's run.  A JITed program whose runs need nothing around them
  * runs inline: the recursion guard on its slot of this thread's tt.active,
@@ -390,7 +385,6 @@ static void emit_probe_tls(struct tgen *g, bool save, int32_t at, uintptr_t func
  * and bpfrt_probe_ip [168,184), xmm0-7 [192,320) if saved. */
 static void gen_probes(struct tgen *g, const struct tsite *s)
 {
-	static const uint8_t scratch[] = { RAX, RCX, RDX, RSI, RDI, R8, R9, R10, R11 };
 	const int32_t tls = 168, xmm = 192;
 	struct x86_buf *b = &g->b;
 	int32_t frame = s->fp ? 320 : 192;
@@ -416,10 +410,12 @@ static void gen_probes(struct tgen *g, const struct tsite *s)
 	emit_depth(g, false);
 	if (s->fp)
 		emit_xmms(g, false, 8, RSP, xmm);
-	for (size_t i = 0; i < ARRAY_SIZE(scratch); i++) /* C kept the callee-saved ones */
-		for (size_t k = 0; k < ARRAY_SIZE(pt_gprs); k++)
-			if (pt_gprs[k].reg == scratch[i] && !(scratch[i] == R11 && g->probes->nret))
-				emit_load(b, 8, false, scratch[i], RSP, pt_gprs[k].off);
+	for (size_t i = 0; i < ARRAY_SIZE(pt_gprs); i++) { /* C kept the callee-saved ones */
+		int r = pt_gprs[i].reg;
+		bool callee_saved = r == RBX || r == RBP || (r >= R12 && r <= R15);
+		if (!callee_saved && !(r == R11 && g->probes->nret))
+			emit_load(b, 8, false, r, RSP, pt_gprs[i].off);
+	}
 	emit_rsp_adjust(b, X_ADD, frame + 8); /* the flags slot too */
 }
 
@@ -479,7 +475,7 @@ static void gen(struct tgen *g, const struct tsite *s)
 	if (next)
 		fix_jfwd(g, next);
 	if (!s->ntramp) {
-		emit_jmp_abs(g, s->body);
+		emit_branch_abs(g, false, s->body);
 		return;
 	}
 	bool has_ret = s->links[K_FEXIT] || s->links[K_FMOD_RET];
@@ -513,7 +509,7 @@ static void gen(struct tgen *g, const struct tsite *s)
 		restore_regs(g, s, &f);
 		emit_depth(g, false);
 		emit1(b, 0xc9); /* leave */
-		emit_jmp_abs(g, s->body);
+		emit_branch_abs(g, false, s->body);
 		return;
 	}
 	size_t fix[MAX_LINKS], nfix = 0;
@@ -526,9 +522,7 @@ static void gen(struct tgen *g, const struct tsite *s)
 			emit1(b, 0x83); /* cmp qword [rbp-8], 0 */
 			emit_mem(b, X_CMP, RBP, f.ret);
 			emit1(b, 0);
-			emit2(b, 0x0f, 0x85); /* jne do_fexit (rel32, fixed below) */
-			emit4(b, 0);
-			fix[nfix++] = b->len;
+			fix[nfix++] = emit_jfwd(g, CC_NE); /* jne do_fexit */
 		}
 	}
 	restore_regs(g, s, &f);
@@ -541,12 +535,8 @@ static void gen(struct tgen *g, const struct tsite *s)
 	emit_store_r(b, 8, RBP, f.rdx, RDX);
 	if (s->fp)
 		emit_xmms(g, true, 2, RBP, f.xmm);
-	/* do_fexit: */
-	for (size_t i = 0; i < nfix; i++) {
-		uint32_t rel = (uint32_t)(b->len - fix[i]);
-		if (b->p && fix[i] <= b->cap)
-			memcpy(b->p + fix[i] - 4, &rel, 4);
-	}
+	for (size_t i = 0; i < nfix; i++) /* do_fexit: */
+		fix_jfwd(g, fix[i]);
 	for (const struct bpfrt_link *l = s->links[K_FEXIT]; l; l = l->next)
 		invoke(g, l, &f, false);
 	emit_load(b, 8, false, RAX, RBP, f.cur);
@@ -567,58 +557,6 @@ static int32_t tls_offset(void *var)
 	return (int32_t)((intptr_t)var - (intptr_t)tp);
 }
 
-/* A new image for site s's links, or NULL (err says why). */
-static struct timage *image_build(const struct tsite *s, struct bpfrt_err *err)
-{
-	struct timage *im = calloc(1, sizeof(*im));
-	if (!im) {
-		bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
-		return NULL;
-	}
-	if (s->links[K_KPROBE] || s->links[K_KRETPROBE]) {
-		size_t n = s->nlinks - s->ntramp;
-		if (!(im->probes = calloc(1, sizeof(*im->probes) + n * sizeof(im->probes->links[0])))) {
-			free(im);
-			bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
-			return NULL;
-		}
-		im->probes->func = s->func;
-		for (const struct bpfrt_link *l = s->links[K_KPROBE]; l; l = l->next)
-			im->probes->links[im->probes->nentry++] = (struct bpfrt_link *)l;
-		for (const struct bpfrt_link *l = s->links[K_KRETPROBE]; l; l = l->next)
-			im->probes->links[im->probes->nentry + im->probes->nret++] = (struct bpfrt_link *)l;
-	}
-	struct tgen g = { .tls_depth = tls_offset(&tt.depth), .tls_active = tls_offset(&tt.active[0]),
-			  .tls_current = tls_offset(&bpfrt_current), .tls_probe_ip = tls_offset(&bpfrt_probe_ip),
-			  .probes = im->probes };
-	gen(&g, s); /* sizing */
-	size_t size = g.b.len;
-	if (bpfrt_jit_mem_alloc_near(size, s->at, &im->mem) != BPFRT_OK) {
-		free(im->probes);
-		free(im);
-		bpfrt_err_set(err, BPFRT_ENOMEM, "no executable memory within reach of %s", s->name);
-		return NULL;
-	}
-	g = (struct tgen){ .b = { im->mem.rw, 0, im->mem.size, false }, .base = (uintptr_t)im->mem.rx,
-			   .tls_depth = g.tls_depth, .tls_active = g.tls_active, .tls_current = g.tls_current,
-			   .tls_probe_ip = g.tls_probe_ip, .probes = im->probes };
-	gen(&g, s);
-	if (g.b.err || g.b.len > size || bpfrt_jit_mem_seal(&im->mem) != BPFRT_OK) {
-		bpfrt_jit_mem_free(&im->mem);
-		free(im->probes);
-		free(im);
-		bpfrt_err_set(err, BPFRT_EINTERNAL, "trampoline image of %s: %zu bytes over its %zu", s->name,
-			      g.b.len, size);
-		return NULL;
-	}
-	for (int k = 0; k < NKIND; k++)
-		for (struct bpfrt_link *l = s->links[k]; l; l = l->next) {
-			l->refs++;
-			im->links[im->nlinks++] = l;
-		}
-	return im;
-}
-
 static void link_unref(struct bpfrt_link *l)
 {
 	if (--l->refs)
@@ -636,10 +574,58 @@ static void image_free(struct timage *im)
 	free(im);
 }
 
+/* A new image for site s's links, or NULL (err says why). */
+static struct timage *image_build(const struct tsite *s, struct bpfrt_err *err)
+{
+	struct timage *im = calloc(1, sizeof(*im));
+	if (!im) {
+		bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+		return NULL;
+	}
+	if (s->links[K_KPROBE] || s->links[K_KRETPROBE]) {
+		size_t n = s->nlinks - s->ntramp;
+		if (!(im->probes = calloc(1, sizeof(*im->probes) + n * sizeof(im->probes->links[0])))) {
+			image_free(im);
+			bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+			return NULL;
+		}
+		im->probes->func = s->func;
+		for (const struct bpfrt_link *l = s->links[K_KPROBE]; l; l = l->next)
+			im->probes->links[im->probes->nentry++] = (struct bpfrt_link *)l;
+		for (const struct bpfrt_link *l = s->links[K_KRETPROBE]; l; l = l->next)
+			im->probes->links[im->probes->nentry + im->probes->nret++] = (struct bpfrt_link *)l;
+	}
+	struct tgen g = { .tls_depth = tls_offset(&tt.depth), .tls_active = tls_offset(&tt.active[0]),
+			  .tls_current = tls_offset(&bpfrt_current), .tls_probe_ip = tls_offset(&bpfrt_probe_ip),
+			  .probes = im->probes };
+	gen(&g, s); /* sizing */
+	size_t size = g.b.len;
+	if (bpfrt_jit_mem_alloc_near(size, s->at, &im->mem) != BPFRT_OK) {
+		image_free(im);
+		bpfrt_err_set(err, BPFRT_ENOMEM, "no executable memory within reach of %s", s->name);
+		return NULL;
+	}
+	g.b = (struct x86_buf){ im->mem.rw, 0, im->mem.size, false };
+	g.base = (uintptr_t)im->mem.rx;
+	gen(&g, s);
+	if (g.b.err || g.b.len > size || bpfrt_jit_mem_seal(&im->mem) != BPFRT_OK) {
+		image_free(im);
+		bpfrt_err_set(err, BPFRT_EINTERNAL, "trampoline image of %s: %zu bytes over its %zu", s->name,
+			      g.b.len, size);
+		return NULL;
+	}
+	for (int k = 0; k < NKIND; k++)
+		for (struct bpfrt_link *l = s->links[k]; l; l = l->next) {
+			l->refs++;
+			im->links[im->nlinks++] = l;
+		}
+	return im;
+}
+
 /* ---------------------------------------------------------- retirement ---- */
 
 struct quiet_scan {
-	pid_t seen[1024];
+	pid_t seen[BPFRT_MAX_THREADS];
 	uint32_t nseen;
 };
 
@@ -691,27 +677,14 @@ static void gc_locked(void)
 {
 	if (!tr.retired || tt.depth || bpfrt_rethook_pending())
 		return;
-	pid_t pending[1024];
-	size_t np = 0;
-	DIR *d = opendir("/proc/self/task");
-	if (!d)
+	static pid_t pending[BPFRT_MAX_THREADS];
+	ssize_t n = bpfrt_threads(pending, ARRAY_SIZE(pending));
+	if (n < 0) /* too many threads to track: keep the images */
 		return;
-	pid_t self = (pid_t)syscall(SYS_gettid);
-	struct dirent *e;
-	while ((e = readdir(d))) {
-		pid_t tid = (pid_t)atoi(e->d_name);
-		if (tid > 0 && tid != self) {
-			if (np == ARRAY_SIZE(pending)) { /* too many threads to track: keep the images */
-				closedir(d);
-				return;
-			}
-			pending[np++] = tid;
-		}
-	}
-	closedir(d);
+	size_t np = (size_t)n;
 	static struct quiet_scan q;
-	/* A few scans, each sees some threads outside; the others are asked
-	 * again at the next attach or detach (or bpfrt_trace_gc).  */
+	/* A few scans, each sees some threads outside; if some stay unseen, the
+	 * images wait for the next attach or detach. */
 	for (int attempt = 0; np && attempt < 4; attempt++) {
 		q.nseen = 0;
 		bpfrt_scan_threads_locked(pending, np, quiet_one, parked_quiet, &q, 20000000ull); /* 20 ms: it comes back */
@@ -733,13 +706,20 @@ static void gc_locked(void)
 		tr.retired = im->next;
 		image_free(im);
 	}
-	tr.nretired = 0;
+}
+
+static void retire(struct timage *im)
+{
+	im->next = tr.retired;
+	tr.retired = im;
 }
 
 size_t bpfrt_tramp_retired(void)
 {
 	pthread_mutex_lock(&tr.lock);
-	size_t n = tr.nretired;
+	size_t n = 0;
+	for (const struct timage *im = tr.retired; im; im = im->next)
+		n++;
 	pthread_mutex_unlock(&tr.lock);
 	return n;
 }
@@ -767,15 +747,12 @@ static struct tsite *site_new(uintptr_t func, const struct bpfrt_sym *sym, struc
 	p = (const uint8_t *)s->at;
 	memcpy(s->orig, p, PATCH);
 	if (is_nop5(p)) {
-		s->kind = SITE_NOP5;
 		s->body = s->at + PATCH;
 	} else if (!memcmp(p, "\x90\x90\x90\x90\x90", PATCH)) {
-		s->kind = SITE_NOPS;
 		s->body = s->at + PATCH;
 		for (int k = 0; k < PATCH; k++)
 			s->redirect[k] = s->at + PATCH;
 	} else {
-		s->kind = SITE_RELOC;
 		struct bpfrt_reloc rl;
 		if (bpfrt_jit_mem_alloc_near(RELOC_MAX, s->at, &s->stub) != BPFRT_OK) {
 			free(s);
@@ -821,6 +798,25 @@ static int site_point(struct tsite *s, struct timage *im, struct bpfrt_err *err)
 	return bpfrt_tpoke_locked(s->at, code, PATCH, emulate, redirect, err);
 }
 
+/* A link into (out of) its site's list of its kind. */
+static void link_add(struct tsite *s, struct bpfrt_link *l)
+{
+	l->next = s->links[l->kind];
+	s->links[l->kind] = l;
+	s->nlinks++;
+	s->ntramp += K_TRAMP(l->kind);
+}
+
+static void link_remove(struct tsite *s, struct bpfrt_link *l)
+{
+	struct bpfrt_link **pp = &s->links[l->kind];
+	while (*pp != l)
+		pp = &(*pp)->next;
+	*pp = l->next;
+	s->nlinks--;
+	s->ntramp -= K_TRAMP(l->kind);
+}
+
 /* Rebuilds site s's image and swaps the site to it; the old image retires. */
 static int site_update(struct tsite *s, struct bpfrt_err *err)
 {
@@ -831,18 +827,12 @@ static int site_update(struct tsite *s, struct bpfrt_err *err)
 	if (rc != BPFRT_OK) {
 		/* threads that met the int3 before the patch was undone went to
 		 * the new image: it retires as any other */
-		if (im) {
-			im->next = tr.retired;
-			tr.retired = im;
-			tr.nretired++;
-		}
+		if (im)
+			retire(im);
 		return rc;
 	}
-	if (s->cur) {
-		s->cur->next = tr.retired;
-		tr.retired = s->cur;
-		tr.nretired++;
-	}
+	if (s->cur)
+		retire(s->cur);
 	s->cur = im;
 	gc_locked();
 	return BPFRT_OK;
@@ -961,14 +951,11 @@ static int attach(bpfrt_prog *prog, uintptr_t func, const struct bpfrt_sym *sym,
 		prog->tramp_slot = (uint8_t)(tr.next_slot++ % GUARD_SLOTS);
 		prog->tramp_slot_set = true;
 	}
-	*l = (struct bpfrt_link){ s, prog, kind, prog->tramp_slot, (uint32_t)nargs, ctx_bytes, 1, s->links[kind],
-				  NULL, false };
+	*l = (struct bpfrt_link){ s, prog, kind, prog->tramp_slot, (uint32_t)nargs, ctx_bytes, 1, NULL, NULL,
+				  uses_func_meta(prog) };
 	if (prog->jit && !prog->jit->has_callx && !prog->needs_rcu && !prog->needs_cpu_slot)
 		l->entry = prog->jit->entry;
-	l->meta = uses_func_meta(prog);
-	s->links[kind] = l;
-	s->nlinks++;
-	s->ntramp += K_TRAMP(kind);
+	link_add(s, l);
 	bpfrt_prog_ref(prog);
 	if (fresh) {
 		s->next = tr.sites;
@@ -976,9 +963,7 @@ static int attach(bpfrt_prog *prog, uintptr_t func, const struct bpfrt_sym *sym,
 	}
 	int rc = site_update(s, err);
 	if (rc != BPFRT_OK) {
-		s->links[kind] = l->next;
-		s->nlinks--;
-		s->ntramp -= K_TRAMP(kind);
+		link_remove(s, l);
 		link_unref(l);
 		return rc;
 	}
@@ -1041,21 +1026,12 @@ int bpfrt_link_detach(bpfrt_link *l)
 	pthread_mutex_lock(&tr.lock);
 	bpfrt_tpoke_lock();
 	struct tsite *s = l->site;
-	struct bpfrt_link **pp = &s->links[l->kind];
-	while (*pp != l)
-		pp = &(*pp)->next;
-	*pp = l->next;
-	s->nlinks--;
-	s->ntramp -= K_TRAMP(l->kind);
+	link_remove(s, l);
 	int rc = site_update(s, &err);
-	if (rc != BPFRT_OK) { /* the site still runs the old image, which holds l */
-		l->next = s->links[l->kind];
-		s->links[l->kind] = l;
-		s->nlinks++;
-		s->ntramp += K_TRAMP(l->kind);
-	} else {
+	if (rc != BPFRT_OK) /* the site still runs the old image, which holds l */
+		link_add(s, l);
+	else
 		link_unref(l);
-	}
 	bpfrt_tpoke_unlock();
 	pthread_mutex_unlock(&tr.lock);
 	if (rc != BPFRT_OK)

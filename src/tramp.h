@@ -14,7 +14,7 @@
 /* The signal the thread scan sends (a real-time signal glibc leaves free). */
 #define BPFRT_SCAN_SIGNAL 61
 
-/* tpoke.c: all calls but bpfrt_text_read between bpfrt_tpoke_lock/unlock */
+/* tpoke.c: all calls between bpfrt_tpoke_lock/unlock */
 struct bpfrt_err;
 BPFRT_HIDDEN void bpfrt_tpoke_lock(void);
 BPFRT_HIDDEN void bpfrt_tpoke_unlock(void);
@@ -26,10 +26,12 @@ BPFRT_HIDDEN int bpfrt_tpoke_init_locked(struct bpfrt_err *err);
  * not answer the scan, the change is undone and refused). */
 BPFRT_HIDDEN int bpfrt_tpoke_locked(uintptr_t at, const uint8_t *bytes, size_t len, uintptr_t emulate,
 				    const uintptr_t *redirect, struct bpfrt_err *err);
-BPFRT_HIDDEN int bpfrt_text_read(uintptr_t at, uint8_t *out, size_t len);
 /* Whether rip is in the stub a thread leaves the SIGTRAP handler through
  * (it is entering a site's target: not outside the images). */
 BPFRT_HIDDEN bool bpfrt_in_trap_landing(uintptr_t rip);
+/* The process's other threads (at most max); -1 if more, or unreadable. */
+#define BPFRT_MAX_THREADS 1024
+BPFRT_HIDDEN ssize_t bpfrt_threads(pid_t *out, size_t max);
 /* Runs fn(ucontext, arg) on every other thread (tids NULL) or on threads
  * tids[0..ntids), in a signal handler on that thread; 0, or -ETIMEDOUT if
  * some thread did not answer within timeout_ns, -EBUSY if a thread that
@@ -43,7 +45,6 @@ typedef bool (*bpfrt_parked_fn)(pid_t tid, uintptr_t sp, uintptr_t pc, void *arg
 BPFRT_HIDDEN bool bpfrt_stack_words(uintptr_t sp, bool (*fn)(uintptr_t word, void *arg), void *arg);
 BPFRT_HIDDEN int bpfrt_scan_threads_locked(const pid_t *tids, size_t ntids, bpfrt_scan_fn fn,
 					   bpfrt_parked_fn parked, void *arg, uint64_t timeout_ns);
-BPFRT_HIDDEN void bpfrt_scan_noop(void *uc, void *arg);
 
 /* reloc.c: the instructions covering a function's first `need` bytes,
  * moved into a stub that then jumps back. */
@@ -97,7 +98,6 @@ BPFRT_HIDDEN bool bpfrt_rethook_push(struct bpfrt_pt_regs *regs);
 BPFRT_HIDDEN uintptr_t bpfrt_rethook_pop(struct bpfrt_pt_regs *regs);
 /* Whether this thread has hooked frames not returned yet (retirement). */
 BPFRT_HIDDEN bool bpfrt_rethook_pending(void);
-BPFRT_HIDDEN uint64_t bpfrt_rethook_misses(void);
 BPFRT_HIDDEN extern BPFRT_TLS uintptr_t bpfrt_probe_ip;
 
 /* tramp.c: what a thread knows of trampolines: initial-exec TLS, so that
