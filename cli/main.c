@@ -310,9 +310,11 @@ static int load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
 		fprintf(stderr, "stats: validate %.1f us, rewrite %.1f us, linearise %.1f us, decode %.1f us, "
 			"jit %.1f us, total %.1f us\n"
 			"stats: %zu instructions in, %zu out (dead code %zu, nops %zu removed; zext %zu, "
-			"blinded %zu)\n", st.validate_ns / 1e3, st.rewrite_ns / 1e3, st.linearize_ns / 1e3,
+			"blinded %zu; inlined: %zu array lookups, %zu bpf_loop; %zu direct tail calls)\n",
+			st.validate_ns / 1e3, st.rewrite_ns / 1e3, st.linearize_ns / 1e3,
 			st.decode_ns / 1e3, st.jit_ns / 1e3, st.total_ns / 1e3, st.insns_in, st.insns_out,
-			st.dead_removed, st.nops_removed, st.zext_added, st.blinded);
+			st.dead_removed, st.nops_removed, st.zext_added, st.blinded, st.lookups_inlined,
+			st.loops_inlined, st.tail_calls_direct);
 	}
 	return 0;
 }

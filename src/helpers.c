@@ -203,75 +203,202 @@ static uint64_t h_strncmp(uint64_t s1, uint64_t sz, uint64_t s2, uint64_t d, uin
 	return (uint64_t)(int64_t)strncmp((const char *)(uintptr_t)s1, (const char *)(uintptr_t)s2, sz);
 }
 
-/* 6: long bpf_trace_printk(fmt, fmt_size, a1, a2, a3): the kernel's
- * conversions (%d %i %u %x %X %ld %lu %lx %lld %llu %llx %p %s %c %%),
- * at most three arguments; a line to the vm's sink.  -EINVAL on a bad
- * format, as the kernel. */
+/*
+ * The kernel's bpf_bprintf format (trace_printk, snprintf): text, %%, and
+ * conversions %[flags][width][l|ll]{d,i,u,x,X}, %c, %s (read as
+ * probe_read_str would: a bad address prints nothing), %p / %px / %pK
+ * (the value in hex); flags are 0 + - and space; no precision.  Writes at
+ * most size bytes (NUL included) to out; returns the length of the whole
+ * result (without the NUL), or -EINVAL for a bad format or too few
+ * arguments.  With out NULL and args NULL it only checks the format (the
+ * verifier's check of bpf_snprintf).
+ */
+static uint64_t h_probe_read_str(uint64_t dst, uint64_t size, uint64_t src, uint64_t d, uint64_t e);
+
+int64_t bpfrt_bprintf(char *out, size_t size, const char *f, const uint64_t *args, int nargs)
+{
+	size_t o = 0;
+	int na = 0;
+#define PUT(c) do { if (o + 1 < size) out[o] = (c); o++; } while (0)
+	for (size_t i = 0; f[i]; i++) {
+		if (f[i] != '%') {
+			PUT(f[i]);
+			continue;
+		}
+		if (f[i + 1] == '%') {
+			PUT('%');
+			i++;
+			continue;
+		}
+		char spec[24] = "%";
+		size_t k = 1, start = ++i;
+		while (f[i] == '0' || f[i] == '+' || f[i] == '-' || f[i] == ' ')
+			i++;
+		while (f[i] >= '0' && f[i] <= '9')
+			i++;
+		if (i - start > 12)
+			return -EINVAL;
+		memcpy(spec + k, f + start, i - start);
+		k += i - start;
+		int longs = 0;
+		while (f[i] == 'l' && longs < 2) {
+			longs++;
+			i++;
+		}
+		char conv = f[i];
+		if (na == nargs || !conv)
+			return -EINVAL;
+		uint64_t v = args ? args[na] : 0;
+		na++;
+		char tmp[512];
+		int w;
+		switch (conv) {
+		case 'd': case 'i': case 'u': case 'x': case 'X': {
+			memcpy(spec + k, "ll", 2);
+			spec[k + 2] = conv;
+			spec[k + 3] = '\0';
+			bool sgn = conv == 'd' || conv == 'i';
+			unsigned long long u = longs ? v : sgn ? (unsigned long long)(long long)(int32_t)v : (uint32_t)v;
+			w = snprintf(tmp, sizeof(tmp), spec, u);
+			break;
+		}
+		case 'p':
+			if (f[i + 1] == 'x' || f[i + 1] == 'K')
+				i++;
+			else if (f[i + 1] && strchr("BSsIiMmRrhbEUeadg", f[i + 1]))
+				return -EINVAL; /* the kernel's pointer formats bpfrt cannot give meaning */
+			if (longs)
+				return -EINVAL;
+			memcpy(spec + k, "llx", 4);
+			w = snprintf(tmp, sizeof(tmp), spec, (unsigned long long)v);
+			break;
+		case 'c':
+			if (longs)
+				return -EINVAL;
+			spec[k] = 'c';
+			w = snprintf(tmp, sizeof(tmp), spec, (int)(unsigned char)v);
+			break;
+		case 's': {
+			if (longs)
+				return -EINVAL;
+			char sbuf[256];
+			int64_t r = args ? (int64_t)h_probe_read_str((uintptr_t)sbuf, sizeof(sbuf), v, 0, 0) : -1;
+			spec[k] = 's';
+			w = snprintf(tmp, sizeof(tmp), spec, r < 0 ? "" : sbuf); /* a bad address: empty, as the kernel */
+			break;
+		}
+		default:
+			return -EINVAL;
+		}
+		if (w < 0)
+			return -EINVAL;
+		for (int j = 0; j < w && j < (int)sizeof(tmp) - 1; j++)
+			PUT(tmp[j]);
+	}
+	if (size)
+		out[o < size ? o : size - 1] = '\0';
+#undef PUT
+	return (int64_t)o;
+}
+
+/* 6: long bpf_trace_printk(fmt, fmt_size, a1, a2, a3): at most three
+ * arguments; a line to the vm's sink; -EINVAL on a bad format, as the
+ * kernel. */
 static uint64_t h_trace_printk(uint64_t fmt, uint64_t fmt_size, uint64_t a1, uint64_t a2, uint64_t a3)
 {
 	const char *f = (const char *)(uintptr_t)fmt;
 	if (!fmt_size || fmt_size > 1024 || f[fmt_size - 1] != '\0')
 		return (uint64_t)-EINVAL;
 	uint64_t args[3] = { a1, a2, a3 };
-	int na = 0;
 	char out[1024];
-	size_t o = 0;
-	for (size_t i = 0; f[i] && o < sizeof(out) - 1; i++) {
-		if (f[i] != '%') {
-			out[o++] = f[i];
-			continue;
-		}
-		i++;
-		if (f[i] == '%') {
-			out[o++] = '%';
-			continue;
-		}
-		int longs = 0;
-		while (f[i] == 'l' && longs < 2) {
-			longs++;
-			i++;
-		}
-		if (na == 3 || !f[i])
-			return (uint64_t)-EINVAL;
-		uint64_t v = args[na++];
-		char tmp[256];
-		int w;
-		switch (f[i]) {
-		case 'd': case 'i':
-			w = snprintf(tmp, sizeof(tmp), "%lld", longs ? (long long)v : (long long)(int32_t)v);
-			break;
-		case 'u':
-			w = snprintf(tmp, sizeof(tmp), "%llu", longs ? (unsigned long long)v : (unsigned long long)(uint32_t)v);
-			break;
-		case 'x': case 'X':
-			w = snprintf(tmp, sizeof(tmp), f[i] == 'x' ? "%llx" : "%llX",
-				     longs ? (unsigned long long)v : (unsigned long long)(uint32_t)v);
-			break;
-		case 'p':
-			w = snprintf(tmp, sizeof(tmp), "0x%llx", (unsigned long long)v);
-			break;
-		case 'c':
-			w = snprintf(tmp, sizeof(tmp), "%c", (char)v);
-			break;
-		case 's': {
-			char sbuf[128];
-			int64_t r = (int64_t)h_probe_read_str((uintptr_t)sbuf, sizeof(sbuf), v, 0, 0);
-			w = snprintf(tmp, sizeof(tmp), "%s", r < 0 ? "(fault)" : sbuf);
-			break;
-		}
-		default:
-			return (uint64_t)-EINVAL;
-		}
-		for (int k = 0; k < w && o < sizeof(out) - 1; k++)
-			out[o++] = tmp[k];
-	}
-	out[o] = '\0';
+	int64_t o = bpfrt_bprintf(out, sizeof(out), f, args, 3);
+	if (o < 0)
+		return (uint64_t)o;
+	if (o > (int64_t)sizeof(out) - 1)
+		o = sizeof(out) - 1;
 	bpfrt_vm *vm = bpfrt_current ? bpfrt_current->vm : NULL;
 	if (vm && vm->trace)
 		vm->trace(vm->trace_arg, out);
 	else
 		fprintf(stderr, "bpf_trace_printk: %s%s", out, o && out[o - 1] == '\n' ? "" : "\n");
-	return o;
+	return (uint64_t)o;
+}
+
+/* 165: long bpf_snprintf(str, str_size, fmt, data, data_len): data holds
+ * the arguments as u64s (at most 12); returns the length of the whole
+ * result with its NUL (str gets what fits, NUL-terminated), or a negative
+ * errno. */
+static uint64_t h_snprintf(uint64_t str, uint64_t size, uint64_t fmt, uint64_t data, uint64_t len)
+{
+	if (len % 8 || (len && !data))
+		return (uint64_t)-EINVAL;
+	if (len / 8 > 12)
+		return (uint64_t)-E2BIG;
+	uint64_t args[12];
+	if (len)
+		memcpy(args, (const void *)(uintptr_t)data, len);
+	if (!str)
+		size = 0;
+	char f[1024]; /* the format, read safely: programs the verifier did not see pass anything */
+	int64_t fl = (int64_t)h_probe_read_str((uintptr_t)f, sizeof(f), fmt, 0, 0);
+	if (fl < 0)
+		return (uint64_t)fl;
+	if (fl == (int64_t)sizeof(f) && f[sizeof(f) - 1])
+		return (uint64_t)-EINVAL;
+	int64_t o = bpfrt_bprintf((char *)(uintptr_t)str, size, f, args, (int)(len / 8));
+	return o < 0 ? (uint64_t)o : (uint64_t)(o + 1);
+}
+
+/* 181: long bpf_loop(nr_loops, callback, ctx, flags): callback(i, ctx) for
+ * i = 0 .. nr_loops - 1 until it returns non-zero; the iterations it
+ * ran. */
+static uint64_t h_loop(uint64_t nr, uint64_t fn, uint64_t ctx, uint64_t flags, uint64_t e)
+{
+	(void)e;
+	if (flags)
+		return (uint64_t)-EINVAL;
+	uint32_t n = (uint32_t)nr;
+	if (n > (1u << 23)) /* the kernel's BPF_MAX_LOOPS */
+		return (uint64_t)-E2BIG;
+	bool stop = false;
+	for (uint32_t i = 0; i < n; i++) {
+		uint64_t r = bpfrt_callback(fn, i, ctx, 0, 0, 0, &stop);
+		if (stop)
+			return 0;
+		if (r)
+			return (uint64_t)i + 1;
+	}
+	return n;
+}
+
+/* 164: long bpf_for_each_map_elem(map, callback, ctx, flags):
+ * callback(map, &key, &value, ctx) for each element (this run's copy of a
+ * per-CPU value) until it returns non-zero; the elements it saw. */
+struct each {
+	uint64_t fn, map, ctx;
+	uint32_t key_size, value_size;
+	bool stop;
+};
+
+static int each_one(void *arg, void *key, void *value)
+{
+	struct each *a = arg;
+	size_t mark = bpfrt_run_allow((uintptr_t)key, a->key_size);
+	bpfrt_run_allow((uintptr_t)value, a->value_size);
+	uint64_t r = bpfrt_callback(a->fn, a->map, (uintptr_t)key, (uintptr_t)value, a->ctx, 0, &a->stop);
+	bpfrt_run_forget(mark);
+	return a->stop || r;
+}
+
+static uint64_t h_for_each_map_elem(uint64_t map, uint64_t fn, uint64_t ctx, uint64_t flags, uint64_t e)
+{
+	(void)e;
+	if (flags)
+		return (uint64_t)-EINVAL;
+	struct bpfrt_map *m = (struct bpfrt_map *)(uintptr_t)map;
+	struct each a = { fn, map, ctx, m->key_size, m->value_size, false };
+	long n = bpfrt_map_for_each(m, each_one, &a);
+	return a.stop ? 0 : (uint64_t)(int64_t)n;
 }
 
 /* 130: long bpf_ringbuf_output(ringbuf, data, size, flags) */
@@ -401,6 +528,9 @@ int bpfrt_helpers_register_defaults(bpfrt_vm *vm)
 		{ BPF_FUNC_get_func_arg, "bpf_get_func_arg", h_get_func_arg, 0, 0, 0, { 0 }, { 0 } },
 		{ BPF_FUNC_get_func_ret, "bpf_get_func_ret", h_get_func_ret, 0, 0, 0, { 0 }, { 0 } },
 		{ BPF_FUNC_get_func_arg_cnt, "bpf_get_func_arg_cnt", h_get_func_arg_cnt, 0, 0, 0, { 0 }, { 0 } },
+		{ BPF_FUNC_loop, "bpf_loop", h_loop, 0, 0, 0, { 0 }, { 0 } },
+		{ BPF_FUNC_for_each_map_elem, "bpf_for_each_map_elem", h_for_each_map_elem, 0, 1, 4, { 0 }, { 0 } },
+		{ BPF_FUNC_snprintf, "bpf_snprintf", h_snprintf, 0, 0, 0, { 1, 4 }, { 2, 5 } },
 	};
 	for (size_t i = 0; i < ARRAY_SIZE(defaults); i++) {
 		int rc = bpfrt_vm_register_helper(vm, defaults[i].id, defaults[i].name,

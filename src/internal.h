@@ -71,6 +71,8 @@ struct bpfrt_prog {
 	size_t nlines;
 	const uint8_t *tail_entry;/* JIT: where a tail call enters the code (past the entry region) */
 	bool tail_calls;          /* it has a bpf_tail_call */
+	uint32_t *cb_pcs;         /* its callbacks: the ld_func targets (xlated indices) */
+	size_t ncb;
 	struct bpfrt_tail_site {  /* tail calls the verifier proved direct: one map, one key */
 		uint32_t pc;          /* in the rewritten program */
 		uint32_t key;
@@ -138,6 +140,23 @@ static inline size_t bpfrt_orig_pc(const struct bpfrt_prog *p, size_t pc)
 			return (size_t)p->xlated_orig[i];
 	return pc;
 }
+
+/* Callbacks (interp.c): a helper runs the callback fn, the value of the
+ * program's ld_func, with r1..r5 = a1..a5 and gets its r0; when *stop is
+ * set the run faulted and the helper must return at once. */
+BPFRT_HIDDEN uint64_t bpfrt_callback(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+				     uint64_t a5, bool *stop);
+/* Memory a callback may touch (safe mode), until bpfrt_run_forget(mark). */
+BPFRT_HIDDEN size_t bpfrt_run_allow(uint64_t lo, uint64_t size);
+BPFRT_HIDDEN void bpfrt_run_forget(size_t mark);
+/* The interpreted run this thread is in (NULL in a JIT run with callbacks). */
+BPFRT_HIDDEN extern BPFRT_TLS void *bpfrt_interp_active;
+/* A JITed callback's call from C (jit_x86.c) */
+BPFRT_HIDDEN uint64_t bpfrt_jit_callback(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
+					 uint64_t a5);
+
+/* helpers.c: the kernel's bpf_bprintf formats (trace_printk, snprintf) */
+BPFRT_HIDDEN int64_t bpfrt_bprintf(char *out, size_t size, const char *fmt, const uint64_t *args, int nargs);
 
 /* The program this thread is running (helpers that need their context). */
 BPFRT_HIDDEN extern BPFRT_TLS struct bpfrt_prog *bpfrt_current;

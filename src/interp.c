@@ -39,7 +39,13 @@ struct frame {
 
 struct run {
 	const struct bpfrt_prog *prog;
-	u64 budget;
+	u64 budget;                        /* safe mode: the run's budget, */
+	u64 left;                          /*   what is left of it (at helper calls) */
+	unsigned cb_depth;                 /* at a helper call: the caller's frame depth */
+	u64 cb_r10;                        /*   its r10, */
+	const struct bpfrt_insn *cb_pc;    /*   the call */
+	const char *cb_name;               /*   and the helper's name */
+	bool safe;
 	int nregions;
 	struct bpfrt_region region[RUN_MAX_REGIONS];
 	uint32_t tail_calls;               /* this run's tail calls: one count for every frame */
@@ -187,6 +193,99 @@ static int run_fault(struct run *rs, const struct bpfrt_insn *pc, int status,
 #undef INTERP_NAME
 #undef INTERP_GOTO
 
+/* The interpreted run this thread is in, if its innermost run is one (a
+ * JIT run of a program with callbacks clears it): bpfrt_callback's. */
+BPFRT_TLS void *bpfrt_interp_active;
+
+typedef int (*loop_fn)(struct run *, const struct bpfrt_insn *, const uint64_t *, uint64_t, unsigned, uint64_t *);
+
+static loop_fn pick_loop(const struct bpfrt_prog *prog, bool safe)
+{
+#if defined(__GNUC__)
+	if (prog->engine != BPFRT_ENGINE_INTERP_SWITCH)
+		return safe ? run_goto_safe : run_goto_fast;
+#endif
+	return safe ? run_switch_safe : run_switch_fast;
+}
+
+/* Is a the first instruction of one of p's callbacks (an ld_func target)? */
+static bool is_callback(const struct bpfrt_prog *p, uint64_t a)
+{
+	uintptr_t lo = (uintptr_t)p->dec;
+	if (a < lo || a >= lo + p->nx * sizeof(*p->dec) || (a - lo) % sizeof(*p->dec))
+		return false;
+	uint32_t pc = (uint32_t)((a - lo) / sizeof(*p->dec));
+	for (size_t i = 0; i < p->ncb; i++)
+		if (p->cb_pcs[i] == pc)
+			return true;
+	return false;
+}
+
+/*
+ * A helper runs the callback fn (the value of an ld_func) with r1..r5 =
+ * a1..a5.  On the interpreter it runs in a frame below the helper's caller
+ * (a callback is a frame, as the verifier counts it), with the run's budget
+ * and regions; a tail call from it fails (the verifier refuses them; see
+ * cfg.c).  A fault stops the run: *stop is set and the helper returns at
+ * once.  On the JIT, fn is the callback's code.
+ */
+uint64_t bpfrt_callback(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4, uint64_t a5, bool *stop)
+{
+	struct run *rs = bpfrt_interp_active;
+	if (!rs)
+		return bpfrt_jit_callback(fn, a1, a2, a3, a4, a5);
+	if (!is_callback(rs->prog, fn)) {
+		run_fault(rs, rs->cb_pc, BPFRT_EFAULT, "%s was given %#" PRIx64 " as a callback, which is not "
+			  "a function of the program", rs->cb_name, fn);
+		*stop = true;
+		return 0;
+	}
+	if (rs->cb_depth + 1 >= rs->max_frames) {
+		run_fault(rs, rs->cb_pc, BPFRT_EFAULT, "call depth exceeds %u frames (%s's callback)",
+			  rs->max_frames, rs->cb_name);
+		*stop = true;
+		return 0;
+	}
+	const struct bpfrt_insn *cb_pc = rs->cb_pc;
+	const char *cb_name = rs->cb_name;
+	unsigned depth = rs->cb_depth;
+	u64 r10 = rs->cb_r10;
+	uint32_t tail_calls = rs->tail_calls;
+	rs->tail_calls = BPFRT_MAX_TAIL_CALLS;
+	const uint64_t args[5] = { a1, a2, a3, a4, a5 };
+	uint64_t r0 = 0;
+	int rc = pick_loop(rs->prog, rs->safe)(rs, (const struct bpfrt_insn *)(uintptr_t)fn, args,
+					       r10 - BPFRT_STACK_SIZE, depth + 1, &r0);
+	rs->tail_calls = tail_calls;
+	rs->cb_depth = depth; /* for the helper's next callback */
+	rs->cb_r10 = r10;
+	rs->cb_pc = cb_pc;
+	rs->cb_name = cb_name;
+	if (rc != BPFRT_OK)
+		*stop = true;
+	return r0;
+}
+
+/* A helper's memory (a callback's key and value) the run may touch, until
+ * bpfrt_run_forget(mark): safe mode checks accesses against it. */
+size_t bpfrt_run_allow(uint64_t lo, uint64_t size)
+{
+	struct run *rs = bpfrt_interp_active;
+	if (!rs)
+		return 0;
+	size_t mark = (size_t)rs->nregions;
+	if (rs->safe && size)
+		run_add_region(rs, lo, size);
+	return mark;
+}
+
+void bpfrt_run_forget(size_t mark)
+{
+	struct run *rs = bpfrt_interp_active;
+	if (rs && rs->safe && mark <= (size_t)rs->nregions)
+		rs->nregions = (int)mark;
+}
+
 int bpfrt_interp_run(bpfrt_prog *prog, uint64_t r1, uint64_t r2,
 		     const struct bpfrt_region *given, const struct bpfrt_region *extra, uint64_t *r0)
 {
@@ -203,7 +302,8 @@ int bpfrt_interp_run(bpfrt_prog *prog, uint64_t r1, uint64_t r2,
 	rs.frames = big ? big->frames : rs.small_frames;
 	rs.max_frames = big ? TAIL_FRAMES : BPFRT_MAX_CALL_FRAMES;
 	rs.status = BPFRT_OK;
-	rs.budget = prog->insn_budget ? prog->insn_budget : DEFAULT_BUDGET;
+	rs.budget = rs.left = prog->insn_budget ? prog->insn_budget : DEFAULT_BUDGET;
+	rs.safe = safe;
 	if (safe) {
 		memset(rs.stack, 0, rs.stack_size);
 		rs.nregions = 0;
@@ -216,15 +316,11 @@ int bpfrt_interp_run(bpfrt_prog *prog, uint64_t r1, uint64_t r2,
 		for (size_t i = 0; i < prog->nregions && rs.nregions < RUN_MAX_REGIONS; i++)
 			rs.region[rs.nregions++] = prog->regions[i];
 	}
-	int rc;
-	bool use_switch = prog->engine == BPFRT_ENGINE_INTERP_SWITCH;
-#if defined(__GNUC__)
-	if (!use_switch)
-		rc = safe ? run_goto_safe(&rs, r1, r2, r0) : run_goto_fast(&rs, r1, r2, r0);
-	else
-#endif
-		rc = safe ? run_switch_safe(&rs, r1, r2, r0) : run_switch_fast(&rs, r1, r2, r0);
-	(void)use_switch;
+	const uint64_t args[5] = { r1, r2, 0, 0, 0 };
+	void *outer = bpfrt_interp_active;
+	bpfrt_interp_active = &rs;
+	int rc = pick_loop(prog, safe)(&rs, prog->dec, args, (uintptr_t)rs.stack + rs.stack_size, 0, r0);
+	bpfrt_interp_active = outer;
 	if (big_owned)
 		free(big);
 	else if (big)

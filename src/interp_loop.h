@@ -10,23 +10,28 @@
  * generated from insn.def, so a missing case does not compile.
  */
 
-static int INTERP_NAME(struct run *rs, uint64_t r1, uint64_t r2, uint64_t *r0)
+/*
+ * Runs from entry (the program's start, or a callback's) with r1..r5 =
+ * args and r10 = r10, in frames from depth0 on; returns at the exit of
+ * that first frame.
+ */
+static int INTERP_NAME(struct run *rs, const struct bpfrt_insn *entry, const uint64_t *args, uint64_t r10,
+		       unsigned depth0, uint64_t *r0)
 {
 	const struct bpfrt_prog *prog = rs->prog;
-	const struct bpfrt_insn *pc = prog->dec;
+	const struct bpfrt_insn *pc = entry;
 	const struct bpfrt_helper_slot *helper;
 	uint64_t reg[12]; /* r0..r10 and AX (11), the rewrites' hidden register */
 	struct frame *frames = rs->frames;
-	unsigned depth = 0;
-	uint64_t budget = rs->budget;
+	unsigned depth = depth0;
+	uint64_t budget = rs->left;
 	(void)budget;
 
-	reg[1] = r1;
-	reg[2] = r2;
-	reg[10] = (uintptr_t)rs->stack + rs->stack_size;
+	memcpy(&reg[1], args, 5 * sizeof(*args));
+	reg[10] = r10;
 	uint64_t frame_top = reg[10]; /* this frame's r10 at entry (tail calls restart there) */
 	/* registers the program did not get start at zero: runs are deterministic */
-	reg[0] = reg[3] = reg[4] = reg[5] = reg[6] = reg[7] = reg[8] = reg[9] = 0;
+	reg[0] = reg[6] = reg[7] = reg[8] = reg[9] = 0;
 
 #if INTERP_GOTO
 	static const void *const labels[BPFRT_OP__COUNT] = {
@@ -207,7 +212,18 @@ static int INTERP_NAME(struct run *rs, uint64_t r1, uint64_t r2, uint64_t *r0)
 				if (reg[helper->mem_size[k]])
 					CHECK(reg[helper->mem_arg[k]], reg[helper->mem_size[k]], "helper access");
 		}
+		/* where a callback the helper runs (bpf_loop, ...) takes its frame */
+		rs->cb_depth = depth;
+		rs->cb_r10 = reg[10];
+		rs->cb_pc = pc;
+		rs->cb_name = helper->name;
+		if (INTERP_SAFE)
+			rs->left = budget;
 		reg[0] = helper->fn(reg[1], reg[2], reg[3], reg[4], reg[5]);
+		if (unlikely(rs->status != BPFRT_OK)) /* a callback faulted: the run stops */
+			return rs->status;
+		if (INTERP_SAFE)
+			budget = rs->left;
 		if (INTERP_SAFE && helper->ret_map_value && reg[0] &&
 		    (((struct bpfrt_map *)(uintptr_t)reg[1])->type == BPF_MAP_TYPE_ARRAY_OF_MAPS ||
 		     ((struct bpfrt_map *)(uintptr_t)reg[1])->type == BPF_MAP_TYPE_HASH_OF_MAPS)) {
@@ -239,7 +255,9 @@ static int INTERP_NAME(struct run *rs, uint64_t r1, uint64_t r2, uint64_t *r0)
 		vmnext();
 	}
 	vmcase(EXIT) {
-		if (depth == 0) {
+		if (depth == depth0) {
+			if (INTERP_SAFE)
+				rs->left = budget;
 			*r0 = reg[0];
 			return BPFRT_OK;
 		}
@@ -254,10 +272,14 @@ static int INTERP_NAME(struct run *rs, uint64_t r1, uint64_t r2, uint64_t *r0)
 	vmcase(LDDW_MAP_FD)
 	vmcase(LDDW_MAP_VALUE)
 	vmcase(LDDW_BTF_ID)
-	vmcase(LDDW_FUNC)
 	vmcase(LDDW_MAP_IDX)
 	vmcase(LDDW_MAP_IDX_VALUE)
 		goto bad_op; /* refused or resolved at load: never reaches the interpreter */
+	vmcase(LDDW_FUNC) { /* a callback: its first instruction (bpfrt_callback runs it) */
+		DST = (uintptr_t)(pc + 1 + IMM);
+		pc++;
+		vmnext();
+	}
 	vmcase(LDDW) {
 		DST = (u64)(u32)pc[0].imm | ((u64)(u32)pc[1].imm << 32);
 		pc++;

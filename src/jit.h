@@ -33,6 +33,7 @@ struct bpfrt_jit {
 	uint64_t *helper_tab;     /* callx: helper functions by id */
 	uint32_t nhelper_tab;
 	bool has_callx;
+	bool has_callbacks;       /* ld_func: helpers call its functions from C */
 	int passes;               /* relaxation sweeps */
 	size_t nfn;               /* functions: main first, then subprograms */
 	struct bpfrt_jit_func {

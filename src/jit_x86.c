@@ -694,9 +694,17 @@ static void emit_insn(struct jctx *c, size_t pc)
 	}
 	case BPFRT_OP_CALL_KFUNC:
 	case BPFRT_OP_LDDW_MAP_FD: case BPFRT_OP_LDDW_MAP_VALUE: case BPFRT_OP_LDDW_BTF_ID:
-	case BPFRT_OP_LDDW_FUNC: case BPFRT_OP_LDDW_MAP_IDX: case BPFRT_OP_LDDW_MAP_IDX_VALUE:
+	case BPFRT_OP_LDDW_MAP_IDX: case BPFRT_OP_LDDW_MAP_IDX_VALUE:
 		b->err = true; /* refused at load: never reaches the JIT */
 		return;
+	case BPFRT_OP_LDDW_FUNC: { /* a callback: the address of its function's code (movabs, the
+				    * same size in every pass) */
+		size_t t = pc + 1 + (size_t)(int64_t)imm;
+		emit_rex(b, true, 0, d, false);
+		emit1(b, (uint8_t)(0xb8 + (d & 7)));
+		emit8(b, c->base ? (uint64_t)(c->base + c->fn[c->fn_of[t]].entry) : 0);
+		return;
+	}
 	case BPFRT_OP_LDDW:
 		emit_mov_ri(b, true, d, (int64_t)((uint64_t)(uint32_t)in[0].imm |
 						  ((uint64_t)(uint32_t)in[1].imm << 32)));
@@ -920,7 +928,7 @@ static int plan_functions(struct jctx *c, struct bpfrt_err *err)
 		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
 	start[0] = 1;
 	for (size_t pc = 0; pc < n; pc++) {
-		if (c->in[pc].code == BPFRT_OP_CALL_LOCAL)
+		if (c->in[pc].code == BPFRT_OP_CALL_LOCAL || c->in[pc].code == BPFRT_OP_LDDW_FUNC)
 			start[pc + 1 + (size_t)(int64_t)c->in[pc].imm] = 1;
 		if (bpfrt_op_is_lddw(c->in[pc].code))
 			pc++;
@@ -1167,6 +1175,11 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 	for (size_t pc = 0; pc < c->n; pc++)
 		if (c->in[pc].code == BPFRT_OP_CALLX)
 			jit->has_callx = true;
+	jit->has_callbacks = prog->ncb > 0;
+	if (jit->has_callbacks && c->permuted_args) { /* C calls them with R1..R5 in SysV order */
+		rc = bpfrt_err_set(err, BPFRT_ENOTSUP, "callbacks need the JIT's standard register map");
+		goto fail;
+	}
 	if (jit->has_callx) {
 		jit->nhelper_tab = prog->helpers.n;
 		jit->helper_tab = calloc(prog->helpers.n ? prog->helpers.n : 1, sizeof(uint64_t));
@@ -1322,14 +1335,22 @@ __attribute__((no_sanitize("function")))
 int bpfrt_jit_run(struct bpfrt_prog *prog, uint64_t r1, uint64_t r2, uint64_t *r0)
 {
 	struct bpfrt_jit *jit = prog->jit;
+	if (likely(!jit->has_callx && !jit->has_callbacks)) {
+		*r0 = jit->entry(r1, r2);
+		return BPFRT_OK;
+	}
+	void *interp = bpfrt_interp_active; /* callbacks from here on are JITed code */
+	bpfrt_interp_active = NULL;
 	if (!jit->has_callx) {
 		*r0 = jit->entry(r1, r2);
+		bpfrt_interp_active = interp;
 		return BPFRT_OK;
 	}
 	jmp_buf jb, *outer = fault_jb;
 	fault_jb = &jb;
 	if (setjmp(jb)) {
 		fault_jb = outer;
+		bpfrt_interp_active = interp;
 		return bpfrt_prog_fail(prog, BPFRT_EFAULT, "%s: insn %" PRIu64 ": callx to %#" PRIx64
 				       ", which is not a registered helper",
 				       prog->name ? prog->name : "program",
@@ -1337,5 +1358,29 @@ int bpfrt_jit_run(struct bpfrt_prog *prog, uint64_t r1, uint64_t r2, uint64_t *r
 	}
 	*r0 = jit->entry(r1, r2);
 	fault_jb = outer;
+	bpfrt_interp_active = interp;
 	return BPFRT_OK;
 }
+
+/*
+ * bpfrt_jit_callback(fn, a1..a5): a helper calls a JITed callback.  Its
+ * function takes R1..R5 in rdi, rsi, rdx, rcx, r8 as C passes them, and, in
+ * a program with tail calls, the tail-call count's pointer in rax: here a
+ * count that is already spent, so a tail call from a callback fails (the
+ * verifier refuses them; trusted programs get this).
+ */
+BPFRT_HIDDEN const uint32_t bpfrt_spent_tail_count = BPFRT_MAX_TAIL_CALLS;
+__asm__(".text\n"
+	".globl bpfrt_jit_callback\n"
+	".hidden bpfrt_jit_callback\n"
+	".type bpfrt_jit_callback, @function\n"
+	"bpfrt_jit_callback:\n"
+	"	mov %rdi, %r11\n"
+	"	mov %rsi, %rdi\n"
+	"	mov %rdx, %rsi\n"
+	"	mov %rcx, %rdx\n"
+	"	mov %r8, %rcx\n"
+	"	mov %r9, %r8\n"
+	"	lea bpfrt_spent_tail_count(%rip), %rax\n"
+	"	jmp *%r11\n"
+	".size bpfrt_jit_callback, .-bpfrt_jit_callback\n");

@@ -654,6 +654,36 @@ void *bpfrt_map_lookup_prog(struct bpfrt_map *m, const void *key)
 	return m->values + ((size_t)i * m->ncpu + (m->ncpu > 1 ? bpfrt_cpu_slot() : 0)) * m->stride;
 }
 
+long bpfrt_map_for_each(struct bpfrt_map *m, int (*fn)(void *arg, void *key, void *value), void *arg)
+{
+	size_t cpu = m->ncpu > 1 ? (size_t)bpfrt_cpu_slot() : 0;
+	long n = 0;
+	if (m->ht) {
+		if (m->type == BPF_MAP_TYPE_HASH_OF_MAPS)
+			return -EINVAL;
+		struct cds_lfht_iter it;
+		struct cds_lfht_node *node;
+		bpfrt_rcu_enter(); /* nested in the run's: the walk needs one whatever the run took */
+		cds_lfht_for_each(m->ht, &it, node) {
+			struct hnode *e = caa_container_of(node, struct hnode, node);
+			n++;
+			if (fn(arg, e->data, hvalue(m, e) + cpu * m->stride))
+				break;
+		}
+		bpfrt_rcu_exit();
+		return n;
+	}
+	if (m->type != BPF_MAP_TYPE_ARRAY && m->type != BPF_MAP_TYPE_PERCPU_ARRAY)
+		return -EINVAL;
+	for (uint32_t i = 0; i < m->max_entries; i++) {
+		uint32_t key = i; /* the callback may not write it: a copy */
+		n++;
+		if (fn(arg, &key, m->values + ((size_t)i * m->ncpu + cpu) * m->stride))
+			break;
+	}
+	return n;
+}
+
 /* LRU: evicts the oldest of a sample; returns whether one was evicted. */
 static bool lru_evict(struct bpfrt_map *m)
 {

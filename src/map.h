@@ -66,6 +66,10 @@ BPFRT_HIDDEN void *bpfrt_map_lookup_prog(struct bpfrt_map *m, const void *key);
 BPFRT_HIDDEN int bpfrt_map_update_raw(struct bpfrt_map *m, const void *key, const void *value,
 				      uint64_t flags, bool from_prog);
 BPFRT_HIDDEN int bpfrt_map_delete_raw(struct bpfrt_map *m, const void *key);
+/* Program side: fn(arg, key, value) for each element of an array or hash
+ * map (this run's copy of a per-CPU value) until fn returns non-zero; the
+ * calls made. */
+BPFRT_HIDDEN long bpfrt_map_for_each(struct bpfrt_map *m, int (*fn)(void *arg, void *key, void *value), void *arg);
 /* Queue and stack maps: push (flags 0 or BPF_EXIST: drop the oldest when
  * full), pop, peek. 0 or a negative errno; -EINVAL for other maps. */
 BPFRT_HIDDEN int bpfrt_map_push(struct bpfrt_map *m, const void *value, uint64_t flags);

@@ -21,6 +21,7 @@
 #include "patch.h"
 #include "verifier.h"
 
+#include <errno.h>
 #include <linux/bpf.h>
 
 #include <time.h>
@@ -223,6 +224,67 @@ static size_t lookup_seq(const struct bpfrt_map *m, struct bpfrt_pinsn *seq)
 	return 7;
 }
 
+/*
+ * bpf_loop(r1 = n, r2 = callback, r3 = ctx, r4 = 0) with one callback on
+ * every path, inline (the kernel's inline_bpf_loop, with its results: r0 =
+ * (u32)-E2BIG when r1 > BPF_MAX_LOOPS as a 64-bit number, else the
+ * iterations run): a loop that calls the callback as a subprogram, r6..r8
+ * kept in three slots below the function's stack.  The callback's first
+ * instruction, or -1.
+ */
+static int64_t inline_loop_cb(const bpfrt_prog *p, const struct bpfrt_rw_opts *o, size_t pc)
+{
+	const struct bpfrt_facts *f = o->facts;
+	if (!f || !f->vr || !f->vr->aux || pc >= f->vr->n || p->dec[pc].code != BPFRT_OP_CALL ||
+	    p->insns[pc].imm != BPF_FUNC_loop)
+		return -1;
+	const struct vf_aux *a = &f->vr->aux[pc];
+	if (!a->seen || a->key_mixed || a->key < 0 || (uint64_t)a->key >= p->n)
+		return -1;
+	return a->key;
+}
+
+/* The subprogram (the verifier's) of instruction pc. */
+static size_t sub_of(const struct vf_result *vr, size_t pc)
+{
+	size_t i = 0;
+	while (i + 1 < vr->nsub && vr->sub[i + 1].start <= pc)
+		i++;
+	return i;
+}
+
+static size_t loop_seq(struct bpfrt_pnode *cb, int16_t base, struct bpfrt_pinsn *seq)
+{
+	static const struct bpfrt_insn body[19] = {
+		INSN(0xb5, 1, 0, 2, 1 << 23),   /* jle r1, BPF_MAX_LOOPS, +2 */
+		INSN(0xb4, 0, 0, 0, -E2BIG),    /* mov32 r0, -E2BIG */
+		INSN(0x05, 0, 0, 16, 0),        /* ja +16: past the end */
+		INSN(0x7b, 10, 6, 0, 0),        /* stxdw [r10 + base], r6 */
+		INSN(0x7b, 10, 7, 8, 0),        /* stxdw [r10 + base + 8], r7 */
+		INSN(0x7b, 10, 8, 16, 0),       /* stxdw [r10 + base + 16], r8 */
+		INSN(0xbf, 6, 1, 0, 0),         /* mov r6, r1: the count */
+		INSN(0xb4, 7, 0, 0, 0),         /* mov32 r7, 0: the index */
+		INSN(0xbf, 8, 3, 0, 0),         /* mov r8, r3: ctx */
+		INSN(0x3d, 7, 6, 5, 0),         /* loop: jge r7, r6, +5 */
+		INSN(0xbf, 1, 7, 0, 0),         /* mov r1, r7 */
+		INSN(0xbf, 2, 8, 0, 0),         /* mov r2, r8 */
+		INSN(0x85, 0, 1, 0, 0),         /* call callback */
+		INSN(0x07, 7, 0, 0, 1),         /* add r7, 1 */
+		INSN(0x15, 0, 0, -6, 0),        /* jeq r0, 0, loop */
+		INSN(0xbf, 0, 7, 0, 0),         /* mov r0, r7: the iterations */
+		INSN(0x79, 6, 10, 0, 0),        /* ldxdw r6, [r10 + base] */
+		INSN(0x79, 7, 10, 8, 0),        /* ldxdw r7, [r10 + base + 8] */
+		INSN(0x79, 8, 10, 16, 0),       /* ldxdw r8, [r10 + base + 16] */
+	};
+	for (size_t i = 0; i < 19; i++) {
+		seq[i] = (struct bpfrt_pinsn){ .insn = body[i] };
+		if ((i >= 3 && i <= 5) || i >= 16)
+			seq[i].insn.off = (int16_t)(seq[i].insn.off + base);
+	}
+	seq[12].to = cb;
+	return 19;
+}
+
 /* The tail calls the verifier proved direct (the same prog_array and the same
  * constant key in range on every path), for the JIT's patched sites. */
 static int find_tail_sites(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_err *err)
@@ -290,7 +352,7 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 	for (size_t pc = 0; pc < n; pc++) {
 		if (seen[pc] && is_nop(&p->dec[pc]))
 			nnop++;
-		nlookup += seen[pc] && inline_lookup_map(p, o, pc);
+		nlookup += seen[pc] && (inline_lookup_map(p, o, pc) || inline_loop_cb(p, o, pc) >= 0);
 		if (bpfrt_op_is_lddw(p->dec[pc].code))
 			pc++;
 	}
@@ -346,6 +408,26 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 		if (bpfrt_op_is_lddw(p->dec[pc].code))
 			pc++;
 	}
+	/* bpf_loop: three slots below each function that inlines one (the
+	 * frame grows by 24 bytes, once, if it stays within 512) */
+	uint8_t *grown = nlookup && vr && vr->nsub && p->sub_depth && p->nsub == vr->nsub ? calloc(vr->nsub, 1) : NULL;
+	for (size_t pc = 0; grown && pc < n && rc == BPFRT_OK; pc++) {
+		int64_t cb = seen[pc] ? inline_loop_cb(p, o, pc) : -1;
+		size_t sub = cb >= 0 ? sub_of(vr, pc) : 0;
+		uint32_t depth = cb >= 0 ? (vr->sub[sub].stack_depth + 7) & ~7u : 0;
+		if (cb >= 0 && !l.anchor[pc].deleted && depth + 24 <= BPFRT_STACK_SIZE) {
+			struct bpfrt_pinsn seq[19];
+			size_t len = loop_seq(&l.anchor[cb], (int16_t)-(int32_t)(depth + 24), seq);
+			rc = bpfrt_plist_replace(&l, &l.anchor[pc], seq, len, err);
+			if (!grown[sub])
+				p->sub_depth[sub] = depth + 24;
+			grown[sub] = 1;
+			st->loops_inlined++;
+		}
+		if (bpfrt_op_is_lddw(p->dec[pc].code))
+			pc++;
+	}
+	free(grown);
 	free(seen);
 	/* zero-extension: [insn, mov32 r, r] */
 	if (o->zext) {

@@ -953,7 +953,7 @@ static int attach(bpfrt_prog *prog, uintptr_t func, const struct bpfrt_sym *sym,
 	}
 	*l = (struct bpfrt_link){ s, prog, kind, prog->tramp_slot, (uint32_t)nargs, ctx_bytes, 1, NULL, NULL,
 				  uses_func_meta(prog) };
-	if (prog->jit && !prog->jit->has_callx && !prog->needs_rcu && !prog->needs_cpu_slot)
+	if (prog->jit && !prog->jit->has_callx && !prog->jit->has_callbacks && !prog->needs_rcu && !prog->needs_cpu_slot)
 		l->entry = prog->jit->entry;
 	link_add(s, l);
 	bpfrt_prog_ref(prog);

@@ -157,7 +157,8 @@ static int check_one(const struct bpfrt_insn *insns, size_t n, size_t pc,
 	}
 	switch ((enum bpfrt_shape)f->shape) {
 	case SHAPE_LDDW_PSEUDO:
-		if (!(vflags & BPFRT_VALIDATE_PSEUDO))
+		/* ld_func needs nothing from a loader: its target is relative */
+		if (!(vflags & BPFRT_VALIDATE_PSEUDO) && op != BPFRT_OP_LDDW_FUNC)
 			return bpfrt_err_set(err, BPFRT_ENOTSUP,
 				"insn %zu: %s (lddw with src %d) needs maps or relocations, "
 				"which raw instruction loads do not provide", pc, f->mnem, insn->src);

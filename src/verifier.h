@@ -48,7 +48,8 @@ struct vf_aux {
 	uint8_t map_mixed;     /* helper call: r1 is not always the same map */
 	uint8_t key_mixed;     /* tail call / lookup: the key is not always the same constant */
 	int32_t map;           /* ... the map index, or -1 */
-	int64_t key;           /* ... the constant key */
+	int64_t key;           /* ... the constant key; bpf_loop: its callback's first insn
+				* (key_mixed: another callback, or flags not 0, on some path) */
 };
 
 struct vf_subinfo {

@@ -267,6 +267,7 @@ static void prog_destroy(bpfrt_prog *prog)
 	bpfrt_pokes_detach(prog); /* before its code goes */
 	free(prog->pokes);
 	free(prog->tail_sites);
+	free(prog->cb_pcs);
 	bpfrt_jit_free(prog->jit);
 	for (size_t i = 0; i < prog->nmaps; i++)
 		bpfrt_map_put(prog->maps[i]);
@@ -411,8 +412,19 @@ int bpfrt_prog_load_verified(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_
 		rc = bpfrt_rewrite(p, &ro, &err);
 	}
 	bpfrt_verify_result_free(&vr);
-	for (size_t i = 0; rc == BPFRT_OK && i < p->nx; i++)
+	for (size_t i = 0; rc == BPFRT_OK && i < p->nx; i++) {
 		p->tail_calls |= p->dec[i].code == BPFRT_OP_CALL && p->dec[i].imm == BPF_FUNC_tail_call;
+		if (p->dec[i].code == BPFRT_OP_LDDW_FUNC) { /* a callback (validated: in range) */
+			uint32_t t = (uint32_t)((int64_t)i + 1 + p->dec[i].imm), *c;
+			bool known = false;
+			for (size_t k = 0; k < p->ncb; k++)
+				known |= p->cb_pcs[k] == t;
+			if (!known && !(c = realloc(p->cb_pcs, (p->ncb + 1) * sizeof(*c))))
+				rc = bpfrt_err_set(&err, BPFRT_ENOMEM, "out of memory");
+			else if (!known)
+				(p->cb_pcs = c)[p->ncb++] = t;
+		}
+	}
 	uint64_t t2 = now_ns();
 	if (rc == BPFRT_OK && p->engine == BPFRT_ENGINE_JIT) {
 		struct bpfrt_jit_opts jo = { .permute = o.jit_permute & 0xffff,

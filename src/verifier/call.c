@@ -34,6 +34,14 @@ struct meta {
 	bool key_const;
 };
 
+/* A raw program's context is plain memory helpers may take, and a syscall
+ * program's on bpfrt's platform; Linux refuses the latter (R1 type=ctx
+ * expected=fp, ...). */
+bool vf_ctx_is_mem(const struct vf_env *e)
+{
+	return e->pt->ctx_any && (e->in->platform != VF_PLATFORM_LINUX || e->in->prog_type == 0);
+}
+
 void vf_clobber_caller_saved(struct vframe *f)
 {
 	for (int r = 1; r <= 5; r++)
@@ -99,7 +107,13 @@ static int size_arg(struct vf_env *e, const struct vhelper *h, int regno, bool z
 			return vf_reject(e, "%s: NULL memory with a non-zero size (%s)", vf_regname(mr), h->name);
 		return BPFRT_OK;
 	}
-	return vf_check_helper_mem(e, mr, r->umax, m->mem_write);
+	/* printf data: the helper reads the pointers it holds as strings (the
+	 * kernel lets privileged programs pass them: bpfrt's run in the process
+	 * whose memory they point to) */
+	e->mem_ptrs_ok = (h->flags & HF_FMT_DATA) && mr == 4;
+	int rc = vf_check_helper_mem(e, mr, r->umax, m->mem_write);
+	e->mem_ptrs_ok = false;
+	return rc;
 }
 
 static bool is_sock(uint8_t t)
@@ -145,7 +159,7 @@ static int check_arg(struct vf_env *e, const struct vhelper *h, int regno, uint8
 		if (m->mem_null_ok && r->type == T_SCALAR && vreg_is_const(r) && !r->var.value)
 			return BPFRT_OK;
 		WANT(r->type == T_STACK || r->type == T_MAP_VALUE || vreg_is_pkt(r) || r->type == T_MEM ||
-		     r->type == T_MAP_KEY || (r->type == T_CTX && e->pt->ctx_any), "fp, pkt, pkt_meta, map_key, map_value, mem");
+		     r->type == T_MAP_KEY || (r->type == T_CTX && vf_ctx_is_mem(e)), "fp, pkt, pkt_meta, map_key, map_value, mem");
 		return BPFRT_OK;
 	case A_SIZE: case A_SIZE0:
 		return size_arg(e, h, regno, kind == A_SIZE0, m);
@@ -219,6 +233,28 @@ static int check_arg(struct vf_env *e, const struct vhelper *h, int regno, uint8
 	}
 #undef WANT
 	return vf_bug(e, "helper %s: unknown argument kind %u", h->name, kind);
+}
+
+/* bpf_snprintf's format is known at load (a frozen map's string): it must
+ * be valid for the arguments r5 gives, as the kernel checks. */
+static int check_snprintf(struct vf_env *e)
+{
+	const struct vreg *f = vf_reg(e, 3), *len = vf_reg(e, 5);
+	const struct vf_map *m = &e->in->maps[f->aux];
+	int64_t off = f->off + (int64_t)f->var.value;
+	if (!m->data || off < 0 || off >= m->value_size)
+		return vf_reject(e, "bpf_snprintf: the format must be a string of a frozen read-only map");
+	const char *s = (const char *)m->data + off;
+	if (!memchr(s, 0, m->value_size - (size_t)off))
+		return vf_reject(e, "bpf_snprintf: the format string is not NUL-terminated");
+	if (!tnum_is_const(len->var))
+		return vf_reject(e, "bpf_snprintf: R5 (the data size) must be a constant");
+	if (len->var.value % 8 || len->var.value / 8 > 12)
+		return vf_reject(e, "bpf_snprintf: R5 (%" PRIu64 ") must be a multiple of 8, at most 96",
+				 len->var.value);
+	if (bpfrt_bprintf(NULL, 0, s, NULL, (int)(len->var.value / 8)) < 0)
+		return vf_reject(e, "Invalid format string");
+	return BPFRT_OK;
 }
 
 /* The map a lookup's value lives in: map-in-map lookups give the inner map. */
@@ -387,6 +423,11 @@ int vf_helper_call(struct vf_env *e, const struct bpfrt_insn *insn)
 			m.key = key;
 		}
 	}
+	if (id == BPF_FUNC_snprintf) {
+		int rc = check_snprintf(e);
+		if (rc)
+			return rc;
+	}
 	if (m.map >= 0)
 		note_map_key(e, &m, h->flags & HF_TAIL_CALL);
 	if (h->flags & HF_LOCK) {
@@ -407,6 +448,18 @@ int vf_helper_call(struct vf_env *e, const struct bpfrt_insn *insn)
 	}
 	if (h->flags & HF_PKT_CHANGE)
 		vf_clear_pkt_pointers(e);
+	if (id == BPF_FUNC_loop) { /* inlinable (rewrite.c) when flags are 0 and the callback always one */
+		struct vf_aux *a = &e->aux[e->insn];
+		const struct vreg *fl = vf_reg(e, 4);
+		int64_t cb = m.cb >= 0 ? (int64_t)e->sub[m.cb].start : -1;
+		vf_mark_precise(e, 4);
+		if (cb < 0 || !vreg_is_const(fl) || fl->var.value)
+			a->key_mixed = 1;
+		else if (a->key == INT64_MIN)
+			a->key = cb;
+		else if (a->key != cb)
+			a->key_mixed = 1;
+	}
 	if (m.cb >= 0)
 		return enter_callback(e, h, &m, e->insn);
 	struct vreg r0;

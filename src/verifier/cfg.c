@@ -378,6 +378,13 @@ int vf_check_stack_depth(struct vf_env *e)
 		rc = vf_nomem(e);
 	else
 		rc = walk_calls(e, &w, 0, 0, 0);
+	/* a callback runs from a helper, which has no tail-call count to hand it */
+	for (uint32_t i = 0; rc == BPFRT_OK && i < e->nsub; i++)
+		if (e->sub[i].is_callback && e->sub[i].tail_call_reachable) {
+			e->insn = e->sub[i].start;
+			rc = vf_reject(e, "a tail call is reachable from the callback at insn %u: bpfrt does not "
+				       "support tail calls in callbacks", e->sub[i].start);
+		}
 	free(w.frames);
 	free(w.on_chain);
 	return rc;

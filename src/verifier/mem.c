@@ -475,7 +475,7 @@ int vf_check_helper_mem(struct vf_env *e, int regno, uint64_t size, bool write)
 			return stack_mark_misc(e, f, lo, hi);
 		vf_stack_read(e, p.aux, lo, hi);
 		/* a helper reading a spilled pointer would copy it out (into a map, ...) */
-		return stack_check_init(e, f, lo, hi, regno, true);
+		return stack_check_init(e, f, lo, hi, regno, !e->mem_ptrs_ok);
 	}
 	case T_MAP_VALUE: {
 		const struct vf_map *m = &e->in->maps[p.aux];
@@ -494,7 +494,7 @@ int vf_check_helper_mem(struct vf_env *e, int regno, uint64_t size, bool write)
 	case T_PACKET: case T_PACKET_META:
 		return pkt_check(e, regno, &p, 0, size, write);
 	case T_CTX:
-		if (e->pt->ctx_any) {
+		if (vf_ctx_is_mem(e)) {
 			int64_t a = p.off;
 			if (a < 0 || a + (int64_t)size > e->pt->ctx_size)
 				return vf_reject(e, "%s: context memory out of bounds", vf_regname(regno));

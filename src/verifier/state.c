@@ -317,6 +317,45 @@ static bool frame_subsumes(const struct vf_env *e, const struct vframe *o, const
 	return true;
 }
 
+/* Widening at a callback call (the kernel's widen_imprecise_scalars): a
+ * scalar no check depended on, that changed since the callback last ran,
+ * becomes unknown, so that a loop accumulating into it converges (the
+ * next iteration finds the same state) instead of growing it forever. */
+static bool same_scalar(const struct vreg *a, const struct vreg *b)
+{
+	return a->var.value == b->var.value && a->var.mask == b->var.mask && a->smin == b->smin &&
+	       a->smax == b->smax && a->umin == b->umin && a->umax == b->umax && a->s32min == b->s32min &&
+	       a->s32max == b->s32max && a->u32min == b->u32min && a->u32max == b->u32max;
+}
+
+static void widen_reg(const struct vreg *o, struct vreg *c)
+{
+	if (o->type == T_SCALAR && c->type == T_SCALAR && !o->precise && !c->precise && !same_scalar(o, c))
+		vreg_unknown(c);
+}
+
+void vstate_widen(const struct vstate *old, struct vstate *cur)
+{
+	if (old->curframe != cur->curframe)
+		return;
+	for (uint32_t i = 0; i <= cur->curframe; i++) {
+		const struct vframe *o = old->frame[i];
+		struct vframe *c = cur->frame[i];
+		if (o->callsite != c->callsite || o->subprog != c->subprog)
+			return;
+		for (int r = 0; r < 10; r++)
+			widen_reg(&o->regs[r], &c->regs[r]);
+		uint32_t n = o->nslots < c->nslots ? o->nslots : c->nslots;
+		for (uint32_t k = 0; k < n; k++) {
+			const struct vslot *os = &o->slot[k];
+			struct vslot *cs = &c->slot[k];
+			if (os->spill_at == 0 && os->spill_size == 8 && cs->spill_at == 0 && cs->spill_size == 8 &&
+			    os->type[0] == S_SPILL && cs->type[0] == S_SPILL)
+				widen_reg(&os->spill, &cs->spill);
+		}
+	}
+}
+
 bool vstate_subsumes(const struct vf_env *e, const struct vstate *old, const struct vstate *cur, bool exact)
 {
 	if (old->curframe != cur->curframe || old->nrefs != cur->nrefs ||

@@ -206,6 +206,8 @@ static int visit(struct vf_env *e, uint32_t pc)
 		for (struct vexplored *x = e->progress[pc]; x; x = x->next)
 			if (vstate_subsumes(e, x->st, cur, true))
 				return 1; /* a callback loop converged */
+		if (e->progress[pc])
+			vstate_widen(e->progress[pc]->st, cur);
 	} else if (in_loop) {
 		for (struct vexplored *x = e->loop_tab[loop_bucket(e, pc, h)]; x; x = x->hnext)
 			if (x->st->insn == pc && x->st->hash == h && states_equal(e, x->st, cur))

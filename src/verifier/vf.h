@@ -238,6 +238,7 @@ enum {
 	HF_UNLOCK = 32,
 	HF_CB_LOOP = 64,    /* callback may run many times (bpf_loop, for_each) */
 	HF_CB_MAP = 128,    /* callback(map, key, value, ctx) (for_each_map_elem) */
+	HF_FMT_DATA = 256,  /* its last memory argument is printf data: pointers for %s may be in it */
 };
 
 struct vhelper {
@@ -316,6 +317,7 @@ struct vf_env {
 	const struct vprogtype *pt;
 	struct vf_aux *aux;
 	uint8_t *flags;                  /* per insn: VI_* */
+	bool mem_ptrs_ok;                /* a helper memory argument may hold pointers (printf data) */
 	uint16_t *live;                  /* per insn: registers live before it (bit n: rn) */
 	uint32_t *subprog_of;            /* per insn */
 	struct vsubprog *sub;
@@ -370,6 +372,8 @@ BPFRT_HIDDEN void vf_stack_read(struct vf_env *e, uint32_t frameno, int64_t lo, 
 BPFRT_HIDDEN void vf_stack_written(struct vf_env *e, uint32_t frameno, uint32_t k);
 BPFRT_HIDDEN void vf_propagate_liveness(struct vf_env *e, const struct vstate *old);
 BPFRT_HIDDEN void vf_new_segment(struct vstate *cur, struct vstate *cp);
+BPFRT_HIDDEN bool vf_ctx_is_mem(const struct vf_env *e);
+BPFRT_HIDDEN void vstate_widen(const struct vstate *old, struct vstate *cur);
 BPFRT_HIDDEN bool vstate_drop_ref(struct vstate *st, uint32_t id);
 /* every register and spilled register of every frame */
 #define VF_FOR_EACH_REG(st, r, body) do {                                        \

@@ -11,6 +11,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -1095,6 +1096,244 @@ static void malformed(void **state)
 	bpfrt_vm_free(vm);
 }
 
+/* ------------------------------------------------------------ callbacks */
+
+/* callback.bpf.c's context */
+struct cb_io {
+	uint32_t n, stop;
+	int64_t rc[6];
+	uint64_t sum[4];
+	char buf[64];
+};
+
+struct cb_case {
+	const char *prog;
+	uint32_t n, stop;
+};
+
+static const struct cb_case cb_cases[] = {
+	{ "loop", 10, 100 }, { "loop", 10, 4 }, { "loop", 0, 0 }, { "loop", 1000, 999 }, { "loop", 100000, 1u << 30 },
+	{ "nested", 6, 0 }, { "nested", 31, 0 },
+	{ "each", 0, 5 }, { "each", 0, 100 },
+	{ "print", 77, 0 },
+	{ "pick", 10, 1 }, { "pick", 10, 0 }, { "pick", 1u << 24, 0 },
+};
+#define NCB (sizeof(cb_cases) / sizeof(cb_cases[0]))
+
+/* What a run leaves: the context, then the maps. */
+struct cb_out {
+	struct cb_io io;
+	uint64_t r0;
+	uint64_t arr[8], hash_sum, hash_n, pcpu[4];
+};
+
+static void cb_fill_maps(bpfrt_map *arr, bpfrt_map *hash, int karr, int khash)
+{
+	for (uint32_t k = 0; k < 8; k++) {
+		uint64_t v = 10 + k * k;
+		if (arr)
+			assert_int_equal(bpfrt_map_update(arr, &k, &v, 0), 0);
+		if (karr >= 0)
+			assert_int_equal(bpf_map_update_elem(karr, &k, &v, 0), 0);
+	}
+	for (uint32_t k = 1; k <= 40; k += 3) {
+		uint64_t v = k * 1000;
+		if (hash)
+			assert_int_equal(bpfrt_map_update(hash, &k, &v, 0), 0);
+		if (khash >= 0)
+			assert_int_equal(bpf_map_update_elem(khash, &k, &v, 0), 0);
+	}
+}
+
+static void cb_bpfrt(bpfrt_engine engine, uint32_t flags, struct cb_out *out)
+{
+	for (size_t c = 0; c < NCB; c++) {
+		bpfrt_vm *vm = bpfrt_vm_new();
+		bpfrt_obj *obj;
+		if (bpfrt_obj_open(vm, obj_path("callback.o"), &obj) != BPFRT_OK)
+			fail_msg("open: %s", bpfrt_vm_errmsg(vm));
+		struct bpfrt_load_opts o = { .sz = sizeof(o), .flags = flags, .engine = engine };
+		bpfrt_prog *p;
+		if (bpfrt_obj_load_prog(obj, cb_cases[c].prog, &o, &p) != BPFRT_OK)
+			fail_msg("load %s: %s", cb_cases[c].prog, bpfrt_vm_errmsg(vm));
+		bpfrt_map *arr = bpfrt_obj_map_by_name(obj, "arr"), *hash = bpfrt_obj_map_by_name(obj, "hash");
+		bpfrt_map *pcpu = bpfrt_obj_map_by_name(obj, "pcpu");
+		cb_fill_maps(arr, hash, -1, -1);
+		struct cb_out *r = &out[c];
+		memset(r, 0, sizeof(*r));
+		r->io.n = cb_cases[c].n;
+		r->io.stop = cb_cases[c].stop;
+		if (bpfrt_prog_run_ctx(p, &r->io, sizeof(r->io), &r->r0) != BPFRT_OK)
+			fail_msg("run %s: %s", cb_cases[c].prog, bpfrt_prog_errmsg(p));
+		struct bpfrt_stats st;
+		bpfrt_prog_stats(p, &st);
+		if (!strcmp(cb_cases[c].prog, "loop"))
+			assert_int_equal(st.loops_inlined, 3); /* every call but the one with flags 1 */
+		if (!strcmp(cb_cases[c].prog, "pick"))
+			assert_int_equal(st.loops_inlined, 0);
+		for (uint32_t k = 0; k < 8; k++)
+			assert_int_equal(bpfrt_map_lookup(arr, &k, &r->arr[k]), 0);
+		uint32_t k, *prev = NULL, key;
+		for (; bpfrt_map_get_next_key(hash, prev, &key) == 0; prev = &k) {
+			uint64_t v;
+			k = key;
+			assert_int_equal(bpfrt_map_lookup(hash, &k, &v), 0);
+			r->hash_sum += v + k;
+			r->hash_n++;
+		}
+		for (k = 0; k < 4; k++) { /* per-CPU: the sum over the copies */
+			uint64_t v[1024] = { 0 };
+			assert_int_equal(bpfrt_map_lookup(pcpu, &k, v), 0);
+			for (int i = 0; i < 1024; i++)
+				r->pcpu[k] += v[i];
+		}
+		bpfrt_prog_free(p);
+		bpfrt_obj_free(obj);
+		bpfrt_vm_free(vm);
+	}
+}
+
+static bool cb_kernel(struct cb_out *out)
+{
+	for (size_t c = 0; c < NCB; c++) {
+		struct bpf_object *kobj = bpf_object__open_file(obj_path("callback.o"), NULL);
+		if (!kobj || bpf_object__load(kobj)) {
+			printf("SKIP kernel comparison: the kernel refused callback.o (%s)\n", strerror(errno));
+			bpf_object__close(kobj);
+			return false;
+		}
+		int karr = bpf_map__fd(bpf_object__find_map_by_name(kobj, "arr"));
+		int khash = bpf_map__fd(bpf_object__find_map_by_name(kobj, "hash"));
+		int kpcpu = bpf_map__fd(bpf_object__find_map_by_name(kobj, "pcpu"));
+		cb_fill_maps(NULL, NULL, karr, khash);
+		struct cb_out *r = &out[c];
+		memset(r, 0, sizeof(*r));
+		r->io.n = cb_cases[c].n;
+		r->io.stop = cb_cases[c].stop;
+		LIBBPF_OPTS(bpf_test_run_opts, topts, .ctx_in = &r->io, .ctx_size_in = sizeof(r->io));
+		struct bpf_program *kp = bpf_object__find_program_by_name(kobj, cb_cases[c].prog);
+		if (bpf_prog_test_run_opts(bpf_program__fd(kp), &topts)) {
+			printf("SKIP kernel comparison: BPF_PROG_TEST_RUN: %s\n", strerror(errno));
+			bpf_object__close(kobj);
+			return false;
+		}
+		r->r0 = topts.retval;
+		for (uint32_t k = 0; k < 8; k++)
+			assert_int_equal(bpf_map_lookup_elem(karr, &k, &r->arr[k]), 0);
+		uint32_t k, *prev = NULL, key;
+		for (; bpf_map_get_next_key(khash, prev, &key) == 0; prev = &k) {
+			uint64_t v;
+			k = key;
+			assert_int_equal(bpf_map_lookup_elem(khash, &k, &v), 0);
+			r->hash_sum += v + k;
+			r->hash_n++;
+		}
+		int ncpu = libbpf_num_possible_cpus();
+		for (k = 0; k < 4; k++) {
+			uint64_t *v = calloc((size_t)ncpu, 8);
+			assert_int_equal(bpf_map_lookup_elem(kpcpu, &k, v), 0);
+			for (int i = 0; i < ncpu; i++)
+				r->pcpu[k] += v[i];
+			free(v);
+		}
+		bpf_object__close(kobj);
+	}
+	return true;
+}
+
+static void cb_print(const char *who, const struct cb_out *r)
+{
+	printf("  %s: r0 %" PRIu64 " rc %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " sum %" PRIu64 " %" PRIu64
+	       " %" PRIu64 " %" PRIu64 " buf '%s' arr[0] %" PRIu64 " hash %" PRIu64 "/%" PRIu64 " pcpu %" PRIu64 "\n",
+	       who, r->r0, r->io.rc[0], r->io.rc[1], r->io.rc[2], r->io.rc[3], r->io.sum[0], r->io.sum[1],
+	       r->io.sum[2], r->io.sum[3], r->io.buf, r->arr[0], r->hash_n, r->hash_sum, r->pcpu[0]);
+}
+
+/* bpf_loop, bpf_for_each_map_elem and bpf_snprintf on every engine, and
+ * in the kernel: the same contexts and maps after each case. */
+static void callbacks_program(void **state)
+{
+	(void)state;
+	static const struct { bpfrt_engine e; uint32_t flags; } engines[] = {
+		{ BPFRT_ENGINE_INTERP, BPFRT_LOAD_SAFE }, { BPFRT_ENGINE_INTERP, 0 },
+		{ BPFRT_ENGINE_INTERP_SWITCH, 0 }, { BPFRT_ENGINE_JIT, 0 }, { BPFRT_ENGINE_JIT, BPFRT_LOAD_BLIND },
+	};
+	struct cb_out mine[NCB], other[NCB];
+	for (size_t e = 0; e < sizeof(engines) / sizeof(engines[0]); e++) {
+		cb_bpfrt(engines[e].e, engines[e].flags, e ? other : mine);
+		for (size_t c = 0; e && c < NCB; c++)
+			if (memcmp(&mine[c], &other[c], sizeof(mine[c]))) {
+				cb_print("safe", &mine[c]);
+				cb_print("this", &other[c]);
+				fail_msg("%s(%u, %u): engine %zu differs from the safe interpreter", cb_cases[c].prog,
+					 cb_cases[c].n, cb_cases[c].stop, e);
+			}
+	}
+	/* what the kernel's semantics give */
+	assert_int_equal(mine[0].io.rc[0], 10);              /* loop(10): 10 iterations */
+	assert_int_equal(mine[0].io.sum[0], 45);
+	assert_int_equal(mine[0].io.rc[1], -EINVAL);
+	assert_int_equal(mine[0].io.rc[2], (uint32_t)-E2BIG); /* inlined, as the kernel: a 32-bit -E2BIG */
+	assert_int_equal(mine[0].io.rc[3], 0);
+	assert_int_equal(mine[1].io.rc[0], 5);               /* stops at i == 4: 5 iterations */
+	assert_int_equal(mine[1].io.sum[0], 6);
+	assert_int_equal(mine[4].io.rc[0], 100000);
+	assert_int_equal(mine[4].io.sum[2], 1);
+	assert_int_equal(mine[5].io.sum[0], 56);             /* sum over i < 6 of (i+1)(i+2)/2 */
+	assert_int_equal(mine[5].io.sum[1], 55);             /* sum of squares below 6 */
+	assert_int_equal(mine[7].io.rc[0], 6);               /* the array, stopped at key 5 */
+	assert_int_equal(mine[7].io.rc[1], 14);              /* every hash element */
+	assert_int_equal(mine[7].io.rc[2], 4);
+	assert_int_equal(mine[7].io.rc[3], -EINVAL);
+	assert_int_equal(mine[7].hash_n, 14);
+	assert_int_equal(mine[8].io.rc[0], 8);
+	assert_int_equal(mine[8].arr[7], 2 * (10 + 49));     /* doubled by the callback */
+	assert_int_equal(mine[7].pcpu[3], 4);
+	assert_int_equal(mine[10].io.sum[0], 45);            /* not inlined: the helper runs add_cb */
+	assert_int_equal(mine[11].io.sum[0], 90);            /* ... or twice_cb */
+	assert_int_equal(mine[12].io.rc[0], -E2BIG);         /* the helper's 64-bit -E2BIG */
+	assert_string_equal(mine[9].io.buf, "-42|   77|ab  |123456789abc|Z%|bpfrt|007");
+	assert_int_equal(mine[9].io.rc[0], 41);              /* its length with the NUL */
+	assert_int_equal(mine[9].io.rc[1], 41);              /* the same, cut to 8 bytes */
+	assert_memory_equal(&mine[9].io.sum[0], "-42|   ", 8);
+	assert_int_equal(mine[9].io.rc[2], 7);               /* "[]feed" */
+	struct cb_out kern[NCB];
+	if (!cb_kernel(kern))
+		return;
+	for (size_t c = 0; c < NCB; c++) {
+		/* a hash map's iteration order is its own: compare what does not depend on it */
+		if (memcmp(&mine[c], &kern[c], sizeof(mine[c]))) {
+			cb_print("bpfrt ", &mine[c]);
+			cb_print("kernel", &kern[c]);
+			fail_msg("%s(%u, %u): the kernel's result differs", cb_cases[c].prog, cb_cases[c].n,
+				 cb_cases[c].stop);
+		}
+	}
+}
+
+/* A callback value that is not a function of the program (a trusted
+ * program passes anything): the safe interpreter faults with the reason. */
+static void callback_bad_function(void **state)
+{
+	(void)state;
+	/* r2 = 12345 (not an ld_func); bpf_loop(1, r2, 0, 0) */
+	static const char *src = "mov %r1, 1\nmov %r2, 12345\nmov %r3, 0\nmov %r4, 0\ncall 181\nexit\n";
+	bpfrt_vm *vm = bpfrt_vm_new();
+	struct bpfrt_insn *insns;
+	size_t n;
+	char err[256];
+	assert_int_equal(bpfrt_asm(src, &insns, &n, err, sizeof(err)), BPFRT_OK);
+	struct bpfrt_load_opts o = { .sz = sizeof(o), .flags = BPFRT_LOAD_SAFE, .engine = BPFRT_ENGINE_INTERP };
+	bpfrt_prog *p;
+	assert_int_equal(bpfrt_prog_load(vm, insns, n, &o, &p), BPFRT_OK);
+	free(insns);
+	uint64_t r0;
+	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_EFAULT);
+	assert_non_null(strstr(bpfrt_prog_errmsg(p), "insn 4: bpf_loop was given 0x3039 as a callback"));
+	bpfrt_prog_free(p);
+	bpfrt_vm_free(vm);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -1114,6 +1353,8 @@ int main(void)
 		cmocka_unit_test(array_lookup_keys),
 		cmocka_unit_test(corpus_loader_cases),
 		cmocka_unit_test(malformed),
+		cmocka_unit_test(callbacks_program),
+		cmocka_unit_test(callback_bad_function),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
