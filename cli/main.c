@@ -298,24 +298,30 @@ static struct bpfrt_load_opts load_opts(const struct run_opts *o, const char *na
 	};
 }
 
+/* --stats: each load stage's time and what the rewrite passes did */
+static void print_stats(const bpfrt_prog *p)
+{
+	struct bpfrt_stats st;
+	bpfrt_prog_stats(p, &st);
+	fprintf(stderr, "stats: validate %.1f us, rewrite %.1f us, linearise %.1f us, decode %.1f us, "
+		"jit %.1f us, total %.1f us\n"
+		"stats: %zu instructions in, %zu out (dead code %zu, nops %zu removed; zext %zu, "
+		"blinded %zu; inlined: %zu array lookups, %zu bpf_loop; %zu direct tail calls; "
+		"%zu context accesses converted)\n",
+		st.validate_ns / 1e3, st.rewrite_ns / 1e3, st.linearize_ns / 1e3,
+		st.decode_ns / 1e3, st.jit_ns / 1e3, st.total_ns / 1e3, st.insns_in, st.insns_out,
+		st.dead_removed, st.nops_removed, st.zext_added, st.blinded, st.lookups_inlined,
+		st.loops_inlined, st.tail_calls_direct, st.ctx_converted);
+}
+
 static int load(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_t n,
 		const struct run_opts *o, const char *name, bpfrt_prog **p)
 {
 	struct bpfrt_load_opts lo = load_opts(o, name);
 	if (bpfrt_prog_load(vm, insns, n, &lo, p) != BPFRT_OK)
 		return die("%s", bpfrt_vm_errmsg(vm));
-	if (o->stats) {
-		struct bpfrt_stats st;
-		bpfrt_prog_stats(*p, &st);
-		fprintf(stderr, "stats: validate %.1f us, rewrite %.1f us, linearise %.1f us, decode %.1f us, "
-			"jit %.1f us, total %.1f us\n"
-			"stats: %zu instructions in, %zu out (dead code %zu, nops %zu removed; zext %zu, "
-			"blinded %zu; inlined: %zu array lookups, %zu bpf_loop; %zu direct tail calls)\n",
-			st.validate_ns / 1e3, st.rewrite_ns / 1e3, st.linearize_ns / 1e3,
-			st.decode_ns / 1e3, st.jit_ns / 1e3, st.total_ns / 1e3, st.insns_in, st.insns_out,
-			st.dead_removed, st.nops_removed, st.zext_added, st.blinded, st.lookups_inlined,
-			st.loops_inlined, st.tail_calls_direct);
-	}
+	if (o->stats)
+		print_stats(*p);
 	return 0;
 }
 
@@ -483,6 +489,8 @@ static int cmd_run(int argc, char **argv)
 			rc = die("%s", bpfrt_vm_errmsg(vm));
 			goto out;
 		}
+		if (o.stats)
+			print_stats(p);
 	} else {
 		o.verify = true; /* raw instructions: verified for the memory they get */
 		o.ctx_size = (uint32_t)nmem;
@@ -580,8 +588,8 @@ static int cmd_dump(int argc, char **argv)
 		struct bpfrt_load_opts lo = load_opts(&o, NULL);
 		if (bpfrt_obj_open(vm, file, &obj) != BPFRT_OK || bpfrt_obj_load_prog(obj, pname, &lo, &p) != BPFRT_OK)
 			rc = die("%s", bpfrt_vm_errmsg(vm));
-		else
-			bpfrt_prog_insns(p, &n);
+		else if (bpfrt_prog_insns(p, &n), o.stats)
+			print_stats(p);
 	} else {
 		rc = load(vm, insns, n, &o, file, &p);
 	}

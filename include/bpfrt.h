@@ -198,6 +198,7 @@ struct bpfrt_stats {
 	size_t lookups_inlined;       /* array-map lookups turned into inline code */
 	size_t tail_calls_direct;     /* tail calls the verifier proved direct (patched sites on the JIT) */
 	size_t loops_inlined;         /* bpf_loop calls turned into a loop calling the callback */
+	size_t ctx_converted;         /* context accesses turned into accesses of bpfrt's context */
 };
 BPFRT_API void bpfrt_prog_stats(const bpfrt_prog *prog, struct bpfrt_stats *stats);
 

@@ -3,11 +3,22 @@
  * runs on a packet.
  *
  * xdp: struct xdp_md; socket_filter, sched_cls, sched_act, cgroup_skb:
- * struct __sk_buff.  Their data and data_end fields are 32 bits wide, as the
- * programs read them; the kernel rewrites those loads into loads of 64-bit
- * pointers.  bpfrt keeps each thread's packet buffer below 4 GiB instead
- * (MAP_32BIT), so that the 32-bit fields hold the real addresses and every
- * program, verified or not, rewritten or not, reads correct pointers.
+ * struct __sk_buff.  Their data, data_end and data_meta fields are 32 bits
+ * wide as programs read them.  Two ways to give them real pointers:
+ *
+ *   - Converted (every verified program of these types): the rewrite turns
+ *     each context access the verifier saw into an access of the context
+ *     bpfrt builds, as the kernel does (its convert_ctx_access): the three
+ *     pointer fields become 64-bit loads of
+ *         struct real_ctx { u64 data, data_end, data_meta; UAPI struct; }
+ *     and every other field moves by 24 bytes into the UAPI copy.  Runs
+ *     then take the caller's packet where it is: no copy.
+ *   - Not converted (trusted programs, which the verifier did not see):
+ *     the UAPI struct itself, over a copy of the packet in a per-thread
+ *     buffer below 4 GiB (MAP_32BIT), so the 32-bit fields hold the real
+ *     addresses.
+ *
+ * Converted and unconverted programs never share a prog_array (map.c).
  */
 #include "internal.h"
 
@@ -58,6 +69,88 @@ static uint8_t *low_buffer(size_t len)
 	return b->p;
 }
 
+static bool is_skb(uint32_t type)
+{
+	return type == BPF_PROG_TYPE_SOCKET_FILTER || type == BPF_PROG_TYPE_SCHED_CLS ||
+	       type == BPF_PROG_TYPE_SCHED_ACT || type == BPF_PROG_TYPE_CGROUP_SKB;
+}
+
+struct real_ctx {
+	uint64_t data, data_end, data_meta;
+	union {
+		struct xdp_md xdp;
+		struct __sk_buff skb;
+	} uapi;
+};
+#define REAL_SHIFT offsetof(struct real_ctx, uapi)
+
+bool bpfrt_ctx_convert(uint32_t type, int16_t off, uint8_t size, int16_t *new_off, uint8_t *new_size)
+{
+	int16_t ptr[3];
+	if (type == BPF_PROG_TYPE_XDP) {
+		ptr[0] = offsetof(struct xdp_md, data);
+		ptr[1] = offsetof(struct xdp_md, data_end);
+		ptr[2] = offsetof(struct xdp_md, data_meta);
+	} else if (is_skb(type)) {
+		ptr[0] = offsetof(struct __sk_buff, data);
+		ptr[1] = offsetof(struct __sk_buff, data_end);
+		ptr[2] = offsetof(struct __sk_buff, data_meta);
+	} else {
+		return false;
+	}
+	for (int i = 0; i < 3; i++)
+		if (off == ptr[i] && size == 4) {
+			*new_off = (int16_t)(i * 8);
+			*new_size = 8;
+			return true;
+		}
+	*new_off = (int16_t)(off + (int16_t)REAL_SHIFT);
+	*new_size = size;
+	return true;
+}
+
+/* The UAPI fields bpfrt gives meaning to, for a packet of len bytes at data. */
+static void fill_uapi(uint32_t type, struct real_ctx *c, const uint8_t *data, size_t len)
+{
+	uint32_t lo = (uint32_t)(uintptr_t)data, hi = (uint32_t)((uintptr_t)data + len);
+	if (type == BPF_PROG_TYPE_XDP) {
+		c->uapi.xdp = (struct xdp_md){ .data = lo, .data_end = hi, .data_meta = lo, .ingress_ifindex = 1 };
+		return;
+	}
+	struct __sk_buff *s = &c->uapi.skb;
+	memset(s, 0, sizeof(*s));
+	s->len = (uint32_t)len;
+	s->data = lo;
+	s->data_end = hi;
+	s->data_meta = lo;
+	s->ifindex = 1;
+	s->ingress_ifindex = 1;
+	if (len >= 14) /* the Ethernet type, in network order as the kernel's skb->protocol */
+		s->protocol = (uint32_t)data[12] | (uint32_t)data[13] << 8;
+}
+
+int bpfrt_ctx_run(bpfrt_prog *prog, void *uapi, size_t size, uint8_t *pkt, size_t len, uint64_t *r0)
+{
+	struct real_ctx c;
+	memset(&c, 0, sizeof(c));
+	size_t usize = prog->type == BPF_PROG_TYPE_XDP ? sizeof(struct xdp_md) : sizeof(struct __sk_buff);
+	if (size > usize)
+		size = usize;
+	if (pkt) {
+		c.data = c.data_meta = (uintptr_t)pkt;
+		c.data_end = (uintptr_t)pkt + len;
+		fill_uapi(prog->type, &c, pkt, len);
+	} else if (size) {
+		memcpy(&c.uapi, uapi, size);
+	}
+	struct bpfrt_region r = { (uintptr_t)&c, (uintptr_t)&c + REAL_SHIFT + usize };
+	struct bpfrt_region packet = { (uintptr_t)pkt, (uintptr_t)pkt + len };
+	int rc = bpfrt_run(prog, (uintptr_t)&c, 0, &r, pkt ? &packet : NULL, r0);
+	if (!pkt && size)
+		memcpy(uapi, &c.uapi, size);
+	return rc;
+}
+
 uint32_t bpfrt_prog_type(const bpfrt_prog *prog)
 {
 	return prog ? prog->type : 0;
@@ -70,36 +163,24 @@ int bpfrt_prog_run_packet(bpfrt_prog *prog, void *pkt, size_t len, uint64_t *r0)
 			    : BPFRT_EINVAL;
 	uint32_t type = prog->type;
 	bool xdp = type == BPF_PROG_TYPE_XDP;
-	bool skb = type == BPF_PROG_TYPE_SOCKET_FILTER || type == BPF_PROG_TYPE_SCHED_CLS ||
-		   type == BPF_PROG_TYPE_SCHED_ACT || type == BPF_PROG_TYPE_CGROUP_SKB;
+	bool skb = is_skb(type);
 	if (!xdp && !skb)
 		return bpfrt_prog_run_mem(prog, pkt, len, r0);
+	if (prog->ctx_conv) { /* the packet where it is */
+		static uint8_t none;
+		return bpfrt_ctx_run(prog, NULL, 0, len ? pkt : &none, len, r0);
+	}
 	uint8_t *data = low_buffer(len + 1);
 	if (!data)
 		return bpfrt_prog_fail(prog, BPFRT_ENOMEM, "cannot map a packet buffer below 4 GiB");
 	if (len)
 		memcpy(data, pkt, len);
-	uint32_t lo = (uint32_t)(uintptr_t)data, hi = (uint32_t)((uintptr_t)data + len);
 	struct bpfrt_region packet = { (uintptr_t)data, (uintptr_t)data + len };
-	int rc;
-	if (xdp) {
-		struct xdp_md ctx = { .data = lo, .data_end = hi, .data_meta = lo, .ingress_ifindex = 1 };
-		struct bpfrt_region r = { (uintptr_t)&ctx, (uintptr_t)&ctx + sizeof(ctx) };
-		rc = bpfrt_run(prog, (uintptr_t)&ctx, 0, &r, &packet, r0);
-	} else {
-		struct __sk_buff ctx;
-		memset(&ctx, 0, sizeof(ctx));
-		ctx.len = (uint32_t)len;
-		ctx.data = lo;
-		ctx.data_end = hi;
-		ctx.data_meta = lo;
-		ctx.ifindex = 1;
-		ctx.ingress_ifindex = 1;
-		if (len >= 14) /* the Ethernet type, in network order as the kernel's skb->protocol */
-			ctx.protocol = (uint32_t)data[12] | (uint32_t)data[13] << 8;
-		struct bpfrt_region r = { (uintptr_t)&ctx, (uintptr_t)&ctx + sizeof(ctx) };
-		rc = bpfrt_run(prog, (uintptr_t)&ctx, 0, &r, &packet, r0);
-	}
+	struct real_ctx c;
+	fill_uapi(type, &c, data, len);
+	size_t usize = xdp ? sizeof(struct xdp_md) : sizeof(struct __sk_buff);
+	struct bpfrt_region r = { (uintptr_t)&c.uapi, (uintptr_t)&c.uapi + usize };
+	int rc = bpfrt_run(prog, (uintptr_t)&c.uapi, 0, &r, &packet, r0);
 	if (len)
 		memcpy(pkt, data, len);
 	return rc;

@@ -45,6 +45,7 @@ struct bpfrt_facts {
 	const struct vf_result *vr;
 	struct bpfrt_map *const *maps;
 	size_t nmaps;
+	uint32_t prog_type;     /* enum bpf_prog_type, which the rewrite needs */
 };
 /* bpfrt_prog_load, for a program the verifier has checked already (facts),
  * or NULL. */
@@ -104,6 +105,7 @@ struct bpfrt_prog {
 	bool tramp_slot_set;               /*   once attached */
 	bool verified;                     /* the verifier accepted it: */
 	bool ctx_ptrs;                     /*   its context holds pointers bpfrt must supply */
+	bool ctx_conv;                     /*   its context accesses were converted (ctx.c) */
 	uint32_t ctx_need;                 /*   runs give it at least this many context bytes */
 	int refs;                          /* the owner's, and each prog_array slot's */
 	pthread_mutex_t lock; /* guards errmsg */
@@ -154,6 +156,14 @@ BPFRT_HIDDEN extern BPFRT_TLS void *bpfrt_interp_active;
 /* A JITed callback's call from C (jit_x86.c) */
 BPFRT_HIDDEN uint64_t bpfrt_jit_callback(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
 					 uint64_t a5);
+
+/* ctx.c: context access conversion.  For a program type whose context
+ * holds packet pointers, where an access of [off, off + size) of the UAPI
+ * context goes in the context bpfrt builds: false if the type has none. */
+BPFRT_HIDDEN bool bpfrt_ctx_convert(uint32_t type, int16_t off, uint8_t size, int16_t *new_off, uint8_t *new_size);
+/* Runs a converted program on a UAPI context (copied in and back out) and
+ * a packet (NULL: none). */
+BPFRT_HIDDEN int bpfrt_ctx_run(bpfrt_prog *prog, void *uapi, size_t size, uint8_t *pkt, size_t len, uint64_t *r0);
 
 /* helpers.c: the kernel's bpf_bprintf formats (trace_printk, snprintf) */
 BPFRT_HIDDEN int64_t bpfrt_bprintf(char *out, size_t size, const char *fmt, const uint64_t *args, int nargs);

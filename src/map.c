@@ -1147,8 +1147,10 @@ int bpfrt_map_update_prog(bpfrt_map *m, uint32_t index, bpfrt_prog *prog)
 		if (!m->owner_set) {
 			m->owner_type = prog->type;
 			m->owner_jit = prog->jit != NULL;
+			m->owner_conv = prog->ctx_conv;
 			m->owner_set = true;
-		} else if (prog->type != m->owner_type || (prog->jit != NULL) != m->owner_jit) {
+		} else if (prog->type != m->owner_type || (prog->jit != NULL) != m->owner_jit ||
+			   prog->ctx_conv != m->owner_conv) { /* (and one context layout: ctx.c) */
 			return -EINVAL; /* the kernel's prog_array compatibility rule */
 		}
 		bpfrt_prog_ref(prog);

@@ -21,7 +21,8 @@ struct bpfrt_map {
 	const struct bpfrt_map *inner; /* map-in-map: the template inner maps must match */
 	struct bpfrt_ringbuf *rb;    /* ring buffers */
 	struct qstack *qs;           /* queue and stack maps (map.c) */
-	bool owner_set, owner_jit;   /* prog_array: the owner's program type and engine */
+	bool owner_set, owner_jit;   /* prog_array: the owner's program type and engine, */
+	bool owner_conv;             /*   and its context layout (ctx.c) */
 	uint32_t owner_type;
 	bool frozen;                 /* no more updates from userspace (bpfrt_map_freeze) */
 	pthread_mutex_t poke_lock;   /* prog_array: slot updates and the sites below */

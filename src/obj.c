@@ -210,7 +210,7 @@ int bpfrt_obj_load_prog(bpfrt_obj *obj, const char *name, const struct bpfrt_loa
 	o.flags &= ~BPFRT_LOAD_VERIFY; /* done above, on the object's form */
 	if (!o.name)
 		o.name = p->name;
-	struct bpfrt_facts facts = { &vr, obj->live, obj->nmaps };
+	struct bpfrt_facts facts = { &vr, obj->live, obj->nmaps, p->type };
 	rc = bpfrt_prog_load_verified(obj->vm, in, p->n, &o, trusted ? NULL : &facts, out);
 	if (rc == BPFRT_OK) {
 		bpfrt_prog *pr = *out;

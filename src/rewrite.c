@@ -244,6 +244,18 @@ static int64_t inline_loop_cb(const bpfrt_prog *p, const struct bpfrt_rw_opts *o
 	return a->key;
 }
 
+/* A load or store the verifier saw go to the context (on every path: it
+ * refuses an instruction that reaches the context and other memory). */
+static bool is_ctx_access(const bpfrt_prog *p, const struct vf_result *vr, size_t pc)
+{
+	enum bpfrt_shape sh = bpfrt_forms[p->dec[pc].code].shape;
+	uint8_t cls = p->insns[pc].code & 7;
+	uint8_t mode = p->insns[pc].code & 0xe0;
+	return (sh == SHAPE_LDX || sh == SHAPE_ST || sh == SHAPE_STX) && cls != 6 /* not atomics */ &&
+	       (mode == 0x60 /* BPF_MEM */ || (mode == 0x80 && cls == 1) /* BPF_MEMSX loads */) && vr->aux[pc].seen &&
+	       vr->aux[pc].ptr_type == VF_AUX_PTR_CTX && !vr->aux[pc].ptr_mixed;
+}
+
 /* The subprogram (the verifier's) of instruction pc. */
 static size_t sub_of(const struct vf_result *vr, size_t pc)
 {
@@ -348,7 +360,19 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 				pc++;
 			}
 		}
-	size_t nlookup = 0;
+	/* context accesses: converted in every verified program of a type
+	 * that has a conversion (ctx.c); the others read the UAPI struct */
+	int16_t coff;
+	uint8_t csize;
+	bool conv = vr && vr->aux && vr->n == n && bpfrt_ctx_convert(p->type, 0, 4, &coff, &csize);
+	p->ctx_conv = conv;
+	size_t nctx = 0;
+	for (size_t pc = 0; conv && pc < n; pc++) {
+		nctx += seen[pc] && is_ctx_access(p, vr, pc);
+		if (bpfrt_op_is_lddw(p->dec[pc].code))
+			pc++;
+	}
+	size_t nlookup = nctx;
 	for (size_t pc = 0; pc < n; pc++) {
 		if (seen[pc] && is_nop(&p->dec[pc]))
 			nnop++;
@@ -404,6 +428,26 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 			size_t len = lookup_seq(m, seq);
 			rc = bpfrt_plist_replace(&l, &l.anchor[pc], seq, len, err);
 			st->lookups_inlined++;
+		}
+		if (bpfrt_op_is_lddw(p->dec[pc].code))
+			pc++;
+	}
+	/* context accesses: new offsets (and 64-bit loads of packet pointers) */
+	for (size_t pc = 0; nctx && pc < n && rc == BPFRT_OK; pc++) {
+		struct bpfrt_pnode *x = &l.anchor[pc];
+		if (seen[pc] && !x->deleted && is_ctx_access(p, vr, pc)) {
+			static const uint8_t sz[4] = { 4, 2, 1, 8 }; /* BPF_W, BPF_H, BPF_B, BPF_DW */
+			bool sx = (x->insn.code & 0xe0) == 0x80;
+			uint8_t size = sz[(x->insn.code >> 3) & 3], nsize;
+			int16_t noff;
+			/* (a sign-extending load of a packet pointer reads its UAPI bytes: size 0 moves it) */
+			bpfrt_ctx_convert(p->type, x->insn.off, sx ? 0 : size, &noff, &nsize);
+			struct bpfrt_pinsn seq = { .insn = x->insn };
+			seq.insn.off = noff;
+			if (!sx && nsize != size) /* a packet pointer: ldxw -> ldxdw */
+				seq.insn.code = (uint8_t)((seq.insn.code & ~0x18) | 0x18);
+			rc = bpfrt_plist_replace(&l, x, &seq, 1, err);
+			st->ctx_converted++;
 		}
 		if (bpfrt_op_is_lddw(p->dec[pc].code))
 			pc++;

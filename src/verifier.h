@@ -52,6 +52,9 @@ struct vf_aux {
 				* (key_mixed: another callback, or flags not 0, on some path) */
 };
 
+/* vf_aux.ptr_type of a context access (the rewrite converts those) */
+#define VF_AUX_PTR_CTX 2
+
 struct vf_subinfo {
 	uint32_t start, stack_depth;
 	bool tail_call_reachable, has_tail_call;

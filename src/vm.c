@@ -402,6 +402,8 @@ int bpfrt_prog_load_verified(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_
 	} else if (rc == BPFRT_OK && given && keep_facts(p, given)) {
 		rc = bpfrt_err_set(&err, BPFRT_ENOMEM, "out of memory");
 	}
+	if (facts)
+		p->type = facts->prog_type;
 	if (rc == BPFRT_OK) {
 		struct bpfrt_rw_opts ro = { .zext = o.flags & BPFRT_LOAD_ZEXT,
 					    .blind = o.flags & BPFRT_LOAD_BLIND,
@@ -537,6 +539,8 @@ int bpfrt_prog_run_mem(bpfrt_prog *prog, void *mem, size_t len, uint64_t *r0)
 	int rc = ctx_ok(prog, len);
 	if (rc)
 		return rc;
+	if (prog->ctx_conv) /* mem is the UAPI context: the program reads bpfrt's */
+		return bpfrt_ctx_run(prog, mem, len, NULL, 0, r0);
 	struct bpfrt_region r = { (uintptr_t)mem, (uintptr_t)mem + len };
 	return bpfrt_run(prog, (uintptr_t)mem, len, &r, NULL, r0);
 }
@@ -549,6 +553,8 @@ int bpfrt_prog_run_ctx(bpfrt_prog *prog, void *ctx, size_t ctx_size, uint64_t *r
 	int rc = ctx_ok(prog, ctx_size);
 	if (rc)
 		return rc;
+	if (prog->ctx_conv)
+		return bpfrt_ctx_run(prog, ctx, ctx_size, NULL, 0, r0);
 	struct bpfrt_region r = { (uintptr_t)ctx, (uintptr_t)ctx + ctx_size };
 	return bpfrt_run(prog, (uintptr_t)ctx, 0, &r, NULL, r0);
 }

@@ -30,6 +30,8 @@ static bool converted_type(uint8_t t)
 	return t == T_CTX || t == T_SOCKET || t == T_SOCK_COMMON || t == T_TCP_SOCK || t == T_BTF_ID;
 }
 
+_Static_assert(T_CTX == VF_AUX_PTR_CTX, "verifier.h's VF_AUX_PTR_CTX");
+
 static int note_ptr(struct vf_env *e, uint8_t type)
 {
 	struct vf_aux *a = &e->aux[e->insn];

@@ -212,10 +212,13 @@ static void xdp_program(void **state)
 		kfd = bpf_program__fd(bpf_object__find_program_by_name(kobj, "xdp_count"));
 	else
 		printf("SKIP kernel comparison: the kernel refused the object (%s)\n", strerror(errno));
+	/* verified programs read bpfrt's context (their accesses converted) over the packet
+	 * where it is; trusted ones the UAPI struct over a copy below 4 GiB (ctx.c) */
 	static const struct { bpfrt_engine e; uint32_t flags; } engines[] = {
-		{ BPFRT_ENGINE_INTERP, BPFRT_LOAD_SAFE }, { BPFRT_ENGINE_JIT, 0 },
+		{ BPFRT_ENGINE_INTERP, BPFRT_LOAD_SAFE }, { BPFRT_ENGINE_JIT, 0 }, { BPFRT_ENGINE_INTERP, 0 },
+		{ BPFRT_ENGINE_INTERP, BPFRT_LOAD_SAFE | BPFRT_LOAD_TRUSTED }, { BPFRT_ENGINE_JIT, BPFRT_LOAD_TRUSTED },
 	};
-	for (size_t e = 0; e < 2; e++) {
+	for (size_t e = 0; e < sizeof(engines) / sizeof(engines[0]); e++) {
 		bpfrt_vm *vm = bpfrt_vm_new();
 		bpfrt_obj *obj;
 		assert_int_equal(bpfrt_obj_open(vm, obj_path("xdp_count.o"), &obj), BPFRT_OK);
@@ -224,6 +227,12 @@ static void xdp_program(void **state)
 		if (bpfrt_obj_load_prog(obj, NULL, &o, &p) != BPFRT_OK)
 			fail_msg("load: %s", bpfrt_vm_errmsg(vm));
 		assert_int_equal(bpfrt_prog_type(p), BPF_PROG_TYPE_XDP);
+		struct bpfrt_stats st;
+		bpfrt_prog_stats(p, &st);
+		if (engines[e].flags & BPFRT_LOAD_TRUSTED)
+			assert_int_equal(st.ctx_converted, 0);
+		else
+			assert_int_equal(st.ctx_converted, 2); /* data, data_end */
 		static const uint64_t want[4] = { XDP_TX, XDP_DROP, XDP_TX, XDP_PASS };
 		for (int i = 0; i < 4; i++) {
 			uint8_t mine[64];
@@ -1096,6 +1105,52 @@ static void malformed(void **state)
 	bpfrt_vm_free(vm);
 }
 
+/* __sk_buff programs, converted (verified) and not (trusted): the same
+ * results from packets, and from a UAPI context copied in and back out. */
+static void skb_context(void **state)
+{
+	(void)state;
+	static const struct { bpfrt_engine e; uint32_t flags; size_t conv_fields, conv_mark; } engines[] = {
+		{ BPFRT_ENGINE_INTERP, BPFRT_LOAD_SAFE, 5, 5 }, { BPFRT_ENGINE_JIT, 0, 5, 5 },
+		{ BPFRT_ENGINE_INTERP, BPFRT_LOAD_TRUSTED | BPFRT_LOAD_SAFE, 0, 0 },
+		{ BPFRT_ENGINE_JIT, BPFRT_LOAD_TRUSTED, 0, 0 },
+	};
+	uint8_t pkt[60] = { 0 };
+	pkt[12] = 0x08;
+	pkt[13] = 0x06; /* ARP */
+	for (size_t e = 0; e < sizeof(engines) / sizeof(engines[0]); e++) {
+		bpfrt_vm *vm = bpfrt_vm_new();
+		bpfrt_obj *obj;
+		assert_int_equal(bpfrt_obj_open(vm, obj_path("skb.o"), &obj), BPFRT_OK);
+		struct bpfrt_load_opts o = { .sz = sizeof(o), .flags = engines[e].flags, .engine = engines[e].e };
+		bpfrt_prog *f, *m;
+		if (bpfrt_obj_load_prog(obj, "fields", &o, &f) != BPFRT_OK ||
+		    bpfrt_obj_load_prog(obj, "mark", &o, &m) != BPFRT_OK)
+			fail_msg("load: %s", bpfrt_vm_errmsg(vm));
+		struct bpfrt_stats st;
+		bpfrt_prog_stats(f, &st);
+		assert_int_equal(st.ctx_converted, engines[e].conv_fields);
+		bpfrt_prog_stats(m, &st);
+		assert_int_equal(st.ctx_converted, engines[e].conv_mark);
+		uint64_t r0;
+		assert_int_equal(bpfrt_prog_run_packet(f, pkt, sizeof(pkt), &r0), BPFRT_OK);
+		assert_int_equal(r0, 11 + ((60 + 6) << 8)); /* an int: protocol << 32 is gone */
+		struct __sk_buff skb;
+		memset(&skb, 0, sizeof(skb));
+		skb.priority = 21;
+		skb.len = 100;
+		skb.cb[0] = 5;
+		assert_int_equal(bpfrt_prog_run_ctx(m, &skb, sizeof(skb), &r0), BPFRT_OK);
+		assert_int_equal(r0, 42);
+		assert_int_equal(skb.mark, 42);
+		assert_int_equal(skb.cb[1], 105);
+		bpfrt_prog_free(f);
+		bpfrt_prog_free(m);
+		bpfrt_obj_free(obj);
+		bpfrt_vm_free(vm);
+	}
+}
+
 /* ------------------------------------------------------------ callbacks */
 
 /* callback.bpf.c's context */
@@ -1353,6 +1408,7 @@ int main(void)
 		cmocka_unit_test(array_lookup_keys),
 		cmocka_unit_test(corpus_loader_cases),
 		cmocka_unit_test(malformed),
+		cmocka_unit_test(skb_context),
 		cmocka_unit_test(callbacks_program),
 		cmocka_unit_test(callback_bad_function),
 	};
