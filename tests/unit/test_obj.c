@@ -1123,7 +1123,7 @@ static void skb_context(void **state)
 		bpfrt_obj *obj;
 		assert_int_equal(bpfrt_obj_open(vm, obj_path("skb.o"), &obj), BPFRT_OK);
 		struct bpfrt_load_opts o = { .sz = sizeof(o), .flags = engines[e].flags, .engine = engines[e].e };
-		bpfrt_prog *f, *m;
+		bpfrt_prog *f = NULL, *m = NULL;
 		if (bpfrt_obj_load_prog(obj, "fields", &o, &f) != BPFRT_OK ||
 		    bpfrt_obj_load_prog(obj, "mark", &o, &m) != BPFRT_OK)
 			fail_msg("load: %s", bpfrt_vm_errmsg(vm));
