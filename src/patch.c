@@ -22,25 +22,6 @@ struct chunk {
 	struct bpfrt_pnode node[];
 };
 
-bool bpfrt_insn_branch(const struct bpfrt_insn *in, bool *in_imm)
-{
-	uint8_t cls = BPF_CLASS(in->code), op = in->code & 0xf0;
-	if (in->code == 0x18) { /* lddw: a branch only as ld_func */
-		*in_imm = true;
-		return in->src == 4;
-	}
-	if (cls != BPF_JMP && cls != BPF_JMP32)
-		return false;
-	if (op == 0x90 || (op == 0x80 && (in->code & 0x08))) /* exit, callx */
-		return false;
-	if (op == 0x80) { /* call: a branch only as a local call */
-		*in_imm = true;
-		return cls == BPF_JMP && in->src == 1;
-	}
-	*in_imm = in->code == 0x06; /* ja32 */
-	return true;
-}
-
 static struct bpfrt_pnode *node_new(struct bpfrt_plist *l)
 {
 	if (!l->chunks || l->chunk_used == l->chunks->cap) {
@@ -67,14 +48,17 @@ int bpfrt_plist_init(struct bpfrt_plist *l, const struct bpfrt_insn *insns, size
 {
 	memset(l, 0, sizeof(*l));
 	l->anchor = bpfrt_big_alloc((n ? n : 1) * sizeof(*l->anchor));
-	l->by_orig = bpfrt_big_alloc((n ? n : 1) * sizeof(*l->by_orig));
 	l->linfo = malloc((nlinfo ? nlinfo : 1) * sizeof(*l->linfo));
-	if (!l->anchor || !l->by_orig || !l->linfo) {
+	void **a = aux ? bpfrt_big_alloc((n ? n : 1) * sizeof(*a)) : NULL;
+	l->aux = a;
+	if (!l->anchor || !l->linfo || (aux && !a)) {
 		bpfrt_plist_free(l);
 		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
 	}
 	if (nlinfo)
 		memcpy(l->linfo, linfo, nlinfo * sizeof(*linfo));
+	if (aux && n)
+		memcpy(a, aux, n * sizeof(*a));
 	l->nlinfo = nlinfo;
 	l->norig = n;
 	struct bpfrt_pnode *prev = &l->head;
@@ -82,8 +66,6 @@ int bpfrt_plist_init(struct bpfrt_plist *l, const struct bpfrt_insn *insns, size
 		struct bpfrt_pnode *nd = &l->anchor[i];
 		nd->insn = insns[i];
 		nd->orig = (int32_t)i;
-		nd->aux = aux ? aux[i] : NULL;
-		l->by_orig[i] = nd;
 		prev->next = nd;
 		prev = nd;
 		l->nodes++;
@@ -104,8 +86,7 @@ int bpfrt_plist_init(struct bpfrt_plist *l, const struct bpfrt_insn *insns, size
 		bool in_imm;
 		if (bpfrt_insn_branch(&nd->insn, &in_imm)) {
 			int64_t t = (int64_t)i + 1 + (in_imm ? nd->insn.imm : nd->insn.off);
-			if (t < 0 || t >= (int64_t)n || l->by_orig[t] == NULL ||
-			    (t > 0 && l->anchor[t - 1].wide)) {
+			if (t < 0 || t >= (int64_t)n || (t > 0 && l->anchor[t - 1].wide)) {
 				bpfrt_plist_free(l);
 				return bpfrt_err_set(err, BPFRT_EINTERNAL,
 						     "internal error: insn %zu: bad branch target %" PRId64, i, t);
@@ -129,7 +110,7 @@ void bpfrt_plist_free(struct bpfrt_plist *l)
 		bpfrt_big_free(c);
 	}
 	bpfrt_big_free(l->anchor);
-	bpfrt_big_free(l->by_orig);
+	bpfrt_big_free((void *)l->aux);
 	free(l->linfo);
 	memset(l, 0, sizeof(*l));
 }
@@ -193,7 +174,6 @@ int bpfrt_plist_replace(struct bpfrt_plist *l, struct bpfrt_pnode *x, const stru
 {
 	if (!len || x->deleted)
 		return bpfrt_err_set(err, BPFRT_EINTERNAL, "internal error: bad replace");
-	void *aux = x->aux;
 	int32_t orig = x->orig;
 	struct bpfrt_pnode *after = x->next, *last;
 	l->slots -= x->wide ? 2 : 1;
@@ -201,12 +181,8 @@ int bpfrt_plist_replace(struct bpfrt_plist *l, struct bpfrt_pnode *x, const stru
 	if (rc != BPFRT_OK)
 		return rc;
 	/* the original's facts go to the last instruction of its replacement */
-	x->aux = NULL;
 	x->orig = PATCH_INSERTED;
-	last->aux = aux;
 	last->orig = orig;
-	if (orig >= 0)
-		l->by_orig[orig] = last;
 	return BPFRT_OK;
 }
 
@@ -222,8 +198,6 @@ int bpfrt_plist_insert_before(struct bpfrt_plist *l, struct bpfrt_pnode *x,
 		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
 	*y = *x;
 	y->subprog = 0;
-	if (y->orig >= 0)
-		l->by_orig[y->orig] = y;
 	if (!x->deleted) {
 		l->slots -= x->wide ? 2 : 1; /* counted again below, and for y */
 		l->slots += y->wide ? 2 : 1;
@@ -231,7 +205,6 @@ int bpfrt_plist_insert_before(struct bpfrt_plist *l, struct bpfrt_pnode *x,
 		l->live++; /* x becomes live as seq[0]; y is the deleted one */
 	}
 	x->deleted = 0;
-	x->aux = NULL;
 	x->orig = PATCH_INSERTED;
 	int rc = build_chain(l, x, seq, len, y, &last, err);
 	if (rc == BPFRT_OK && !y->deleted)
@@ -336,12 +309,12 @@ int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struc
 		return bpfrt_err_set(err, BPFRT_EREJECT, "the rewritten program is too large");
 	size_t nsub = l->nsub;
 	out->insns = bpfrt_big_alloc((n ? n : 1) * sizeof(*out->insns));
-	out->aux = bpfrt_big_alloc((n ? n : 1) * sizeof(*out->aux));
+	out->aux = l->aux ? bpfrt_big_alloc((n ? n : 1) * sizeof(*out->aux)) : NULL;
 	out->orig = bpfrt_big_alloc((n ? n : 1) * sizeof(*out->orig));
 	out->new_of_orig = bpfrt_big_alloc((l->norig ? l->norig : 1) * sizeof(*out->new_of_orig));
 	out->subprog = bpfrt_big_alloc((nsub ? nsub : 1) * sizeof(*out->subprog));
 	out->linfo = bpfrt_big_alloc((l->nlinfo ? l->nlinfo : 1) * sizeof(*out->linfo));
-	if (!out->insns || !out->aux || !out->orig || !out->new_of_orig || !out->subprog || !out->linfo) {
+	if (!out->insns || (l->aux && !out->aux) || !out->orig || !out->new_of_orig || !out->subprog || !out->linfo) {
 		bpfrt_linear_free(out);
 		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
 	}
@@ -366,6 +339,9 @@ int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struc
 	size_t k = 0; /* next line info entry (sorted by instruction) */
 	size_t nline = 0;
 	for (struct bpfrt_pnode *nd = l->head.next; nd; nd = nd->next) {
+		/* the walk chases pointers through two arrays (anchors, patch chunks) it
+		 * mostly reads in order: fetch ahead in the node's own array */
+		__builtin_prefetch(nd + 6, 1);
 		size_t a = anchor_index(l, nd);
 		nd->idx = idx;
 		nd->pad = l->epoch;
@@ -405,12 +381,7 @@ int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struc
 		if (a != SIZE_MAX)
 			out->new_of_orig[a] = nd->idx;
 		out->insns[nd->idx] = nd->insn;
-		bool in_imm;
-		if (bpfrt_insn_branch(&nd->insn, &in_imm)) {
-			if (!nd->target) {
-				rc = bpfrt_err_set(err, BPFRT_EINTERNAL, "internal error: a branch without target");
-				goto fail;
-			}
+		if (nd->target) { /* a branch (set_insn and init give every branch its target) */
 			if (nd->target->pad != l->epoch) { /* forward: later */
 				if (nfix == capfix) {
 					capfix = capfix ? capfix * 2 : 1024;
@@ -426,11 +397,13 @@ int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struc
 				goto fail;
 			}
 		}
-		out->aux[nd->idx] = nd->aux;
+		if (out->aux)
+			out->aux[nd->idx] = nd->orig >= 0 ? l->aux[nd->orig] : NULL;
 		out->orig[nd->idx] = nd->orig;
 		if (nd->wide) {
 			out->insns[nd->idx + 1] = (struct bpfrt_insn){ .imm = nd->imm_hi };
-			out->aux[nd->idx + 1] = NULL;
+			if (out->aux)
+				out->aux[nd->idx + 1] = NULL;
 			out->orig[nd->idx + 1] = nd->orig >= 0 ? nd->orig + 1 : PATCH_INSERTED;
 			if (a != SIZE_MAX && a + 1 < l->norig)
 				out->new_of_orig[a + 1] = nd->idx + 1;

@@ -31,8 +31,7 @@ struct bpfrt_pnode {
 	int32_t imm_hi;             /* an LDDW's second slot's imm */
 	int32_t orig;               /* original index, or PATCH_INSERTED */
 	struct bpfrt_pnode *next;
-	struct bpfrt_pnode *target; /* the node a jump, call or ld_func targets */
-	void *aux;                  /* the facts passes attach (NULL for inserted) */
+	struct bpfrt_pnode *target; /* the node a jump, call or ld_func targets (NULL: not a branch) */
 	uint32_t idx;               /* scratch: index after linearisation */
 	uint8_t deleted;
 	uint8_t wide;               /* an LDDW: two slots */
@@ -58,7 +57,8 @@ struct bpfrt_plist {
 	struct bpfrt_pnode *anchor;  /* the nodes made for the original instructions, by
 				      * index (second slots unused): where jumps to an
 				      * original instruction land, and its line info */
-	struct bpfrt_pnode **by_orig;/* original index -> the node holding its facts */
+	void **aux;                  /* a copy of the facts of each original instruction (NULL:
+				      * none); an instruction's facts go where its original index goes */
 	size_t norig;
 	size_t nsub;                 /* subprogram starts (flags set at init) */
 	uint8_t epoch;               /* linearisations so far (marks reached nodes) */
@@ -72,7 +72,8 @@ struct bpfrt_plist {
 struct bpfrt_linear {
 	struct bpfrt_insn *insns;
 	size_t n;
-	void **aux;                  /* [n]: the aux of each instruction (NULL for second slots) */
+	void **aux;                  /* [n]: the aux of each instruction (NULL for second slots
+				      * and inserted ones); NULL when the list had none */
 	int32_t *orig;               /* [n]: the original index, or PATCH_INSERTED */
 	int64_t *new_of_orig;        /* [norig]: where each original instruction went, or -1 */
 	uint32_t *subprog;           /* starts of subprograms (0 first) */
@@ -110,6 +111,23 @@ BPFRT_HIDDEN void bpfrt_linear_free(struct bpfrt_linear *lin);
 
 /* Whether the instruction is a branch whose target the list tracks, and
  * whether that target is in off (jumps) or imm (ja32, calls, ld_func). */
-BPFRT_HIDDEN bool bpfrt_insn_branch(const struct bpfrt_insn *in, bool *in_imm);
+static inline bool bpfrt_insn_branch(const struct bpfrt_insn *in, bool *in_imm)
+{
+	uint8_t cls = in->code & 7, op = in->code & 0xf0;
+	if (in->code == 0x18) { /* lddw: a branch only as ld_func */
+		*in_imm = true;
+		return in->src == 4;
+	}
+	if (cls != 5 && cls != 6) /* BPF_JMP, BPF_JMP32 */
+		return false;
+	if (op == 0x90 || (op == 0x80 && (in->code & 0x08))) /* exit, callx */
+		return false;
+	if (op == 0x80) { /* call: a branch only as a local call */
+		*in_imm = true;
+		return cls == 5 && in->src == 1;
+	}
+	*in_imm = in->code == 0x06; /* ja32 */
+	return true;
+}
 
 #endif

@@ -21,7 +21,7 @@ int64_t o_target_of(const struct oprog *o, size_t i)
 
 void o_set_target(struct bpfrt_insn *in, int64_t from, int64_t to)
 {
-	bool in_imm;
+	bool in_imm = false;
 	branch(in, &in_imm);
 	if (in_imm)
 		in->imm = (int32_t)(to - from - 1);
