@@ -327,7 +327,7 @@ static int shape_nopnds(enum bpfrt_shape s)
 	case SHAPE_NEG: case SHAPE_END: case SHAPE_JA: case SHAPE_JA32:
 	case SHAPE_CALL_HELPER: case SHAPE_CALL_LOCAL: case SHAPE_CALL_KFUNC: case SHAPE_CALLX:
 		return 1;
-	case SHAPE_EXIT:
+	case SHAPE_EXIT: case SHAPE_TAIL_CALL:
 		return 0;
 	case SHAPE_JCC_K: case SHAPE_JCC_X: case SHAPE_LDDW_PSEUDO:
 		return 3;
@@ -425,7 +425,7 @@ static bool encode(struct as *as, enum bpfrt_op op, const struct opnd *o)
 			return false;
 		in->imm = imm;
 		return true;
-	case SHAPE_EXIT:
+	case SHAPE_EXIT: case SHAPE_TAIL_CALL:
 		return true;
 	case SHAPE_LDX:
 	{

@@ -85,6 +85,12 @@ int bpfrt_disasm_one(const struct bpfrt_helper_table *helpers, const struct bpfr
 	case SHAPE_EXIT:
 		snprintf(buf, len, "exit");
 		break;
+	case SHAPE_TAIL_CALL:
+		if (in->imm)
+			snprintf(buf, len, "tail_call # direct, site %d", in->imm - 1);
+		else
+			snprintf(buf, len, "tail_call");
+		break;
 	case SHAPE_LDX:
 		mem_str(a, sizeof(a), s, in->off);
 		snprintf(buf, len, "%s %%r%d, %s", m, d, a);

@@ -12,7 +12,7 @@ const struct bpfrt_form bpfrt_forms[BPFRT_OP__COUNT] = {
 #undef INSN
 };
 
-static const uint8_t zero_tab[SHAPE_LDDW_PSEUDO + 1] = {
+static const uint8_t zero_tab[SHAPE_TAIL_CALL + 1] = {
 	[SHAPE_ALU_K] = F_SRC | F_OFF,
 	[SHAPE_ALU_X] = F_IMM | F_OFF,
 	[SHAPE_NEG] = F_SRC | F_OFF | F_IMM,
@@ -34,6 +34,7 @@ static const uint8_t zero_tab[SHAPE_LDDW_PSEUDO + 1] = {
 	[SHAPE_ATOMIC_CMPXCHG] = 0,
 	[SHAPE_LDDW] = F_OFF,
 	[SHAPE_LDDW_PSEUDO] = F_OFF,
+	[SHAPE_TAIL_CALL] = F_DST | F_SRC | F_OFF,
 };
 
 unsigned bpfrt_shape_zero_fields(enum bpfrt_shape shape)

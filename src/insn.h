@@ -43,6 +43,7 @@ enum bpfrt_shape {
 	SHAPE_ATOMIC_CMPXCHG, /* lock cmpxchg [dst+off], src    writes r0 */
 	SHAPE_LDDW,           /* lddw dst, imm64        writes dst, two slots */
 	SHAPE_LDDW_PSEUDO,    /* ld_xxx dst, imm, imm2  writes dst, two slots */
+	SHAPE_TAIL_CALL,      /* tail_call imm          internal: only the rewrite makes it */
 };
 
 /* Field bits. */

@@ -180,7 +180,7 @@ BPFRT_HIDDEN int bpfrt_helpers_register_defaults(bpfrt_vm *vm);
 
 /* validate.c: structural validation; fills dec[] with decoded ops */
 #define BPFRT_VALIDATE_PSEUDO 1u /* allow LDDW pseudo forms (an object loader resolves them) */
-#define BPFRT_VALIDATE_AX 2u     /* allow the hidden register AX (rewritten programs) */
+#define BPFRT_VALIDATE_AX 2u     /* rewritten programs: the hidden register AX, internal tail calls */
 #define BPFRT_VALIDATE_LDABS 4u  /* the verifier: LD_ABS/LD_IND pass, decoded as BPFRT_OP_INVALID */
 #define BPFRT_VALIDATE_ANY_HELPER 8u /* the verifier: helpers need not be registered */
 #define BPFRT_VALIDATE_KFUNC 16u     /* the verifier (Linux): kfunc calls pass, refused where reached */

@@ -146,43 +146,44 @@ static int INTERP_NAME(struct run *rs, const struct bpfrt_insn *entry, const uin
 	vmcase(JSET32_X) { if ((u32)DST & (u32)SRC) pc += OFF; vmnext(); }
 
 	vmcase(CALL) {
-		if (unlikely(IMM == BPF_FUNC_tail_call)) {
-			/*
-			 * bpf_tail_call(ctx, prog_array, index): on success the target runs
-			 * in this frame (its own 512 bytes, whatever the caller's depth) and
-			 * never returns here; callers' frames stay.  On failure (index past
-			 * the end, an empty slot, MAX_TAIL_CALL_CNT reached: the count is
-			 * per run, shared by every frame, raised after the NULL check) the
-			 * program goes on.  The slot is read inside the run's RCU read-side
-			 * section: a program removed from the array stays until it ends.
-			 */
-			const struct bpfrt_map *m = (const struct bpfrt_map *)(uintptr_t)reg[2];
-			if (INTERP_SAFE) {
-				bool own = false;
-				for (size_t i = 0; i < prog->nmaps; i++)
-					own |= (uintptr_t)prog->maps[i] == reg[2];
-				if (unlikely(!own || m->type != BPF_MAP_TYPE_PROG_ARRAY))
-					FAULT("bpf_tail_call: r2 (%#" PRIx64 ") is not a prog_array of the program", reg[2]);
-			}
-			u32 index = (u32)reg[3];
-			if (index >= m->max_entries || rs->tail_calls >= BPFRT_MAX_TAIL_CALLS)
-				vmnext();
-			const struct bpfrt_prog *t = __atomic_load_n((bpfrt_prog **)&m->ptrs[index], __ATOMIC_ACQUIRE);
-			if (!t)
-				vmnext();
-			rs->tail_calls++;
-			if (INTERP_SAFE) /* the target's map values are memory this run may touch */
-				for (size_t i = 0; i < t->nregions; i++)
-					if (unlikely(!run_add_region(rs, t->regions[i].lo, t->regions[i].hi - t->regions[i].lo)))
-						FAULT("more than %d memory regions in one run", RUN_MAX_REGIONS);
-			prog = rs->prog = t;
-			pc = t->dec;
-			reg[10] = frame_top;
-			vmdispatch();
-		}
 		helper = &prog->helpers.slot[(u32)IMM]; /* validated at load */
 		goto call_helper;
 	}
+	vmcase(TAIL_CALL) {
+		/*
+		 * bpf_tail_call(ctx, prog_array, index): on success the target runs
+		 * in this frame (its own 512 bytes, whatever the caller's depth) and
+		 * never returns here; callers' frames stay.  On failure (index past
+		 * the end, an empty slot, MAX_TAIL_CALL_CNT reached: the count is
+		 * per run, shared by every frame, raised after the NULL check) the
+		 * program goes on.  The slot is read inside the run's RCU read-side
+		 * section: a program removed from the array stays until it ends.
+		 */
+		const struct bpfrt_map *m = (const struct bpfrt_map *)(uintptr_t)reg[2];
+		if (INTERP_SAFE) {
+			bool own = false;
+			for (size_t i = 0; i < prog->nmaps; i++)
+				own |= (uintptr_t)prog->maps[i] == reg[2];
+			if (unlikely(!own || m->type != BPF_MAP_TYPE_PROG_ARRAY))
+				FAULT("bpf_tail_call: r2 (%#" PRIx64 ") is not a prog_array of the program", reg[2]);
+		}
+		u32 index = (u32)reg[3];
+		if (index >= m->max_entries || rs->tail_calls >= BPFRT_MAX_TAIL_CALLS)
+			vmnext();
+		const struct bpfrt_prog *t = __atomic_load_n((bpfrt_prog **)&m->ptrs[index], __ATOMIC_ACQUIRE);
+		if (!t)
+			vmnext();
+		rs->tail_calls++;
+		if (INTERP_SAFE) /* the target's map values are memory this run may touch */
+			for (size_t i = 0; i < t->nregions; i++)
+				if (unlikely(!run_add_region(rs, t->regions[i].lo, t->regions[i].hi - t->regions[i].lo)))
+					FAULT("more than %d memory regions in one run", RUN_MAX_REGIONS);
+		prog = rs->prog = t;
+		pc = t->dec;
+		reg[10] = frame_top;
+		vmdispatch();
+	}
+
 	vmcase(CALLX) {
 		helper = bpfrt_helper_get(&prog->helpers, DST);
 		if (unlikely(!helper)) {

@@ -87,7 +87,6 @@ struct jctx {
 	uint8_t reg[12];        /* BPF register (and AX, 11) -> x86 register */
 	bool permuted_args;     /* R1..R5 are not in SysV order */
 	bool tail_calls;        /* the program has a bpf_tail_call */
-	int32_t *site_of;       /* per instruction: its direct tail-call site, or -1 */
 	uint32_t *site_ofs;     /* per site (final pass): rel32 of jmp A, rel32 of jmp B, cont, out */
 	struct jfunc *fn;
 	size_t nfn;
@@ -504,8 +503,8 @@ static void emit_tail_call(struct jctx *c, size_t pc)
 {
 	struct x86_buf *b = &c->b;
 	const struct jfunc *fn = func_of(c, pc);
-	if (c->site_of && c->site_of[pc] >= 0) {
-		emit_tail_call_direct(c, pc, c->site_of[pc]);
+	if (c->in[pc].imm > 0) { /* direct: site imm - 1 */
+		emit_tail_call_direct(c, pc, c->in[pc].imm - 1);
 		return;
 	}
 	emit_mov_rr(b, true, R11, R(2));                                    /* r11 = map */
@@ -637,11 +636,10 @@ static void emit_insn(struct jctx *c, size_t pc)
 		if (imm)
 			j_jmp(c, pc, pc + 1 + (size_t)(int64_t)imm);
 		return;
+	case BPFRT_OP_TAIL_CALL:
+		emit_tail_call(c, pc);
+		return;
 	case BPFRT_OP_CALL: {
-		if (imm == BPF_FUNC_tail_call) {
-			emit_tail_call(c, pc);
-			return;
-		}
 		const struct bpfrt_helper_slot *h = bpfrt_helper_get(&c->prog->helpers, (uint32_t)imm);
 		emit_args_to_sysv(c);
 		emit_call_abs(c, (uintptr_t)h->fn);
@@ -1147,20 +1145,9 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 	make_reg_map(opts->permute, c->reg, &c->permuted_args);
 	c->tail_calls = prog->tail_calls;
 	size_t nsites = prog->ntail_sites;
-	if (nsites) {
-		c->site_of = malloc(c->n * sizeof(*c->site_of));
-		c->site_ofs = calloc(4 * nsites, sizeof(*c->site_ofs));
-		if (!c->site_of || !c->site_ofs) {
-			free(c->site_of);
-			free(c->site_ofs);
-			bpfrt_jit_free(jit);
-			return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
-		}
-		for (size_t pc = 0; pc < c->n; pc++)
-			c->site_of[pc] = -1;
-		for (size_t k = 0; k < nsites; k++)
-			if (prog->tail_sites[k].pc < c->n)
-				c->site_of[prog->tail_sites[k].pc] = (int32_t)k;
+	if (nsites && !(c->site_ofs = calloc(4 * nsites, sizeof(*c->site_ofs)))) {
+		bpfrt_jit_free(jit);
+		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
 	}
 	c->force_far = opts->force_far;
 	c->retpoline = opts->retpoline;
@@ -1263,9 +1250,7 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 		goto fail;
 	}
 	jit->entry = (bpfrt_jit_fn)(void *)(jit->mem.rx + c->fn[0].entry);
-	free(c->site_of);
 	free(c->site_ofs);
-	c->site_of = NULL;
 	c->site_ofs = NULL;
 	jit->code_size = size;
 	jit->insn_ofs = c->ofs;
@@ -1296,7 +1281,6 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 	bpfrt_pokes_attach(prog); /* the slots follow the prog_arrays from now on */
 	return BPFRT_OK;
 fail:
-	free(c->site_of);
 	free(c->site_ofs);
 	free(prog->pokes);
 	prog->pokes = NULL;

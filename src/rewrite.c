@@ -297,45 +297,51 @@ static size_t loop_seq(struct bpfrt_pnode *cb, int16_t base, struct bpfrt_pinsn 
 	return 19;
 }
 
-/* The tail calls the verifier proved direct (the same prog_array and the same
- * constant key in range on every path), for the JIT's patched sites. */
-static int find_tail_sites(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_err *err)
+/* A tail call the verifier proved direct (the same prog_array and the same
+ * constant key in range on every path): its map, or NULL. */
+static struct bpfrt_map *direct_tail(const struct bpfrt_rw_opts *o, size_t pc, uint32_t *key)
 {
 	const struct bpfrt_facts *f = o->facts;
-	free(p->tail_sites);
-	p->tail_sites = NULL;
-	p->ntail_sites = 0;
-	if (o->safe || !f || !f->vr || !f->vr->aux)
-		return BPFRT_OK;
-	for (size_t i = 0; i < p->nx; i++) {
-		if (p->dec[i].code != BPFRT_OP_CALL || p->dec[i].imm != BPF_FUNC_tail_call)
-			continue;
-		int64_t orig = p->xlated_orig ? p->xlated_orig[i] : (int64_t)i;
-		if (orig < 0 || (size_t)orig >= f->vr->n)
-			continue;
-		const struct vf_aux *a = &f->vr->aux[orig];
-		if (!a->seen || a->map_mixed || a->key_mixed || a->map < 0 || (size_t)a->map >= f->nmaps ||
-		    a->key == INT64_MIN)
-			continue;
-		struct bpfrt_map *m = f->maps[a->map];
-		if (!m || m->type != BPF_MAP_TYPE_PROG_ARRAY || a->key < 0 || (uint64_t)a->key >= m->max_entries)
-			continue; /* a key past the end: the tail call always fails, the general code says so */
-		struct bpfrt_tail_site *t = realloc(p->tail_sites, (p->ntail_sites + 1) * sizeof(*t));
-		if (!t)
-			return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
-		p->tail_sites = t;
-		t[p->ntail_sites++] = (struct bpfrt_tail_site){ (uint32_t)i, (uint32_t)a->key, m };
-	}
-	p->stats.tail_calls_direct = p->ntail_sites;
-	return BPFRT_OK;
+	if (o->safe || !f || !f->vr || !f->vr->aux || pc >= f->vr->n)
+		return NULL;
+	const struct vf_aux *a = &f->vr->aux[pc];
+	if (!a->seen || a->map_mixed || a->key_mixed || a->map < 0 || (size_t)a->map >= f->nmaps ||
+	    a->key == INT64_MIN)
+		return NULL;
+	struct bpfrt_map *m = f->maps[a->map];
+	if (!m || m->type != BPF_MAP_TYPE_PROG_ARRAY || a->key < 0 || (uint64_t)a->key >= m->max_entries)
+		return NULL; /* a key past the end: the tail call always fails, the general code says so */
+	*key = (uint32_t)a->key;
+	return m;
+}
+
+static bool is_tail_call(const bpfrt_prog *p, size_t pc)
+{
+	return p->dec[pc].code == BPFRT_OP_CALL && p->insns[pc].imm == BPF_FUNC_tail_call;
+}
+
+/* Each direct site's place in the rewritten program (its tail_call's imm
+ * is the site's index + 1). */
+static void place_tail_sites(bpfrt_prog *p)
+{
+	for (size_t i = 0; i < p->nx; i++)
+		if (p->dec[i].code == BPFRT_OP_TAIL_CALL && p->dec[i].imm > 0 &&
+		    (size_t)p->dec[i].imm <= p->ntail_sites)
+			p->tail_sites[p->dec[i].imm - 1].pc = (uint32_t)i;
 }
 
 static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_err *err);
 
 int bpfrt_rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_err *err)
 {
+	free(p->tail_sites);
+	p->tail_sites = NULL;
+	p->ntail_sites = 0;
 	int rc = rewrite(p, o, err);
-	return rc ? rc : find_tail_sites(p, o, err);
+	if (rc == BPFRT_OK)
+		place_tail_sites(p);
+	p->stats.tail_calls_direct = p->ntail_sites;
+	return rc;
 }
 
 static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_err *err)
@@ -376,7 +382,8 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 	for (size_t pc = 0; pc < n; pc++) {
 		if (seen[pc] && is_nop(&p->dec[pc]))
 			nnop++;
-		nlookup += seen[pc] && (inline_lookup_map(p, o, pc) || inline_loop_cb(p, o, pc) >= 0);
+		nlookup += seen[pc] && (inline_lookup_map(p, o, pc) || inline_loop_cb(p, o, pc) >= 0 ||
+					is_tail_call(p, pc));
 		if (bpfrt_op_is_lddw(p->dec[pc].code))
 			pc++;
 	}
@@ -431,6 +438,25 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 		}
 		if (bpfrt_op_is_lddw(p->dec[pc].code))
 			pc++;
+	}
+	/* bpf_tail_call -> the internal tail call: imm 0, or a direct site's index + 1 */
+	for (size_t pc = 0; pc < n && rc == BPFRT_OK; pc++) {
+		if (!seen[pc] || l.anchor[pc].deleted || !is_tail_call(p, pc))
+			continue;
+		uint32_t key;
+		struct bpfrt_map *m = direct_tail(o, pc, &key);
+		struct bpfrt_pinsn tc = { .insn = INSN(0xf5, 0, 0, 0, 0) };
+		if (m) {
+			struct bpfrt_tail_site *t = realloc(p->tail_sites, (p->ntail_sites + 1) * sizeof(*t));
+			if (!t) {
+				rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+				break;
+			}
+			p->tail_sites = t;
+			t[p->ntail_sites++] = (struct bpfrt_tail_site){ 0, key, m };
+			tc.insn.imm = (int32_t)p->ntail_sites;
+		}
+		rc = bpfrt_plist_replace(&l, &l.anchor[pc], &tc, 1, err);
 	}
 	/* context accesses: new offsets (and 64-bit loads of packet pointers) */
 	for (size_t pc = 0; nctx && pc < n && rc == BPFRT_OK; pc++) {

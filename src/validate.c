@@ -96,7 +96,7 @@ static void build_rules(void)
 		rules[op].regs = (uint8_t)used_regs(sh);
 		int w = written_reg(&probe, sh);
 		rules[op].writes = w == 1 ? 1 : w == 2 ? 2 : 0;
-		rules[op].special = sh == SHAPE_LDDW || sh == SHAPE_LDDW_PSEUDO ||
+		rules[op].special = sh == SHAPE_LDDW || sh == SHAPE_LDDW_PSEUDO || sh == SHAPE_TAIL_CALL ||
 				    sh == SHAPE_CALL_HELPER || sh == SHAPE_CALL_KFUNC || sh == SHAPE_CALLX;
 	}
 }
@@ -184,6 +184,10 @@ static int check_one(const struct bpfrt_insn *insns, size_t n, size_t pc,
 			break;
 		return bpfrt_err_set(err, BPFRT_ENOTSUP,
 				     "insn %zu: kfunc calls (BTF id %d) are not supported", pc, insn->imm);
+	case SHAPE_TAIL_CALL: /* internal: what the rewrite made, never what a program holds */
+		if (!(vflags & BPFRT_VALIDATE_AX))
+			return bpfrt_err_set(err, BPFRT_EREJECT, "insn %zu: unknown opcode 0x%02x", pc, insn->code);
+		break;
 	case SHAPE_CALLX:
 		if (insn->dst > 9)
 			return bpfrt_err_set(err, BPFRT_EREJECT, "insn %zu: callx: invalid register r%d",

@@ -415,7 +415,7 @@ int bpfrt_prog_load_verified(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_
 	}
 	bpfrt_verify_result_free(&vr);
 	for (size_t i = 0; rc == BPFRT_OK && i < p->nx; i++) {
-		p->tail_calls |= p->dec[i].code == BPFRT_OP_CALL && p->dec[i].imm == BPF_FUNC_tail_call;
+		p->tail_calls |= p->dec[i].code == BPFRT_OP_TAIL_CALL;
 		if (p->dec[i].code == BPFRT_OP_LDDW_FUNC) { /* a callback (validated: in range) */
 			uint32_t t = (uint32_t)((int64_t)i + 1 + p->dec[i].imm), *c;
 			bool known = false;

@@ -133,6 +133,10 @@ static void use_def(const struct vf_env *e, uint32_t pc, uint16_t *use, uint16_t
 	case SHAPE_EXIT:
 		u = R(0);
 		break;
+	case SHAPE_TAIL_CALL: /* internal: the rewrite's, never in what the verifier sees */
+		u = ARGS_MASK;
+		d = CALLER_SAVED;
+		break;
 	case SHAPE_LDX:
 		u = src;
 		d = dst;

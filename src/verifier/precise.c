@@ -195,6 +195,7 @@ static int back_one_(const struct vf_env *e, uint32_t h, uint32_t frame, struct 
 		return BT_OK;
 	}
 	case SHAPE_CALL_LOCAL: case SHAPE_CALL_KFUNC: case SHAPE_CALLX: case SHAPE_EXIT:
+	case SHAPE_TAIL_CALL: /* (internal: never in what the verifier sees) */
 		return BT_GIVE_UP; /* between frames */
 	}
 	return BT_GIVE_UP;

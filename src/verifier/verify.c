@@ -742,6 +742,8 @@ static int step(struct vf_env *e)
 		return vf_reject(e, "kfunc calls cannot be verified here: no prototype for BTF id %d", in->imm);
 	case SHAPE_CALLX:
 		return vf_reject(e, "callx (a call through %s) cannot be verified", vf_regname(in->dst));
+	case SHAPE_TAIL_CALL: /* internal: validation refuses it in programs */
+		return vf_bug(e, "an internal tail call in a program to verify");
 	case SHAPE_EXIT: {
 		bool done;
 		rc = vf_return(e, &done);

@@ -7,7 +7,10 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include "bpfrt.h"
 #include "insn.h"
+
+#include <string.h>
 
 /* An instruction of form op with its selector set and other fields zero. */
 static struct bpfrt_insn make(enum bpfrt_op op)
@@ -55,12 +58,26 @@ static void counts_match_rfc9669(void **state)
 		codes += bpfrt_insn_first_form((uint8_t)c) != BPFRT_OP_INVALID;
 	/* ALU/ALU64: 12 two-operand ops x 4 (with div/mod's signed forms sharing
 	 * bytes) + neg x2 + end 3 bytes; JMP: 11 conditionals x 4 + ja + ja32 + call
-	 * + callx + exit; loads 7, stores 8, atomics 2, lddw 1. */
-	assert_int_equal(codes, 12 * 4 + 2 + 3 + 11 * 4 + 5 + 7 + 8 + 2 + 1);
+	 * + callx + exit; loads 7, stores 8, atomics 2, lddw 1; and bpfrt's internal
+	 * tail call (0xf5, which only the rewrite makes). */
+	assert_int_equal(codes, 12 * 4 + 2 + 3 + 11 * 4 + 5 + 7 + 8 + 2 + 1 + 1);
 	/* Forms: 14 ALU ops x 4 + neg 2 + movsx 5 + byte swaps 9; ja, ja32, 11 x 4
 	 * conditionals, 3 calls, callx, exit; 7 loads, 8 stores, 10 atomics x 2,
-	 * lddw and its 6 pseudo forms. */
-	assert_int_equal(BPFRT_OP__COUNT, 14 * 4 + 2 + 5 + 9 + 2 + 44 + 3 + 1 + 1 + 7 + 8 + 20 + 7);
+	 * lddw and its 6 pseudo forms; the internal tail call. */
+	assert_int_equal(BPFRT_OP__COUNT, 14 * 4 + 2 + 5 + 9 + 2 + 44 + 3 + 1 + 1 + 7 + 8 + 20 + 7 + 1);
+}
+
+/* The internal tail call is the rewrite's: a program holding it is refused. */
+static void internal_ops_refused(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	struct bpfrt_insn in[2] = { { .code = 0xf5 }, { .code = 0x95 } };
+	bpfrt_prog *p = NULL;
+	assert_int_equal(bpfrt_prog_load(vm, in, 2, NULL, &p), BPFRT_EREJECT);
+	assert_null(p);
+	assert_non_null(strstr(bpfrt_vm_errmsg(vm), "insn 0: unknown opcode 0xf5"));
+	bpfrt_vm_free(vm);
 }
 
 static void unknown_codes_do_not_decode(void **state)
@@ -106,6 +123,7 @@ int main(void)
 		cmocka_unit_test(every_form_decodes_to_itself),
 		cmocka_unit_test(forms_are_distinct),
 		cmocka_unit_test(counts_match_rfc9669),
+		cmocka_unit_test(internal_ops_refused),
 		cmocka_unit_test(unknown_codes_do_not_decode),
 		cmocka_unit_test(mnemonics_are_found),
 	};
