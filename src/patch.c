@@ -11,6 +11,10 @@
 #include "internal.h"
 #include "patch.h"
 
+_Static_assert(sizeof(struct bpfrt_pnode) == 32, "a list node is 32 bytes");
+/* orig holds indices too: programs stay far below 2^27 instructions */
+#define PATCH_MAX_SLOTS (1u << 27)
+
 /* Chunks of nodes for patches: the first small, each next twice as large,
  * up to 3 MiB (huge pages). */
 #define CHUNK_MIN 64
@@ -22,12 +26,15 @@ struct chunk {
 	struct bpfrt_pnode node[];
 };
 
-static struct bpfrt_pnode *node_new(struct bpfrt_plist *l)
+/* k new nodes, contiguous (zeroed), or NULL. */
+static struct bpfrt_pnode *nodes_new(struct bpfrt_plist *l, size_t k)
 {
-	if (!l->chunks || l->chunk_used == l->chunks->cap) {
+	if (!l->chunks || l->chunk_used + k > l->chunks->cap) {
 		size_t cap = l->chunks ? l->chunks->cap * 2 : CHUNK_MIN;
 		if (cap > CHUNK_MAX)
 			cap = CHUNK_MAX;
+		if (cap < k)
+			cap = k;
 		struct chunk *c = bpfrt_big_alloc(sizeof(*c) + cap * sizeof(c->node[0]));
 		if (!c)
 			return NULL;
@@ -36,9 +43,9 @@ static struct bpfrt_pnode *node_new(struct bpfrt_plist *l)
 		l->chunks = c;
 		l->chunk_used = 0;
 	}
-	struct bpfrt_pnode *nd = &l->chunks->node[l->chunk_used++]; /* zeroed */
-	nd->orig = PATCH_INSERTED;
-	l->nodes++;
+	struct bpfrt_pnode *nd = &l->chunks->node[l->chunk_used]; /* zeroed; set_insn fills them */
+	l->chunk_used += k;
+	l->nodes += k;
 	return nd;
 }
 
@@ -115,15 +122,25 @@ void bpfrt_plist_free(struct bpfrt_plist *l)
 	memset(l, 0, sizeof(*l));
 }
 
-/* Fills node nd from pi; relative targets resolve against seq[] (the nodes
- * of the sequence) and `after` (the node after the sequence). */
+/* A patch's nodes: the first is given (it takes the place of the node
+ * patched), the others run[0..len-1). */
+#define SEQ_NODE(first, run, i) ((i) ? &(run)[(i) - 1] : (first))
+
+/* Fills node nd from pi; relative targets resolve against the sequence's
+ * nodes and `after` (the node after the sequence). */
 static int set_insn(struct bpfrt_pnode *nd, const struct bpfrt_pinsn *pi, size_t i, size_t len,
-		    struct bpfrt_pnode **seq, struct bpfrt_pnode *after, struct bpfrt_err *err)
+		    struct bpfrt_pnode *first, struct bpfrt_pnode *run, struct bpfrt_pnode *after,
+		    struct bpfrt_err *err)
 {
-	nd->insn = pi->insn;
-	nd->imm_hi = pi->imm_hi;
-	nd->wide = pi->insn.code == 0x18;
-	nd->target = NULL;
+	if (i) { /* a new node: all of it at once */
+		*nd = (struct bpfrt_pnode){ .insn = pi->insn, .imm_hi = pi->imm_hi, .orig = PATCH_INSERTED,
+					    .wide = pi->insn.code == 0x18 };
+	} else { /* the patched node: its place (subprogram start, deleted state) stays */
+		nd->insn = pi->insn;
+		nd->imm_hi = pi->imm_hi;
+		nd->wide = pi->insn.code == 0x18;
+		nd->target = NULL;
+	}
 	bool in_imm;
 	if (!bpfrt_insn_branch(&pi->insn, &in_imm))
 		return BPFRT_OK;
@@ -136,37 +153,30 @@ static int set_insn(struct bpfrt_pnode *nd, const struct bpfrt_pinsn *pi, size_t
 		return bpfrt_err_set(err, BPFRT_EINTERNAL,
 				     "internal error: patch instruction %zu jumps to %" PRId64
 				     ", outside its sequence of %zu", i, t, len);
-	nd->target = t == (int64_t)len ? after : seq[t];
+	nd->target = t == (int64_t)len ? after : SEQ_NODE(first, run, t);
 	return BPFRT_OK;
 }
 
-/* Makes nodes for seq[1..len): nodes[0] is given; links them in a chain
- * ending at `after`; fills every node from seq. */
+/* Makes the nodes of seq[1..len) (first is seq[0]'s), links them in a
+ * chain ending at `after`, fills every node from seq. */
 static int build_chain(struct bpfrt_plist *l, struct bpfrt_pnode *first, const struct bpfrt_pinsn *seq,
 		       size_t len, struct bpfrt_pnode *after, struct bpfrt_pnode **last,
 		       struct bpfrt_err *err)
 {
-	struct bpfrt_pnode *stack_nodes[16], **nodes = len <= 16 ? stack_nodes : malloc(len * sizeof(*nodes));
-	if (!nodes)
+	struct bpfrt_pnode *run = len > 1 ? nodes_new(l, len - 1) : NULL;
+	if (len > 1 && !run)
 		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
-	int rc = BPFRT_OK;
-	nodes[0] = first;
-	for (size_t i = 1; i < len; i++)
-		if (!(nodes[i] = node_new(l))) {
-			rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
-			goto out;
-		}
-	for (size_t i = 0; i < len && rc == BPFRT_OK; i++) {
-		rc = set_insn(nodes[i], &seq[i], i, len, nodes, after, err);
-		nodes[i]->next = i + 1 < len ? nodes[i + 1] : after;
+	for (size_t i = 0; i < len; i++) {
+		struct bpfrt_pnode *nd = SEQ_NODE(first, run, i);
+		int rc = set_insn(nd, &seq[i], i, len, first, run, after, err);
+		if (rc != BPFRT_OK)
+			return rc;
+		nd->next = i + 1 < len ? &run[i] : after;
 		l->live += i > 0;
-		l->slots += nodes[i]->wide ? 2 : 1;
+		l->slots += nd->wide ? 2 : 1;
 	}
-	*last = nodes[len - 1];
-out:
-	if (nodes != stack_nodes)
-		free(nodes);
-	return rc;
+	*last = SEQ_NODE(first, run, len - 1);
+	return BPFRT_OK;
 }
 
 int bpfrt_plist_replace(struct bpfrt_plist *l, struct bpfrt_pnode *x, const struct bpfrt_pinsn *seq,
@@ -193,7 +203,7 @@ int bpfrt_plist_insert_before(struct bpfrt_plist *l, struct bpfrt_pnode *x,
 		return BPFRT_OK;
 	/* x's node object becomes seq[0], so jumps to x land on the sequence;
 	 * x's instruction and facts move to a new node after it */
-	struct bpfrt_pnode *y = node_new(l), *last;
+	struct bpfrt_pnode *y = nodes_new(l, 1), *last;
 	if (!y)
 		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
 	*y = *x;
@@ -222,8 +232,8 @@ int bpfrt_plist_insert_prologue(struct bpfrt_plist *l, struct bpfrt_pnode *x,
 	for (size_t i = 0; i < len; i++)
 		y = y->next; /* x's instruction, after the prologue */
 	/* Jumps that land on x: those to x, and those to the deleted nodes just
-	 * before it (they resolve to x).  Mark those with pad = 1. */
-	x->pad = 1;
+	 * before it (they resolve to x).  Mark those. */
+	x->mark = 1;
 	for (struct bpfrt_pnode *nd = l->head.next, *run = NULL; nd && nd != x; nd = nd->next) {
 		if (!nd->deleted) {
 			run = NULL;
@@ -233,18 +243,18 @@ int bpfrt_plist_insert_prologue(struct bpfrt_plist *l, struct bpfrt_pnode *x,
 			run = nd;
 		if (nd->next == x)
 			for (struct bpfrt_pnode *d = run; d != x; d = d->next)
-				d->pad = 1;
+				d->mark = 1;
 	}
 	bool in_imm;
 	for (struct bpfrt_pnode *nd = l->head.next; nd; nd = nd->next) {
 		if (nd == x) /* skip the prologue itself */
 			nd = y;
-		if (nd->target && nd->target->pad && bpfrt_insn_branch(&nd->insn, &in_imm) &&
+		if (nd->target && nd->target->mark && bpfrt_insn_branch(&nd->insn, &in_imm) &&
 		    !(in_imm && nd->insn.code != 0x06)) /* jumps and ja32, not calls or ld_func */
 			nd->target = y;
 	}
 	for (struct bpfrt_pnode *nd = l->head.next; nd; nd = nd->next)
-		nd->pad = 0;
+		nd->mark = 0;
 	return BPFRT_OK;
 }
 
@@ -274,16 +284,17 @@ static size_t anchor_index(const struct bpfrt_plist *l, const struct bpfrt_pnode
 }
 
 /* The branch of node nd, emitted at `at`: its offset to its target. */
-static int set_offset(struct bpfrt_linear *out, const struct bpfrt_pnode *nd, uint32_t at, size_t n,
+static int set_offset(struct bpfrt_linear *out, const struct bpfrt_pnode *nd, uint32_t at, int32_t orig, size_t n,
 		      struct bpfrt_err *err)
 {
 	struct bpfrt_insn *in = &out->insns[at];
 	bool in_imm = false;
 	bpfrt_insn_branch(in, &in_imm);
-	if (nd->target->idx >= n)
+	uint32_t t = (uint32_t)nd->target->orig; /* passed: its index */
+	if (t >= n)
 		return bpfrt_err_set(err, BPFRT_EREJECT,
 				     "insn %u: its jump target was deleted and nothing follows it", at);
-	int64_t d = (int64_t)nd->target->idx - ((int64_t)at + 1);
+	int64_t d = (int64_t)t - ((int64_t)at + 1);
 	if (in_imm) {
 		in->imm = (int32_t)d;
 	} else if (d >= INT16_MIN && d <= INT16_MAX) {
@@ -295,7 +306,7 @@ static int set_offset(struct bpfrt_linear *out, const struct bpfrt_pnode *nd, ui
 	} else {
 		return bpfrt_err_set(err, BPFRT_EREJECT,
 				     "insn %u (originally %d): after rewriting, its conditional jump spans "
-				     "%" PRId64 " instructions, beyond the 16-bit offset", at, nd->orig, d);
+				     "%" PRId64 " instructions, beyond the 16-bit offset", at, orig, d);
 	}
 	return BPFRT_OK;
 }
@@ -304,9 +315,12 @@ int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struc
 {
 	int rc;
 	memset(out, 0, sizeof(*out));
+	if (l->linearized)
+		return bpfrt_err_set(err, BPFRT_EINTERNAL, "internal error: a list linearises once");
 	size_t n = l->slots;
-	if (n > UINT32_MAX / 2)
+	if (n >= PATCH_MAX_SLOTS)
 		return bpfrt_err_set(err, BPFRT_EREJECT, "the rewritten program is too large");
+	l->linearized = true;
 	size_t nsub = l->nsub;
 	out->insns = bpfrt_big_alloc((n ? n : 1) * sizeof(*out->insns));
 	out->aux = l->aux ? bpfrt_big_alloc((n ? n : 1) * sizeof(*out->aux)) : NULL;
@@ -321,16 +335,11 @@ int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struc
 	for (size_t i = 0; i < l->norig; i++)
 		out->new_of_orig[i] = -1;
 	/* One walk gives each node its index (a deleted node the index of the
-	 * next live one) and marks it reached (pad = this walk's epoch), emits
-	 * the live ones, and leaves branches to nodes not reached yet to a
-	 * fixup list resolved at the end. */
-	struct fixup { uint32_t at; struct bpfrt_pnode *nd; } *fix = NULL;
+	 * next live one: it goes into orig, which is dead once emitted) and
+	 * marks it passed, emits the live ones, and leaves branches to nodes
+	 * not passed yet to a fixup list resolved at the end. */
+	struct fixup { uint32_t at; int32_t orig; struct bpfrt_pnode *nd; } *fix = NULL;
 	size_t nfix = 0, capfix = 0;
-	if (++l->epoch == 0) { /* wrapped: clear the marks */
-		for (struct bpfrt_pnode *nd = l->head.next; nd; nd = nd->next)
-			nd->pad = 0;
-		l->epoch = 1;
-	}
 	uint32_t idx = 0;
 
 	/* instructions, offsets, aux, subprograms, line info — one walk */
@@ -341,10 +350,12 @@ int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struc
 	for (struct bpfrt_pnode *nd = l->head.next; nd; nd = nd->next) {
 		/* the walk chases pointers through two arrays (anchors, patch chunks) it
 		 * mostly reads in order: fetch ahead in the node's own array */
-		__builtin_prefetch(nd + 6, 1);
+		__builtin_prefetch(nd + 8, 1);
 		size_t a = anchor_index(l, nd);
-		nd->idx = idx;
-		nd->pad = l->epoch;
+		int32_t orig = nd->orig;
+		uint32_t at = idx;
+		nd->orig = (int32_t)at;
+		nd->mark = 1;
 		if (!nd->deleted)
 			idx += nd->wide ? 2 : 1;
 		if (nd->subprog) {
@@ -369,20 +380,20 @@ int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struc
 			continue;
 		}
 		if (pending_start) {
-			out->subprog[out->nsubprog++] = nd->idx;
+			out->subprog[out->nsubprog++] = at;
 			pending_start = false;
 		}
 		if (own_line || have_pending_line) {
-			out->linfo[nline].insn = nd->idx;
+			out->linfo[nline].insn = at;
 			out->linfo[nline].line = own_line ? line.line : pending_line.line;
 			nline++;
 			have_pending_line = false;
 		}
 		if (a != SIZE_MAX)
-			out->new_of_orig[a] = nd->idx;
-		out->insns[nd->idx] = nd->insn;
+			out->new_of_orig[a] = at;
+		out->insns[at] = nd->insn;
 		if (nd->target) { /* a branch (set_insn and init give every branch its target) */
-			if (nd->target->pad != l->epoch) { /* forward: later */
+			if (!nd->target->mark) { /* forward: later */
 				if (nfix == capfix) {
 					capfix = capfix ? capfix * 2 : 1024;
 					struct fixup *f = realloc(fix, capfix * sizeof(*f));
@@ -392,26 +403,26 @@ int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struc
 					}
 					fix = f;
 				}
-				fix[nfix++] = (struct fixup){ nd->idx, nd };
-			} else if ((rc = set_offset(out, nd, nd->idx, n, err)) != BPFRT_OK) {
+				fix[nfix++] = (struct fixup){ at, orig, nd };
+			} else if ((rc = set_offset(out, nd, at, orig, n, err)) != BPFRT_OK) {
 				goto fail;
 			}
 		}
 		if (out->aux)
-			out->aux[nd->idx] = nd->orig >= 0 ? l->aux[nd->orig] : NULL;
-		out->orig[nd->idx] = nd->orig;
+			out->aux[at] = orig >= 0 ? l->aux[orig] : NULL;
+		out->orig[at] = orig;
 		if (nd->wide) {
-			out->insns[nd->idx + 1] = (struct bpfrt_insn){ .imm = nd->imm_hi };
+			out->insns[at + 1] = (struct bpfrt_insn){ .imm = nd->imm_hi };
 			if (out->aux)
-				out->aux[nd->idx + 1] = NULL;
-			out->orig[nd->idx + 1] = nd->orig >= 0 ? nd->orig + 1 : PATCH_INSERTED;
+				out->aux[at + 1] = NULL;
+			out->orig[at + 1] = orig >= 0 ? orig + 1 : PATCH_INSERTED;
 			if (a != SIZE_MAX && a + 1 < l->norig)
-				out->new_of_orig[a + 1] = nd->idx + 1;
+				out->new_of_orig[a + 1] = at + 1;
 		}
 	}
 	BPFRT_ASSERT(idx == n);
 	for (size_t i = 0; i < nfix; i++)
-		if ((rc = set_offset(out, fix[i].nd, fix[i].at, n, err)) != BPFRT_OK)
+		if ((rc = set_offset(out, fix[i].nd, fix[i].at, fix[i].orig, n, err)) != BPFRT_OK)
 			goto fail;
 	free(fix);
 	out->n = n;

@@ -28,15 +28,15 @@
 
 struct bpfrt_pnode {
 	struct bpfrt_insn insn;     /* for an LDDW, its first slot */
-	int32_t imm_hi;             /* an LDDW's second slot's imm */
-	int32_t orig;               /* original index, or PATCH_INSERTED */
 	struct bpfrt_pnode *next;
 	struct bpfrt_pnode *target; /* the node a jump, call or ld_func targets (NULL: not a branch) */
-	uint32_t idx;               /* scratch: index after linearisation */
-	uint8_t deleted;
-	uint8_t wide;               /* an LDDW: two slots */
-	uint8_t subprog;            /* the first instruction of a subprogram */
-	uint8_t pad;                /* scratch marks */
+	int32_t imm_hi;             /* an LDDW's second slot's imm */
+	int32_t orig : 28;          /* original index, or PATCH_INSERTED; once the linearisation
+				     * has passed the node (mark set): its index in the output */
+	uint32_t deleted : 1;
+	uint32_t wide : 1;          /* an LDDW: two slots */
+	uint32_t subprog : 1;       /* the first instruction of a subprogram */
+	uint32_t mark : 1;          /* scratch (insert_prologue), then: passed by the linearisation */
 };
 
 /* An instruction of a patch sequence. */
@@ -61,7 +61,7 @@ struct bpfrt_plist {
 				      * none); an instruction's facts go where its original index goes */
 	size_t norig;
 	size_t nsub;                 /* subprogram starts (flags set at init) */
-	uint8_t epoch;               /* linearisations so far (marks reached nodes) */
+	bool linearized;             /* a list linearises once (its nodes then hold indices) */
 	struct bpfrt_linfo *linfo;   /* line info by original index */
 	size_t nlinfo;
 	struct chunk *chunks;        /* node storage */
