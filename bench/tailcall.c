@@ -3,7 +3,7 @@
  * `self`, which tail-calls itself until the limit: 33 tail calls a run.  The
  * run's cost minus an empty run's (t0), over 33, on bpfrt's JIT and
  * interpreter and in the kernel (BPF_PROG_TEST_RUN's own per-run average, its
- * JIT), side by side in one run.
+ * JIT), side by side in one run; each the best of ROUNDS blocks.
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -13,6 +13,8 @@
 #include <bpf/libbpf.h>
 
 #include "bench.h"
+
+#define ROUNDS 5 /* each figure: the best of ROUNDS blocks of runs / ROUNDS */
 
 static const char *const progs[] = { "t0", "t1", "t2", "self", "loopy", "deep", "start_self", "self_ind",
 				     "start_self_ind" };
@@ -40,10 +42,14 @@ static double bpfrt_ns(const char *path, bpfrt_engine e, const char *name, unsig
 	uint64_t r0;
 	for (unsigned i = 0; i < 1000; i++)
 		bpfrt_prog_run_packet(run, pkt, sizeof(pkt), &r0);
-	double t0 = now_ns();
-	for (unsigned i = 0; i < runs; i++)
-		bpfrt_prog_run_packet(run, pkt, sizeof(pkt), &r0);
-	ns = (now_ns() - t0) / runs;
+	for (int round = 0; round < ROUNDS; round++) { /* the best of a few: the machine is shared */
+		double t0 = now_ns();
+		for (unsigned i = 0; i < runs / ROUNDS; i++)
+			bpfrt_prog_run_packet(run, pkt, sizeof(pkt), &r0);
+		double t = (now_ns() - t0) / (runs / ROUNDS);
+		if (ns < 0 || t < ns)
+			ns = t;
+	}
 out:
 	for (size_t i = 0; i < NP; i++)
 		bpfrt_prog_free(p[i]);
@@ -56,10 +62,15 @@ static double kernel_ns(struct bpf_object *kobj, const char *name, unsigned runs
 {
 	struct bpf_program *kp = bpf_object__find_program_by_name(kobj, name);
 	uint8_t pkt[64] = { 0 };
-	LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = pkt, .data_size_in = sizeof(pkt), .repeat = runs);
-	if (!kp || bpf_prog_test_run_opts(bpf_program__fd(kp), &t))
-		return -1;
-	return (double)t.duration;
+	double best = -1;
+	for (int round = 0; round < ROUNDS; round++) {
+		LIBBPF_OPTS(bpf_test_run_opts, t, .data_in = pkt, .data_size_in = sizeof(pkt), .repeat = runs / ROUNDS);
+		if (!kp || bpf_prog_test_run_opts(bpf_program__fd(kp), &t))
+			return -1;
+		if (best < 0 || t.duration < best)
+			best = t.duration;
+	}
+	return best;
 }
 
 int bench_tailcall(bool quick, const char *path)

@@ -472,28 +472,39 @@ static void emit_tail_unwind(struct jctx *c, size_t pc, const struct jfunc *fn)
 	emit_mov_rr(b, true, RSP, RBP);                                     /* this frame is gone */
 }
 
+/* A patch site: POKE_AREA bytes, the 5-byte site at the first place where
+ * it fits in one aligned 8-byte word (code offsets are addresses mod 8: the
+ * code starts 64-byte aligned), nops around it.  A fixed size, so that the
+ * layout passes agree.  Returns the site's offset. */
+#define POKE_AREA 12
+static uint32_t emit_poke_area(struct x86_buf *b)
+{
+	unsigned pad = (b->len & 7) <= 3 ? 0 : 8 - (unsigned)(b->len & 7);
+	emit_nop(b, pad);
+	uint32_t site = (uint32_t)b->len;
+	for (int i = 0; i < 5; i++)
+		emit1(b, 0xcc);                                             /* int3: map.c writes it */
+	emit_nop(b, POKE_AREA - 5 - pad);
+	return site;
+}
+
 /* A tail call the verifier proved direct (map and key constant): the count
- * check, then slot A (bypass), then the count, the unwinding and slot B
- * (the target); see map.h for the slots' states. */
+ * check, then site A (bypass), then the count, the unwinding and site B
+ * (the target); see map.h for the sites' states. */
 static void emit_tail_call_direct(struct jctx *c, size_t pc, int32_t site)
 {
 	struct x86_buf *b = &c->b;
 	const struct jfunc *fn = func_of(c, pc);
 	size_t out = emit_tail_count_check(c, fn);
-	emit1(b, 0xe9);                                                     /* jmp slot A */
-	uint32_t pos_a = (uint32_t)b->len;
-	emit4(b, 0);
-	uint32_t cont = (uint32_t)b->len;
+	uint32_t a = emit_poke_area(b);
 	emit_tail_unwind(c, pc, fn);
-	emit1(b, 0xe9);                                                     /* jmp slot B */
-	uint32_t pos_b = (uint32_t)b->len;
-	emit4(b, 0);
+	uint32_t bsite = emit_poke_area(b);
 	fwd_here(b, out);
 	if (c->pass == 2) {
 		uint32_t *o = &c->site_ofs[4 * (size_t)site];
-		o[0] = pos_a;
-		o[1] = pos_b;
-		o[2] = cont;
+		o[0] = a;
+		o[1] = bsite;
+		o[2] = a + 5; /* installed: A is a nop5 */
 		o[3] = (uint32_t)b->len;
 	}
 }
@@ -513,19 +524,15 @@ static void emit_tail_call(struct jctx *c, size_t pc)
 	emit_alu_rr(b, false, X_CMP, R9, RAX);
 	size_t out1 = fwd_jcc(b, CC_AE);                                    /* index >= max_entries */
 	size_t out2 = emit_tail_count_check(c, fn);
-	emit_load(b, 8, false, R11, R11, offsetof(struct bpfrt_map, ptrs));
+	emit_load(b, 8, false, R11, R11, offsetof(struct bpfrt_map, entries));
 	emit4(b, 0xcb1c8b4f);                                               /* mov r11, [r11 + r9*8] */
 	emit_test_rr(b, true, R11, R11);
 	size_t out3 = fwd_jcc(b, CC_E);                                     /* an empty slot */
-	emit_load(b, 8, false, R11, R11, offsetof(struct bpfrt_prog, tail_entry));
-	emit_test_rr(b, true, R11, R11);
-	size_t out4 = fwd_jcc(b, CC_E);                                     /* not JITed */
 	emit_tail_unwind(c, pc, fn);
 	emit3(b, 0x41, 0xff, 0xe3);                                         /* jmp r11 */
 	fwd_here(b, out1);
 	fwd_here(b, out2);
 	fwd_here(b, out3);
-	fwd_here(b, out4);
 }
 
 static void emit_insn(struct jctx *c, size_t pc)
@@ -1205,12 +1212,11 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 	}
 	/* c->ofs: the final offsets, which the final pass must give */
 	size_t size = c->ofs[c->n] + (c->retpoline ? THUNK_SIZE : 0);
-	/* the direct tail-call slots: 8-byte aligned, two per site, after the code */
-	size_t slots = (size + 7) & ~(size_t)7, total = slots + 16 * nsites;
-	if ((rc = bpfrt_jit_mem_alloc(total, &jit->mem)) != BPFRT_OK) {
-		bpfrt_err_set(err, rc, "cannot allocate %zu bytes of executable memory", total);
+	if ((rc = bpfrt_jit_mem_alloc(size, &jit->mem)) != BPFRT_OK) {
+		bpfrt_err_set(err, rc, "cannot allocate %zu bytes of executable memory", size);
 		goto fail;
 	}
+	BPFRT_ASSERT(((uintptr_t)jit->mem.rx & 7) == 0); /* (emit_poke_area) */
 	if (nsites && jit->mem.single) {
 		rc = bpfrt_err_set(err, BPFRT_ENOTSUP, "direct tail calls need code memory that can be "
 				   "patched (a double mapping), and none is left");
@@ -1228,21 +1234,21 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 				   c->b.len, size);
 		goto fail;
 	}
-	/* the sites' jumps to their slots; the slots' state comes from the maps */
+	/* the sites; their state comes from the maps (bpfrt_pokes_attach) */
 	if (nsites && !(prog->pokes = calloc(nsites, sizeof(*prog->pokes)))) {
 		rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
 		goto fail;
 	}
 	for (size_t k = 0; k < nsites; k++) {
 		const uint32_t *o = &c->site_ofs[4 * k];
-		uint32_t a_off = (uint32_t)(slots + 16 * k), b_off = a_off + 8;
-		int32_t ra = (int32_t)(a_off - (o[0] + 4)), rb = (int32_t)(b_off - (o[1] + 4));
-		memcpy(jit->mem.rw + o[0], &ra, 4);
-		memcpy(jit->mem.rw + o[1], &rb, 4);
+		uint32_t wa = o[0] & ~7u, wb = o[1] & ~7u;
 		uintptr_t rx = (uintptr_t)jit->mem.rx;
-		prog->pokes[k] = (struct bpfrt_poke){ NULL, prog->tail_sites[k].key, jit->mem.rw + a_off,
-						      jit->mem.rw + b_off, rx + a_off, rx + b_off, rx + o[2], rx + o[3] };
-		bpfrt_poke_write(prog->pokes[k].rw_a, prog->pokes[k].rx_a, prog->pokes[k].out);
+		struct bpfrt_poke *pk = &prog->pokes[k];
+		*pk = (struct bpfrt_poke){ .key = prog->tail_sites[k].key, .rw_a = jit->mem.rw + wa,
+					   .rw_b = jit->mem.rw + wb, .rx_a = rx + wa, .rx_b = rx + wb,
+					   .off_a = (uint8_t)(o[0] & 7), .off_b = (uint8_t)(o[1] & 7),
+					   .cont = rx + o[2], .out = rx + o[3] };
+		bpfrt_poke_write(pk->rw_a, pk->rx_a, pk->off_a, pk->out);
 	}
 	prog->npokes = nsites;
 	if ((rc = bpfrt_jit_mem_seal(&jit->mem)) != BPFRT_OK) {

@@ -552,6 +552,11 @@ int bpfrt_map_create(uint32_t type, uint32_t key_size, uint32_t value_size, uint
 	m->ncpu = is_percpu(type) ? cpu_count() : 1;
 	if (is_ptr_array(type)) {
 		m->ptrs = calloc(max_entries, sizeof(void *));
+		if (type == BPF_MAP_TYPE_PROG_ARRAY && m->ptrs &&
+		    !(m->entries = calloc(max_entries, sizeof(void *)))) {
+			free(m->ptrs);
+			m->ptrs = NULL;
+		}
 	} else if (array) {
 		m->values = bpfrt_big_alloc((size_t)max_entries * m->stride * m->ncpu);
 	} else {
@@ -605,6 +610,7 @@ void bpfrt_map_put(struct bpfrt_map *m)
 	free(m->qs);
 	bpfrt_big_free(m->values);
 	free(m->ptrs);
+	free(m->entries);
 	free(m);
 }
 
@@ -1013,11 +1019,13 @@ int bpfrt_map_update_inner(bpfrt_map *m, const void *key, bpfrt_map *inner)
 /* ----------------------------------------------------------- prog_array */
 
 /*
- * Direct tail calls: the JIT's 8-byte slots (map.h).  A slot is one
- * naturally aligned 8-byte word (`jmp rel32` and three int3), written with
- * one atomic store through the code's RW view: a thread fetching it sees the
- * old or the new jump, never a mix (an aligned 8-byte block never straddles
- * a fetch line).  Both old and new are valid at every step of the state
+ * Direct tail calls: the JIT's patch sites (map.h).  A site is 5 bytes
+ * inside one naturally aligned 8-byte word, written with one atomic store
+ * of the word through the code's RW view: a thread fetching it sees the old
+ * or the new instruction, never a mix (an aligned 8-byte block never
+ * straddles a fetch line).  (The int3 protocol of tpoke.c would patch any
+ * 5 bytes, at the cost of a trap handler and three synchronisations per
+ * write; the JIT can place its sites, so it does.)  Both old and new are valid at every step of the state
  * machine, so a thread that still runs the old one is fine; membarrier's
  * SYNC_CORE, where the kernel has it, makes every core see the new one before
  * we go on.  A target removed is freed only after an RCU grace period: every
@@ -1036,18 +1044,29 @@ static void sync_cores(void)
 		syscall(__NR_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED_SYNC_CORE, 0, 0);
 }
 
-void bpfrt_poke_write(uint8_t *rw, uintptr_t rx, uintptr_t target)
+void bpfrt_poke_write(uint8_t *rw, uintptr_t rx, unsigned off, uintptr_t target)
 {
-	uint8_t b[8] = { 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc, 0xcc };
-	if (target) {
-		int32_t rel = (int32_t)(intptr_t)(target - (rx + 5));
-		b[0] = 0xe9; /* jmp rel32 */
-		memcpy(b + 1, &rel, 4);
+	/* the other bytes of the word are code that never changes (sites are
+	 * apart by more than a word); the poke lock orders writers */
+	uint64_t v = __atomic_load_n((uint64_t *)(void *)rw, __ATOMIC_RELAXED);
+	uint8_t b[8], *s = b + off;
+	memcpy(b, &v, 8);
+	uintptr_t site = rx + off;
+	if (!target) {
+		memset(s, 0xcc, 5);                              /* int3 x5 */
+	} else if (target == site + 5) {
+		memcpy(s, (const uint8_t[5]){ 0x0f, 0x1f, 0x44, 0x00, 0x00 }, 5); /* nop5 */
+	} else {
+		int32_t rel = (int32_t)(intptr_t)(target - (site + 5));
+		s[0] = 0xe9;                                     /* jmp rel32 */
+		memcpy(s + 1, &rel, 4);
 	}
-	uint64_t v;
 	memcpy(&v, b, 8);
 	__atomic_store_n((uint64_t *)(void *)rw, v, __ATOMIC_RELEASE);
 }
+
+#define POKE_A(k, t) bpfrt_poke_write((k)->rw_a, (k)->rx_a, (k)->off_a, (t))
+#define POKE_B(k, t) bpfrt_poke_write((k)->rw_b, (k)->rx_b, (k)->off_b, (t))
 
 /* The target a JITed program in slot `p` gives a direct site, or 0. */
 static uintptr_t poke_target(const bpfrt_prog *p)
@@ -1062,8 +1081,8 @@ void bpfrt_pokes_attach(bpfrt_prog *prog)
 		struct bpfrt_map *m = prog->tail_sites[i].map;
 		pthread_mutex_lock(&m->poke_lock);
 		uintptr_t t = poke_target(__atomic_load_n((bpfrt_prog **)&m->ptrs[k->key], __ATOMIC_ACQUIRE));
-		bpfrt_poke_write(k->rw_b, k->rx_b, t);
-		bpfrt_poke_write(k->rw_a, k->rx_a, t ? k->cont : k->out);
+		POKE_B(k, t);
+		POKE_A(k, t ? k->cont : k->out);
 		k->next = m->pokes;
 		m->pokes = k;
 		pthread_mutex_unlock(&m->poke_lock);
@@ -1158,6 +1177,7 @@ int bpfrt_map_update_prog(bpfrt_map *m, uint32_t index, bpfrt_prog *prog)
 	pthread_mutex_lock(&m->poke_lock);
 	bpfrt_prog *old = __atomic_exchange_n((bpfrt_prog **)&m->ptrs[index], prog, __ATOMIC_ACQ_REL);
 	uintptr_t t = poke_target(prog);
+	__atomic_store_n(&m->entries[index], (void *)t, __ATOMIC_RELEASE);
 	bool any = false;
 	/* install (C -> D -> B) or replace (B -> B'): every target first, then
 	 * (every core seeing them) every bypass opens.  remove (B -> D): the
@@ -1168,15 +1188,15 @@ int bpfrt_map_update_prog(bpfrt_map *m, uint32_t index, bpfrt_prog *prog)
 		if (k->key == index) {
 			any = true;
 			if (t)
-				bpfrt_poke_write(k->rw_b, k->rx_b, t);
+				POKE_B(k, t);
 			else
-				bpfrt_poke_write(k->rw_a, k->rx_a, k->out);
+				POKE_A(k, k->out);
 		}
 	if (any && t) {
 		sync_cores();
 		for (struct bpfrt_poke *k = m->pokes; k; k = k->next)
 			if (k->key == index)
-				bpfrt_poke_write(k->rw_a, k->rx_a, k->cont);
+				POKE_A(k, k->cont);
 	}
 	if (any)
 		sync_cores();

@@ -14,6 +14,8 @@ struct bpfrt_map {
 	uint32_t ncpu;               /* per-CPU maps: copies of each value */
 	uint8_t *values;             /* arrays: max_entries * stride (* ncpu) */
 	void **ptrs;                 /* prog_array / array_of_maps: the slots */
+	void **entries;              /* prog_array: each slot's JIT tail-call entry, or NULL (the
+				      * JIT's indirect tail calls read it: one load less) */
 	struct cds_lfht *ht;         /* hash maps */
 	struct hpool *pool;          /* hash maps: free elements (map.c) */
 	long count;                  /* hash maps: elements */
@@ -31,22 +33,25 @@ struct bpfrt_map {
 };
 
 /*
- * A direct tail-call site (jit_x86.c): the JIT jumps to two 8-byte aligned
- * slots of its own code, A (the bypass: `jmp out` while the array's slot
- * `key` is empty, `jmp cont` once it holds a program: on to the count, the
- * unwinding and slot B) and B (`jmp target`).  map.c rewrites them when the
- * slot changes, in an order that never lets a thread unwind its frame and
- * then find no target (seed 004's state machine).
+ * A direct tail-call site (jit_x86.c): two 5-byte patch sites in the code,
+ * each inside one naturally aligned 8-byte word: A (the bypass: `jmp out`
+ * while the array's slot `key` is empty, a nop5 once it holds a program: on
+ * to the count, the unwinding and B) and B (`jmp target`), as seed 004 and
+ * the kernel lay them out.  map.c rewrites them when the slot changes, in
+ * an order that never lets a thread unwind its frame and then find no
+ * target (seed 004's state machine).
  */
 struct bpfrt_poke {
 	struct bpfrt_poke *next;     /* in the map's list */
 	uint32_t key;
-	uint8_t *rw_a, *rw_b;        /* the slots, where bpfrt writes them */
+	uint8_t *rw_a, *rw_b;        /* the words holding the sites, where bpfrt writes them */
 	uintptr_t rx_a, rx_b;        /* ... where threads run them */
-	uintptr_t cont, out;         /* what A jumps to: installed, empty */
+	uint8_t off_a, off_b;        /* each site's place in its word (0..3) */
+	uintptr_t cont, out;         /* where A goes: installed (just past it), empty */
 };
-/* Writes slot `rw` (running at rx) as `jmp target` (0: int3s). */
-BPFRT_HIDDEN void bpfrt_poke_write(uint8_t *rw, uintptr_t rx, uintptr_t target);
+/* Writes the site at byte `off` of word `rw` (running at rx) as `jmp target`
+ * (a nop5 when target is the next instruction; 0: int3s). */
+BPFRT_HIDDEN void bpfrt_poke_write(uint8_t *rw, uintptr_t rx, unsigned off, uintptr_t target);
 /* Registers / removes a program's sites with their maps (their state set
  * from the slots as they are now). */
 BPFRT_HIDDEN void bpfrt_pokes_attach(struct bpfrt_prog *prog);

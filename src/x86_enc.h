@@ -124,6 +124,18 @@ static inline void emit_op0f_rr(struct x86_buf *b, bool w, uint8_t op, int reg, 
 	emit_modrm(b, 3, reg, rm);
 }
 
+/* n bytes (0..8) of the recommended multi-byte nops, as one instruction */
+static inline void emit_nop(struct x86_buf *b, unsigned n)
+{
+	static const uint8_t nops[9][8] = {
+		{ 0 }, { 0x90 }, { 0x66, 0x90 }, { 0x0f, 0x1f, 0x00 }, { 0x0f, 0x1f, 0x40, 0x00 },
+		{ 0x0f, 0x1f, 0x44, 0x00, 0x00 }, { 0x66, 0x0f, 0x1f, 0x44, 0x00, 0x00 },
+		{ 0x0f, 0x1f, 0x80, 0x00, 0x00, 0x00, 0x00 }, { 0x0f, 0x1f, 0x84, 0x00, 0x00, 0x00, 0x00, 0x00 },
+	};
+	for (unsigned i = 0; i < n && n <= 8; i++)
+		emit1(b, nops[n][i]);
+}
+
 /* mov dst, src */
 static inline void emit_mov_rr(struct x86_buf *b, bool w, int dst, int src)
 {
