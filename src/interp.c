@@ -117,6 +117,14 @@ static inline bool run_mem_ok(const struct run *rs, u64 a, u64 size)
 	return false;
 }
 
+static bool run_has_region(const struct run *rs, const struct bpfrt_region *r)
+{
+	for (int i = 0; i < rs->nregions; i++)
+		if (rs->region[i].lo == r->lo && rs->region[i].hi == r->hi)
+			return true;
+	return false;
+}
+
 static bool run_add_region(struct run *rs, u64 lo, u64 size)
 {
 	if (rs->nregions == RUN_MAX_REGIONS)

@@ -174,9 +174,10 @@ static int INTERP_NAME(struct run *rs, const struct bpfrt_insn *entry, const uin
 		if (!t)
 			vmnext();
 		rs->tail_calls++;
-		if (INTERP_SAFE) /* the target's map values are memory this run may touch */
+		if (INTERP_SAFE) /* the target's map values are memory this run may touch (once) */
 			for (size_t i = 0; i < t->nregions; i++)
-				if (unlikely(!run_add_region(rs, t->regions[i].lo, t->regions[i].hi - t->regions[i].lo)))
+				if (unlikely(!run_has_region(rs, &t->regions[i]) &&
+					     !run_add_region(rs, t->regions[i].lo, t->regions[i].hi - t->regions[i].lo)))
 					FAULT("more than %d memory regions in one run", RUN_MAX_REGIONS);
 		prog = rs->prog = t;
 		pc = t->dec;
@@ -237,7 +238,8 @@ static int INTERP_NAME(struct run *rs, const struct bpfrt_insn *entry, const uin
 		    reg[0]) {
 			uint64_t size = helper->ret_map_value ? ((struct bpfrt_map *)(uintptr_t)reg[1])->value_size :
 					helper->ret_size_arg ? reg[helper->ret_size_arg] : helper->ret_mem_size;
-			if (unlikely(!run_add_region(rs, reg[0], size)))
+			struct bpfrt_region got = { reg[0], reg[0] + size };
+			if (unlikely(!run_has_region(rs, &got) && !run_add_region(rs, reg[0], size)))
 				FAULT("more than %d memory regions returned by helpers in one run",
 				      RUN_MAX_REGIONS - RUN_FIXED_REGIONS);
 		}

@@ -11,6 +11,7 @@
 
 __u32 self_runs = 0, loop_runs = 0, hops = 0, ind_runs = 0, sub_runs = 0, odd_done = 0;
 volatile __u32 zero = 0; /* a key the verifier cannot know: indirect tail calls */
+__u32 ring_runs = 0;
 
 SEC("tc") int t0(struct __sk_buff *skb) { return 10; }
 SEC("tc") int t1(struct __sk_buff *skb) { return 11; }
@@ -223,6 +224,70 @@ SEC("tc") int two_deep(struct __sk_buff *skb)
 SEC("tc") int two_deep_miss(struct __sk_buff *skb)
 {
 	return outer(skb, 7); /* empty: inner's 7 + 7 + 1, then outer's 40 */
+}
+
+/* tailcall_bpf2bpf_4 / _5: two programs tail-call each other, each from a
+ * subprogram of its own (direct sites), the count carried through every
+ * frame: 33 tail calls, 34 runs, each run's frame kept under the next.
+ * (clang sees the subprograms return 0, so each caller returns 1.)  With noise (the packet's first byte)
+ * each subprogram first does array lookups, which the rewrite inlines: the
+ * jumps around the tail calls move with the patched instructions. */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, __u32);
+	__type(value, __u64);
+} nop_tab SEC(".maps");
+
+SEC("tc") int ring0(struct __sk_buff *skb);
+SEC("tc") int ring1(struct __sk_buff *skb);
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PROG_ARRAY);
+	__uint(max_entries, 2);
+	__type(key, __u32);
+	__array(values, int(struct __sk_buff *));
+} ring SEC(".maps") = {
+	.values = { [0] = (void *)&ring0, [1] = (void *)&ring1 },
+};
+
+static __attribute__((always_inline)) int noisy(struct __sk_buff *skb)
+{
+	void *data = (void *)(long)skb->data, *end = (void *)(long)skb->data_end;
+	if (data + 1 > end || !*(__u8 *)data)
+		return 0;
+	__u32 k = 0;
+	__u64 *v = bpf_map_lookup_elem(&nop_tab, &k);
+	if (v)
+		(*v)++;
+	v = bpf_map_lookup_elem(&nop_tab, &k);
+	return v ? (int)(*v & 0) : 0;
+}
+
+static __attribute__((noinline)) int ring_to1(struct __sk_buff *skb)
+{
+	int n = noisy(skb);
+	bpf_tail_call(skb, &ring, 1);
+	return n;
+}
+
+static __attribute__((noinline)) int ring_to0(struct __sk_buff *skb)
+{
+	int n = noisy(skb);
+	bpf_tail_call(skb, &ring, 0);
+	return n;
+}
+
+SEC("tc") int ring0(struct __sk_buff *skb)
+{
+	ring_runs++;
+	return ring_to1(skb) + 1;
+}
+
+SEC("tc") int ring1(struct __sk_buff *skb)
+{
+	ring_runs++;
+	return ring_to0(skb) + 1;
 }
 
 char LICENSE[] SEC("license") = "GPL";

@@ -582,17 +582,18 @@ static const struct tc_case tc_cases[] = {
 	{ "start_self", 0 }, { "self", 0 }, { "from_sub", 0 }, { "from_sub_miss", 0 },
 	{ "loopy", 0 }, { "to_deep", 0 }, { "direct0", 0 }, { "direct7", 0 },
 	{ "chain3", 0 }, { "two_keys", 0 }, { "two_keys", 1 }, { "start_self_ind", 0 },
-	{ "start_chain_sub", 0 }, { "two_deep", 0 }, { "two_deep_miss", 0 },
+	{ "start_chain_sub", 0 }, { "two_deep", 0 }, { "two_deep_miss", 0 }, { "ring0", 0 }, { "ring0", 1 },
 };
 #define NTC (sizeof(tc_cases) / sizeof(tc_cases[0]))
 static const char *const tc_progs[] = { "t0", "t1", "t2", "self", "loopy", "deep", "entry",
 					"start_self", "from_sub", "from_sub_miss", "to_deep", "direct0", "direct7",
 					"c0", "c1", "c2", "chain3", "two_keys", "self_ind", "start_self_ind",
-					"chain_sub", "start_chain_sub", "two_deep", "two_deep_miss" };
+					"chain_sub", "start_chain_sub", "two_deep", "two_deep_miss", "ring0", "ring1" };
 #define NTP (sizeof(tc_progs) / sizeof(tc_progs[0]))
 struct tc_result {
 	uint32_t r0[NTC];
-	uint32_t bss[NTC][7]; /* self_runs, loop_runs, hops, ind_runs, sub_runs, odd_done, zero: the .bss */
+	uint32_t bss[NTC][8]; /* self_runs, loop_runs, hops, ind_runs, sub_runs, odd_done, zero, ring_runs:
+			       * the .bss */
 };
 
 static void tc_bpfrt(bpfrt_engine e, uint32_t flags, struct tc_result *res)
@@ -658,7 +659,7 @@ static void tail_calls(void **state)
 	(void)state;
 	/* the kernel's semantics, as prog_tests/tailcalls.c counts them */
 	static const uint32_t want_r0[NTC] = { 10, 11, 11, 106, 112, 1, 1, 1010, 2007, 0, 307, 10, 107,
-						20, 22, 21, 1, 0, 53, 55 };
+						20, 22, 21, 1, 0, 53, 55, 1, 1 };
 	static const struct { bpfrt_engine e; uint32_t flags; } engines[] = {
 		{ BPFRT_ENGINE_INTERP, BPFRT_LOAD_SAFE }, { BPFRT_ENGINE_INTERP, 0 },
 		{ BPFRT_ENGINE_INTERP_SWITCH, 0 }, { BPFRT_ENGINE_JIT, 0 }, { BPFRT_ENGINE_JIT, BPFRT_LOAD_BLIND },
@@ -676,9 +677,11 @@ static void tail_calls(void **state)
 		assert_int_equal(r.bss[6][0], 33 + 34);
 		assert_int_equal(r.bss[2][2], 1);
 		assert_int_equal(r.bss[9][1], 34);  /* loopy: one count for every frame */
-		assert_int_equal(r.bss[NTC - 4][3], 33); /* the indirect chain: 33 tail calls */
-		assert_int_equal(r.bss[NTC - 3][4], 33); /* with a local call before each */
-		assert_int_equal(r.bss[NTC - 2][5], 6);  /* main's stack data survived */
+		assert_int_equal(r.bss[NTC - 6][3], 33); /* the indirect chain: 33 tail calls */
+		assert_int_equal(r.bss[NTC - 5][4], 33); /* with a local call before each */
+		assert_int_equal(r.bss[NTC - 4][5], 6);  /* main's stack data survived */
+		assert_int_equal(r.bss[NTC - 2][7], 34); /* the ring: 33 tail calls through subprograms */
+		assert_int_equal(r.bss[NTC - 1][7], 68); /* again, with the inlined lookups */
 		if (!e)
 			first = r;
 		assert_memory_equal(&r, &first, sizeof(r));
