@@ -232,6 +232,16 @@ struct bpfrt_jit_info {
 };
 BPFRT_API void bpfrt_prog_jit_info(const bpfrt_prog *prog, struct bpfrt_jit_info *info);
 
+/*
+ * The native code of the program's function `name`: the program itself
+ * (NULL or its own name) or one of its subprograms (an object's .text
+ * function), on the JIT; NULL otherwise.  Tracing programs attach to it
+ * (bpfrt_prog_attach) as to any function: its first 5 bytes are the nop5
+ * patch site; a tail call enters past them, so fentry on a program sees the
+ * runs that start there, not the tail calls into it (as the kernel's).
+ */
+BPFRT_API void *bpfrt_prog_func(const bpfrt_prog *prog, const char *name);
+
 /* ----------------------------------------------------------- objects ---- */
 
 /*

@@ -735,9 +735,28 @@ static int link_prog(struct ctx *c, struct obj_prog *p)
 	memcpy(in, (const uint8_t *)c->sec[p->shndx].data->d_buf + p->sec_off * 8, p->n * 8);
 	p->n = at + tn;
 	if ((rc = relocate(c, p, (size_t)p->shndx, p->sec_off, at, 0, at, &needs_text)) ||
-	    (rc = relocate(c, p, ts, 0, tn, at, at, &needs_text)))
+	    (rc = relocate(c, p, ts, 0, tn, at, at, &needs_text)) || (rc = drop_unused_text(c, p, ts)))
 		return rc;
-	return drop_unused_text(c, p, ts);
+	/* the names of the functions it kept (tracing programs attach to them) */
+	for (size_t i = 0; i < c->nsym; i++) {
+		GElf_Sym sym;
+		if (!get_sym(c, i, &sym) || sym.st_shndx != ts || GELF_ST_TYPE(sym.st_info) != STT_FUNC ||
+		    sym.st_value % 8 || sym.st_value / 8 >= tn)
+			continue;
+		size_t k = sym.st_value / 8;
+		uint32_t idx = p->text_map ? p->text_map[k] : (uint32_t)(at + k);
+		const char *name = sym_name(c, &sym);
+		if (idx == UINT32_MAX || !name || !*name)
+			continue;
+		struct obj_func *f = realloc(p->funcs, (p->nfuncs + 1) * sizeof(*f));
+		if (!f)
+			return oom(c);
+		p->funcs = f;
+		if (!(f[p->nfuncs].name = strdup(name)))
+			return oom(c);
+		f[p->nfuncs++].insn = idx;
+	}
+	return BPFRT_OK;
 }
 
 /* Maps a program references: every LDDW src 5/6. */
@@ -1087,6 +1106,9 @@ void bpfrt_obj_defs_free(bpfrt_obj *obj)
 		free(obj->progs[i].maps_used);
 		free(obj->progs[i].link_err);
 		free(obj->progs[i].text_map);
+		for (size_t k = 0; k < obj->progs[i].nfuncs; k++)
+			free(obj->progs[i].funcs[k].name);
+		free(obj->progs[i].funcs);
 		for (size_t k = 0; k < obj->progs[i].nlines; k++)
 			free(obj->progs[i].lines[k].text);
 		free(obj->progs[i].lines);

@@ -58,6 +58,11 @@ struct obj_line {
 	uint32_t insn;
 	char *text;                /* "file.c:LINE: source" */
 };
+/* A named function of an object's program (a .text subprogram). */
+struct obj_func {
+	char *name;
+	uint32_t insn;             /* its first instruction in the program */
+};
 /* The line of instruction insn in a sorted table, or NULL. */
 BPFRT_HIDDEN const char *bpfrt_line_at(const struct obj_line *lines, size_t n, size_t insn);
 
@@ -70,6 +75,8 @@ struct bpfrt_prog {
 	int32_t *xlated_orig;     /* [nx]: the original index of each, or -1 if a pass added it */
 	struct obj_line *lines;   /* BTF line info of the loaded instructions (objects), sorted */
 	size_t nlines;
+	struct obj_func *funcs;   /* its named subprograms (objects) */
+	size_t nfuncs;
 	const uint8_t *tail_entry;/* JIT: where a tail call enters the code (past the entry region) */
 	bool tail_calls;          /* it has a bpf_tail_call */
 	uint32_t *cb_pcs;         /* its callbacks: the ld_func targets (xlated indices) */

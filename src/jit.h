@@ -18,6 +18,9 @@ BPFRT_HIDDEN int bpfrt_jit_mem_alloc(size_t size, struct bpfrt_jit_mem *out);
 BPFRT_HIDDEN int bpfrt_jit_mem_alloc_near(size_t size, uintptr_t near, struct bpfrt_jit_mem *out);
 BPFRT_HIDDEN int bpfrt_jit_mem_seal(struct bpfrt_jit_mem *m);
 BPFRT_HIDDEN void bpfrt_jit_mem_free(struct bpfrt_jit_mem *m);
+/* Where bpfrt writes the JIT code at rx (its RW view), or NULL if rx is not
+ * JIT code with one. */
+BPFRT_HIDDEN uint8_t *bpfrt_jit_mem_rw_of(uintptr_t rx);
 /* Can a rel32 from anywhere in the code window reach target? */
 BPFRT_HIDDEN bool bpfrt_jit_mem_reaches(uintptr_t target);
 BPFRT_HIDDEN bool bpfrt_jit_mem_in_reach(uintptr_t a, uintptr_t b);

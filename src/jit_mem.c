@@ -301,3 +301,14 @@ void bpfrt_jit_mem_free(struct bpfrt_jit_mem *m)
 	}
 	memset(m, 0, sizeof(*m));
 }
+
+uint8_t *bpfrt_jit_mem_rw_of(uintptr_t rx)
+{
+	uint8_t *rw = NULL;
+	pthread_mutex_lock(&mem.lock);
+	for (struct pack *pk = mem.packs; pk && !rw; pk = pk->next)
+		if (pk->rw != pk->rx && rx >= (uintptr_t)pk->rx && rx < (uintptr_t)pk->rx + pk->size)
+			rw = pk->rw + (rx - (uintptr_t)pk->rx);
+	pthread_mutex_unlock(&mem.lock);
+	return rw;
+}

@@ -232,6 +232,12 @@ int bpfrt_obj_load_prog(bpfrt_obj *obj, const char *name, const struct bpfrt_loa
 				if ((pr->lines[pr->nlines].text = strdup(p->lines[k].text)))
 					pr->lines[pr->nlines++].insn = p->lines[k].insn;
 		}
+		/* its subprograms' names (best effort, as line info) */
+		if (p->nfuncs && (pr->funcs = calloc(p->nfuncs, sizeof(*pr->funcs)))) {
+			for (size_t k = 0; k < p->nfuncs; k++)
+				if ((pr->funcs[pr->nfuncs].name = strdup(p->funcs[k].name)))
+					pr->funcs[pr->nfuncs++].insn = p->funcs[k].insn;
+		}
 		/* `.values = { [i] = &this_program }` of the object's prog_arrays */
 		for (size_t mi = 0; mi < obj->nmaps; mi++)
 			for (size_t k = 0; k < obj->maps[mi].nslots; k++)

@@ -49,6 +49,8 @@ struct obj_prog {
 	size_t ntext_map;
 	struct obj_line *lines;    /* .BTF.ext line info, by instruction (sorted) */
 	size_t nlines;
+	struct obj_func *funcs;    /* its .text functions (subprograms), by name */
+	size_t nfuncs;
 };
 
 /* The source line of instruction `insn` of program p, or NULL. */

@@ -42,6 +42,7 @@
  */
 #define _GNU_SOURCE
 #include "internal.h"
+#include "jit.h"
 #include "tramp.h"
 
 #include <dirent.h>
@@ -219,6 +220,12 @@ static void sync_cores(void)
 
 static int write_text(uintptr_t at, const uint8_t *bytes, size_t len)
 {
+	uint8_t *rw = bpfrt_jit_mem_rw_of(at); /* a JITed BPF function: through its RW view */
+	if (rw) {
+		for (size_t i = 0; i < len; i++)
+			__atomic_store_n(rw + i, bytes[i], __ATOMIC_RELAXED);
+		return 0;
+	}
 	if (tp.memfd >= 0) {
 		if (pwrite(tp.memfd, bytes, len, (off_t)at) == (ssize_t)len)
 			return 0;

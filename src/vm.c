@@ -268,6 +268,9 @@ static void prog_destroy(bpfrt_prog *prog)
 	free(prog->pokes);
 	free(prog->tail_sites);
 	free(prog->cb_pcs);
+	for (size_t i = 0; i < prog->nfuncs; i++)
+		free(prog->funcs[i].name);
+	free(prog->funcs);
 	bpfrt_jit_free(prog->jit);
 	for (size_t i = 0; i < prog->nmaps; i++)
 		bpfrt_map_put(prog->maps[i]);
@@ -584,6 +587,23 @@ void bpfrt_prog_jit_info(const bpfrt_prog *prog, struct bpfrt_jit_info *info)
 		info->functions = prog->jit->nfn;
 		info->passes = prog->jit->passes;
 	}
+}
+
+void *bpfrt_prog_func(const bpfrt_prog *prog, const char *name)
+{
+	if (!prog || !prog->jit)
+		return NULL;
+	if (!name || (prog->name && !strcmp(name, prog->name)))
+		return (void *)prog->jit->entry;
+	for (size_t i = 0; i < prog->nfuncs; i++) {
+		if (strcmp(prog->funcs[i].name, name))
+			continue;
+		/* the JIT function whose first instruction came from the subprogram's */
+		for (size_t f = 1; f < prog->jit->nfn; f++)
+			if (bpfrt_orig_pc(prog, prog->jit->fn[f].start) == prog->funcs[i].insn)
+				return prog->jit->mem.rx + prog->jit->fn[f].entry;
+	}
+	return NULL;
 }
 
 const struct bpfrt_insn *bpfrt_prog_xlated(const bpfrt_prog *prog, size_t *n, const int32_t **orig)

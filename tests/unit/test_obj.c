@@ -1154,6 +1154,82 @@ static void skb_context(void **state)
 	}
 }
 
+/* fentry / fexit on JITed BPF functions in a tail-call chain (the kernel's
+ * tailcall_bpf2bpf_fentry, _fexit, _fentry_fexit, _fentry_entry): ring0 and
+ * ring1 tail-call each other from their subprograms 33 times (34 runs).
+ * fentry and fexit on ring0's subprogram ring_to1, which tail-calls: the
+ * trampoline keeps the count's pointer (rax), so the ring still stops at 34
+ * runs, and both count ring0's 17 calls.  fentry on ring0 itself sees the
+ * run that starts there, not the 16 tail calls into it (they enter past the
+ * patch site). */
+static void tail_calls_traced(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_obj *tc, *tr;
+	assert_int_equal(bpfrt_obj_open(vm, obj_path("tailcall.o"), &tc), BPFRT_OK);
+	assert_int_equal(bpfrt_obj_open(vm, obj_path("tc_trace.o"), &tr), BPFRT_OK);
+	struct bpfrt_load_opts o = { .sz = sizeof(o), .engine = BPFRT_ENGINE_JIT };
+	bpfrt_prog *r0 = NULL, *r1 = NULL, *on_call = NULL, *on_return = NULL, *on_entry = NULL;
+	if (bpfrt_obj_load_prog(tc, "ring0", &o, &r0) != BPFRT_OK || bpfrt_obj_load_prog(tc, "ring1", &o, &r1) != BPFRT_OK ||
+	    bpfrt_obj_load_prog(tr, "on_call", &o, &on_call) != BPFRT_OK ||
+	    bpfrt_obj_load_prog(tr, "on_return", &o, &on_return) != BPFRT_OK ||
+	    bpfrt_obj_load_prog(tr, "on_entry", &o, &on_entry) != BPFRT_OK)
+		fail_msg("load: %s", bpfrt_vm_errmsg(vm));
+	void *sub = bpfrt_prog_func(r0, "ring_to1"), *main0 = bpfrt_prog_func(r0, NULL);
+	assert_non_null(sub);
+	assert_ptr_equal(main0, bpfrt_prog_func(r0, "ring0"));
+	assert_true(sub != main0);
+	assert_null(bpfrt_prog_func(r0, "no_such_function"));
+	assert_null(bpfrt_prog_func(r0, "ring_to0")); /* ring1's, not ring0's */
+	bpfrt_map *tbss = bpfrt_obj_map_by_name(tc, ".bss"), *rbss = bpfrt_obj_map_by_name(tr, ".bss");
+	struct { uint64_t fentry, fexit, entry; } hits;
+	uint32_t zero = 0;
+	struct bpfrt_attach_opts fe = { .sz = sizeof(fe), .kind = BPFRT_ATTACH_FENTRY, .nargs = 1 };
+	struct bpfrt_attach_opts fx = { .sz = sizeof(fx), .kind = BPFRT_ATTACH_FEXIT, .nargs = 1 };
+	bpfrt_link *l1, *l2, *l3;
+	if (bpfrt_prog_attach(on_call, sub, &fe, &l1) != BPFRT_OK)
+		fail_msg("attach: %s", bpfrt_prog_errmsg(on_call));
+	if (bpfrt_prog_attach(on_return, sub, &fx, &l2) != BPFRT_OK)
+		fail_msg("attach: %s", bpfrt_prog_errmsg(on_return));
+	if (bpfrt_prog_attach(on_entry, main0, &fe, &l3) != BPFRT_OK)
+		fail_msg("attach: %s", bpfrt_prog_errmsg(on_entry));
+	for (int round = 1; round <= 2; round++) {
+		uint8_t pkt[64] = { (uint8_t)(round - 1) }; /* the second round with the inlined lookups */
+		uint64_t ret;
+		assert_int_equal(bpfrt_prog_run_packet(r0, pkt, sizeof(pkt), &ret), BPFRT_OK);
+		assert_int_equal(ret, 1);
+		uint32_t b[8];
+		assert_int_equal(bpfrt_map_lookup(tbss, &zero, b), 0);
+		assert_int_equal(b[7], 34 * round); /* ring_runs */
+		assert_int_equal(bpfrt_map_lookup(rbss, &zero, &hits), 0);
+		assert_int_equal(hits.fentry, 17 * round);
+		assert_int_equal(hits.fexit, 17 * round);
+		assert_int_equal(hits.entry, round);
+	}
+	/* detached: the functions run as before, nothing counts */
+	assert_int_equal(bpfrt_link_detach(l1), BPFRT_OK);
+	assert_int_equal(bpfrt_link_detach(l2), BPFRT_OK);
+	assert_int_equal(bpfrt_link_detach(l3), BPFRT_OK);
+	uint8_t pkt[64] = { 0 };
+	uint64_t ret;
+	assert_int_equal(bpfrt_prog_run_packet(r0, pkt, sizeof(pkt), &ret), BPFRT_OK);
+	uint32_t b[8];
+	assert_int_equal(bpfrt_map_lookup(tbss, &zero, b), 0);
+	assert_int_equal(b[7], 34 * 3);
+	assert_int_equal(bpfrt_map_lookup(rbss, &zero, &hits), 0);
+	assert_int_equal(hits.fentry, 34);
+	assert_int_equal(hits.entry, 2);
+	bpfrt_prog_free(on_call);
+	bpfrt_prog_free(on_return);
+	bpfrt_prog_free(on_entry);
+	bpfrt_prog_free(r0);
+	bpfrt_prog_free(r1);
+	bpfrt_obj_free(tr);
+	bpfrt_obj_free(tc);
+	bpfrt_vm_free(vm);
+}
+
 /* ------------------------------------------------------------ callbacks */
 
 /* callback.bpf.c's context */
@@ -1411,6 +1487,7 @@ int main(void)
 		cmocka_unit_test(array_lookup_keys),
 		cmocka_unit_test(corpus_loader_cases),
 		cmocka_unit_test(malformed),
+		cmocka_unit_test(tail_calls_traced),
 		cmocka_unit_test(skb_context),
 		cmocka_unit_test(callbacks_program),
 		cmocka_unit_test(callback_bad_function),
