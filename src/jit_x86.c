@@ -445,13 +445,16 @@ static const struct jfunc *func_of(const struct jctx *c, size_t pc)
 	return &c->fn[c->fn_of[pc]];
 }
 
-/* Both kinds of tail call: rax = the count's pointer; out when the count
- * is spent. */
+/* Both kinds of tail call: rax = the count's pointer, r10d = the count
+ * (r10 is AX, which no rewrite keeps live across a tail call; the count
+ * stays in a register from here on: one store-to-load forwarding per tail
+ * call, not two); out when the count is spent. */
 static size_t emit_tail_count_check(struct jctx *c, const struct jfunc *fn)
 {
 	struct x86_buf *b = &c->b;
 	emit_load(b, 8, false, RAX, RBP, fn->tcc);                          /* rax = the count's pointer */
-	emit3(b, 0x83, 0x38, BPFRT_MAX_TAIL_CALLS);                         /* cmp dword [rax], MAX */
+	emit_load(b, 4, false, R10, RAX, 0);                                /* r10d = the count */
+	emit_alu_ri(b, false, X_CMP, R10, BPFRT_MAX_TAIL_CALLS);
 	return fwd_jcc(b, CC_AE);
 }
 
@@ -462,9 +465,10 @@ static size_t emit_tail_count_check(struct jctx *c, const struct jfunc *fn)
 static void emit_tail_unwind(struct jctx *c, size_t pc, const struct jfunc *fn)
 {
 	struct x86_buf *b = &c->b;
-	emit2(b, 0xff, 0x00);                                               /* inc dword [rax] */
+	emit_alu_ri(b, false, X_ADD, R10, 1);
+	emit_store_r(b, 4, RAX, 0, R10);                                    /* the count, raised */
 	if (c->fn_of[pc] == 0)
-		emit_load(b, 4, false, RAX, RAX, 0);
+		emit_mov_rr(b, false, RAX, R10);                            /* a main function hands on the count */
 	if (R(1) != RDI)
 		emit_mov_rr(b, true, RDI, R(1));
 	for (int i = fn->nsaved - 1; i >= 0; i--)
