@@ -386,9 +386,13 @@ BPFRT_API int bpfrt_obj_reuse_map(bpfrt_obj *obj, const char *name, bpfrt_map *f
  * xdp programs get a struct xdp_md, socket_filter, sched_cls, sched_act and
  * cgroup_skb programs a struct __sk_buff (len, protocol, data, data_end, ...
  * the fields a userspace packet gives meaning), others r1 = the packet.
- * The packet is copied into memory below 4 GiB, so that the 32-bit data and
- * data_end fields hold real pointers, and copied back after the run (a
- * program may rewrite it).  Thread-safe.
+ * A verified program's context accesses were rewritten at load (as the
+ * kernel's): it runs on the packet where it is, and may rewrite it.  A
+ * trusted one (BPFRT_LOAD_TRUSTED) reads the UAPI struct itself: its packet
+ * is copied below 4 GiB, so that the 32-bit data and data_end fields hold
+ * real pointers, and copied back after the run.  (A helper given the
+ * context of a rewritten program sees bpfrt's: u64 data, data_end,
+ * data_meta, then the UAPI struct.)  Thread-safe.
  */
 BPFRT_API int bpfrt_prog_run_packet(bpfrt_prog *prog, void *pkt, size_t len, uint64_t *r0);
 
