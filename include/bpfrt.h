@@ -108,6 +108,43 @@ BPFRT_API const char *bpfrt_vm_errmsg(const bpfrt_vm *vm);
 BPFRT_API int bpfrt_vm_register_helper(bpfrt_vm *vm, uint32_t id, const char *name,
 				       bpfrt_helper_fn fn, uint32_t ret_mem_size);
 
+/*
+ * A helper's prototype, for the verifier (the kernel's bpf_func_proto): what
+ * each argument must be and what the result is.  A helper registered
+ * without one takes anything and returns a number (or memory, with
+ * ret_mem_size): a verified program may hand it any pointer.
+ */
+enum bpfrt_arg {
+	BPFRT_ARG_NONE = 0,     /* unused (and every later one) */
+	BPFRT_ARG_ANY,          /* any initialised value */
+	BPFRT_ARG_MEM,          /* memory the helper reads: the next argument is its size */
+	BPFRT_ARG_MEM_OR_NULL,  /* ... or NULL (size 0) */
+	BPFRT_ARG_MEM_WRITE,    /* memory the helper writes (need not be initialised) */
+	BPFRT_ARG_SIZE,         /* the size (> 0, bounded) of the memory before it */
+	BPFRT_ARG_SIZE_OR_ZERO, /* ... or 0 */
+	BPFRT_ARG_CTX,          /* the program's context */
+	BPFRT_ARG_MAP,          /* one of the program's maps */
+	BPFRT_ARG_MAP_KEY,      /* a key of the map argument */
+	BPFRT_ARG_MAP_VALUE,    /* a value of the map argument */
+	BPFRT_ARG_CONST_STR,    /* a NUL-terminated string of a read-only map */
+};
+enum bpfrt_ret {
+	BPFRT_RET_INT = 0,      /* a number */
+	BPFRT_RET_VOID,         /* nothing the program may read */
+	BPFRT_RET_MEM_OR_NULL,  /* NULL, or ret_size bytes the program may access */
+};
+struct bpfrt_helper_proto {
+	size_t sz;              /* sizeof(struct bpfrt_helper_proto) */
+	enum bpfrt_ret ret;
+	uint32_t ret_size;      /* BPFRT_RET_MEM_OR_NULL */
+	enum bpfrt_arg args[5];
+};
+/* bpfrt_vm_register_helper with a prototype (copied); BPFRT_EINVAL for a
+ * prototype that does not hold together (a size without memory before it,
+ * memory without its size, ...). */
+BPFRT_API int bpfrt_vm_register_helper_proto(bpfrt_vm *vm, uint32_t id, const char *name, bpfrt_helper_fn fn,
+					     const struct bpfrt_helper_proto *proto);
+
 /* Where bpf_trace_printk writes: each line to fn(arg, line); NULL: standard
  * error (the default). */
 BPFRT_API void bpfrt_vm_set_trace(bpfrt_vm *vm, void (*fn)(void *arg, const char *line), void *arg);

@@ -22,6 +22,9 @@ struct bpfrt_helper_slot {
 	uint8_t ret_size_arg;   /* safe mode: a non-NULL return points to rN bytes */
 	uint8_t mem_arg[2];     /* safe mode: rN (1..5; 0: none) points to memory ... */
 	uint8_t mem_size[2];    /* ... of the size in rM */
+	bool has_proto;         /* registered with a prototype (the verifier's) */
+	uint8_t proto_ret;      /* enum bpfrt_ret */
+	uint8_t proto_args[5];  /* enum bpfrt_arg */
 	char *name;
 };
 

@@ -232,6 +232,56 @@ int bpfrt_vm_register_helper(bpfrt_vm *vm, uint32_t id, const char *name,
 	return BPFRT_OK;
 }
 
+int bpfrt_vm_register_helper_proto(bpfrt_vm *vm, uint32_t id, const char *name, bpfrt_helper_fn fn,
+				   const struct bpfrt_helper_proto *proto)
+{
+	if (!vm)
+		return BPFRT_EINVAL;
+	if (!proto || !fn || proto->sz < sizeof(*proto))
+		return bpfrt_vm_fail(vm, BPFRT_EINVAL, "bpfrt_vm_register_helper_proto: bad argument");
+	if (proto->ret > BPFRT_RET_MEM_OR_NULL || (proto->ret == BPFRT_RET_MEM_OR_NULL && !proto->ret_size))
+		return bpfrt_vm_fail(vm, BPFRT_EINVAL, "helper %u: bad return kind (memory needs ret_size)", id);
+	/* memory and sizes pair up; maps come before their keys and values */
+	bool mem = false, map = false, ended = false;
+	uint8_t mem_arg[2] = { 0 }, mem_size[2] = { 0 }, map_args = 0;
+	int nmem = 0;
+	for (int i = 0; i < 5; i++) {
+		enum bpfrt_arg a = proto->args[i];
+		bool size = a == BPFRT_ARG_SIZE || a == BPFRT_ARG_SIZE_OR_ZERO;
+		if (a > BPFRT_ARG_CONST_STR || (ended && a != BPFRT_ARG_NONE) || size != mem ||
+		    ((a == BPFRT_ARG_MAP_KEY || a == BPFRT_ARG_MAP_VALUE) && !map))
+			return bpfrt_vm_fail(vm, BPFRT_EINVAL, "helper %u: argument %d (kind %d) does not fit the "
+					     "ones before it", id, i + 1, (int)a);
+		ended |= a == BPFRT_ARG_NONE;
+		if (size && nmem < 2) { /* safe mode checks the first two memory arguments */
+			mem_arg[nmem] = (uint8_t)i;
+			mem_size[nmem++] = (uint8_t)(i + 1);
+		}
+		mem = a == BPFRT_ARG_MEM || a == BPFRT_ARG_MEM_OR_NULL || a == BPFRT_ARG_MEM_WRITE;
+		map |= a == BPFRT_ARG_MAP;
+		if (a == BPFRT_ARG_MAP && i == 0)
+			map_args |= 4;
+		if (map_args & 4) /* safe mode: r2 / r3 as the map's key or value */
+			map_args |= (uint8_t)(a == BPFRT_ARG_MAP_KEY && i == 1 ? 1 : a == BPFRT_ARG_MAP_VALUE && i == 2 ? 2 :
+					      a == BPFRT_ARG_MAP_VALUE && i == 1 ? 8 : 0);
+	}
+	if (mem)
+		return bpfrt_vm_fail(vm, BPFRT_EINVAL, "helper %u: its last memory argument has no size", id);
+	int rc = bpfrt_vm_register_helper(vm, id, name, fn,
+					  proto->ret == BPFRT_RET_MEM_OR_NULL ? proto->ret_size : 0);
+	if (rc != BPFRT_OK)
+		return rc;
+	struct bpfrt_helper_slot *s = &vm->helpers.slot[id];
+	s->has_proto = true;
+	s->proto_ret = (uint8_t)proto->ret;
+	for (int i = 0; i < 5; i++)
+		s->proto_args[i] = (uint8_t)proto->args[i];
+	memcpy(s->mem_arg, mem_arg, 2);
+	memcpy(s->mem_size, mem_size, 2);
+	s->map_args = map_args;
+	return BPFRT_OK;
+}
+
 const char *bpfrt_vm_helper_name(const bpfrt_vm *vm, uint32_t id)
 {
 	const struct bpfrt_helper_slot *h = vm ? bpfrt_helper_get(&vm->helpers, id) : NULL;

@@ -81,12 +81,29 @@ static const struct vprogtype *linux_progtype(const struct vplatform *p, uint32_
 static const struct vhelper generic_int = { "helper", R_INT, { A_ANY, A_ANY, A_ANY, A_ANY, A_ANY }, 0, 0, 0 };
 static __thread struct vhelper generic_mem;
 
+static __thread struct vhelper declared;
+
 static const struct vhelper *bpfrt_helper(const struct vplatform *p, uint32_t id, uint32_t type)
 {
 	(void)type;
 	const struct bpfrt_helper_slot *s = p->helpers ? bpfrt_helper_get(p->helpers, id) : NULL;
 	if (!s)
 		return NULL;
+	if (s->has_proto) { /* the embedder's prototype (bpfrt_vm_register_helper_proto) */
+		static const uint8_t arg_kind[] = {
+			[BPFRT_ARG_NONE] = A_NONE, [BPFRT_ARG_ANY] = A_ANY, [BPFRT_ARG_MEM] = A_MEM,
+			[BPFRT_ARG_MEM_OR_NULL] = A_MEM_NULL, [BPFRT_ARG_MEM_WRITE] = A_UNINIT_MEM,
+			[BPFRT_ARG_SIZE] = A_SIZE, [BPFRT_ARG_SIZE_OR_ZERO] = A_SIZE0, [BPFRT_ARG_CTX] = A_CTX,
+			[BPFRT_ARG_MAP] = A_MAP, [BPFRT_ARG_MAP_KEY] = A_KEY, [BPFRT_ARG_MAP_VALUE] = A_VALUE,
+			[BPFRT_ARG_CONST_STR] = A_CONST_STR,
+		};
+		declared = (struct vhelper){ s->name ? s->name : "helper", R_INT, { 0 }, 0, 0, 0 };
+		declared.ret = s->proto_ret == BPFRT_RET_VOID ? R_VOID : s->proto_ret == BPFRT_RET_MEM_OR_NULL ? R_MEM_NULL : R_INT;
+		declared.ret_size = s->ret_mem_size;
+		for (int i = 0; i < 5; i++)
+			declared.args[i] = s->proto_args[i] < sizeof(arg_kind) ? arg_kind[s->proto_args[i]] : A_ANY;
+		return &declared;
+	}
 	const struct vhelper *lh = vf_linux_helper(id);
 	if (lh && s->name && !strncmp(s->name, "bpf_", 4) && !strcmp(s->name + 4, lh->name))
 		return lh;

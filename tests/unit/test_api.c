@@ -67,6 +67,63 @@ static uint64_t h_mem(uint64_t a __attribute__((unused)), uint64_t b __attribute
 	return a ? (uintptr_t)helper_mem : 0;
 }
 
+/* sum_bytes(mem, len): the bytes' sum */
+static uint64_t h_sum_bytes(uint64_t mem, uint64_t len, uint64_t c, uint64_t d, uint64_t e)
+{
+	(void)c; (void)d; (void)e;
+	uint64_t s = 0;
+	for (uint64_t i = 0; i < len; i++)
+		s += ((const uint8_t *)(uintptr_t)mem)[i];
+	return s;
+}
+
+/* An embedder's helper with a prototype: the verifier holds programs to it
+ * (memory with its size, in bounds and initialised; no number as memory),
+ * every engine runs it, safe mode checks the memory; prototypes that do not
+ * hold together are refused. */
+static void helper_prototypes(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	struct bpfrt_helper_proto pr = { .sz = sizeof(pr), .args = { BPFRT_ARG_MEM, BPFRT_ARG_SIZE } };
+	assert_int_equal(bpfrt_vm_register_helper_proto(vm, 3000, "sum_bytes", h_sum_bytes, &pr), BPFRT_OK);
+	static const char *good = "lddw %r1, 0x0403020100000000\n"
+				  "stxdw [%r10-8], %r1\nmov %r1, %r10\nadd %r1, -8\nmov %r2, 8\ncall 3000\nexit\n";
+	static const uint32_t flags[] = { BPFRT_LOAD_VERIFY | BPFRT_LOAD_SAFE, BPFRT_LOAD_VERIFY };
+	for (size_t i = 0; i < 2; i++) {
+		bpfrt_prog *p = load_asm(vm, good, flags[i], BPFRT_OK);
+		uint64_t r0;
+		assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
+		assert_int_equal(r0, 10);
+		bpfrt_prog_free(p);
+	}
+	/* past the initialised bytes, a number as memory, a size that is not bounded */
+	load_asm(vm, "mov %r1, 0\nstxw [%r10-8], %r1\nmov %r1, %r10\nadd %r1, -8\nmov %r2, 8\n"
+		     "call 3000\nexit\n", BPFRT_LOAD_VERIFY, BPFRT_EREJECT);
+	assert_non_null(strstr(bpfrt_vm_errmsg(vm), "not initialised"));
+	load_asm(vm, "mov %r1, 4096\nmov %r2, 8\ncall 3000\nexit\n", BPFRT_LOAD_VERIFY, BPFRT_EREJECT);
+	load_asm(vm, "ldxdw %r2, [%r1]\nmov %r1, %r10\nadd %r1, -8\ncall 3000\nexit\n", BPFRT_LOAD_VERIFY,
+		 BPFRT_EREJECT);
+	/* without a prototype the same number passes the verifier (it takes anything) */
+	assert_int_equal(bpfrt_vm_register_helper(vm, 3001, "anything", h_sum, 0), BPFRT_OK);
+	bpfrt_prog_free(load_asm(vm, "mov %r1, 4096\nmov %r2, 8\nmov %r3, 0\nmov %r4, 0\nmov %r5, 0\n"
+				 "call 3001\nexit\n", BPFRT_LOAD_VERIFY, BPFRT_OK));
+	/* prototypes that do not hold together */
+	struct bpfrt_helper_proto bad[] = {
+		{ .sz = sizeof(pr), .args = { BPFRT_ARG_SIZE } },                   /* a size first */
+		{ .sz = sizeof(pr), .args = { BPFRT_ARG_MEM, BPFRT_ARG_ANY } },     /* memory without size */
+		{ .sz = sizeof(pr), .args = { BPFRT_ARG_MEM } },                    /* ... at the end */
+		{ .sz = sizeof(pr), .args = { BPFRT_ARG_MAP_KEY } },                /* a key without a map */
+		{ .sz = sizeof(pr), .args = { BPFRT_ARG_NONE, BPFRT_ARG_ANY } },    /* a gap */
+		{ .sz = sizeof(pr), .ret = BPFRT_RET_MEM_OR_NULL },                 /* memory of no size */
+	};
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(bpfrt_vm_register_helper_proto(vm, 3100 + (uint32_t)i, "bad", h_sum, &bad[i]),
+				 BPFRT_EINVAL);
+	assert_null(bpfrt_vm_helper_name(vm, 3100));
+	bpfrt_vm_free(vm);
+}
+
 static void helper_memory_in_safe_mode(void **state)
 {
 	(void)state;
@@ -227,6 +284,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(helpers_registry),
 		cmocka_unit_test(helper_memory_in_safe_mode),
+		cmocka_unit_test(helper_prototypes),
 		cmocka_unit_test(run_on_context),
 		cmocka_unit_test(load_options_and_arguments),
 		cmocka_unit_test(size_limit),
