@@ -145,6 +145,26 @@ struct bpfrt_helper_proto {
 BPFRT_API int bpfrt_vm_register_helper_proto(bpfrt_vm *vm, uint32_t id, const char *name, bpfrt_helper_fn fn,
 					     const struct bpfrt_helper_proto *proto);
 
+/*
+ * A program type of the embedder's: the section prefix that names it in
+ * objects (libbpf style: "myhook" or "myhook/" for "myhook/anything"), its
+ * context (r1: ctx_size bytes the program may read; [writable_off,
+ * writable_off + writable_size) it may also write) and the range of its
+ * return value.  Programs of it are verified as such and run with
+ * bpfrt_prog_run_ctx.  *type_id receives its id (BPFRT_PROG_TYPE_CUSTOM
+ * and up).  Register before opening the objects that use it.
+ */
+#define BPFRT_PROG_TYPE_CUSTOM 0x10000u
+struct bpfrt_prog_type {
+	size_t sz;             /* sizeof(struct bpfrt_prog_type) */
+	const char *name;      /* "myhook" (copied) */
+	const char *section;   /* the section prefix (copied) */
+	uint32_t ctx_size;     /* 1 .. 65535 */
+	uint32_t writable_off, writable_size;
+	int64_t ret_min, ret_max; /* min > max: any value */
+};
+BPFRT_API int bpfrt_vm_register_prog_type(bpfrt_vm *vm, const struct bpfrt_prog_type *type, uint32_t *type_id);
+
 /* Where bpf_trace_printk writes: each line to fn(arg, line); NULL: standard
  * error (the default). */
 BPFRT_API void bpfrt_vm_set_trace(bpfrt_vm *vm, void (*fn)(void *arg, const char *line), void *arg);

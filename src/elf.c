@@ -383,7 +383,8 @@ static int add_prog(struct ctx *c, int shndx, const char *name, size_t off, size
 	p->n = n;
 	p->name = strdup(name);
 	p->sec = strdup(c->sec[shndx].name);
-	p->type = bpfrt_prog_type_of_section(c->sec[shndx].name);
+	const struct bpfrt_custom_type *ct = bpfrt_vm_custom_section(c->obj->vm, c->sec[shndx].name);
+	p->type = ct ? ct->id : bpfrt_prog_type_of_section(c->sec[shndx].name);
 	p->insns = malloc((n ? n : 1) * sizeof(*p->insns));
 	if (!p->name || !p->sec || !p->insns)
 		return oom(c);

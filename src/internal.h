@@ -33,8 +33,18 @@ struct bpfrt_helper_table {
 	uint32_t n;                     /* ids 0 .. n-1 */
 };
 
+/* An embedder's program type (bpfrt_vm_register_prog_type). */
+struct bpfrt_custom_type {
+	uint32_t id;
+	char *name, *section;
+	uint32_t ctx_size, writable_off, writable_size;
+	int64_t ret_min, ret_max;
+};
+
 struct bpfrt_vm {
 	struct bpfrt_helper_table helpers;
+	struct bpfrt_custom_type *types;   /* the embedder's program types */
+	size_t ntypes;
 	void (*trace)(void *arg, const char *line); /* bpf_trace_printk's sink */
 	void *trace_arg;
 	pthread_mutex_t lock; /* guards errmsg */
@@ -174,6 +184,10 @@ BPFRT_HIDDEN bool bpfrt_ctx_convert(uint32_t type, int16_t off, uint8_t size, in
 /* Runs a converted program on a UAPI context (copied in and back out) and
  * a packet (NULL: none). */
 BPFRT_HIDDEN int bpfrt_ctx_run(bpfrt_prog *prog, void *uapi, size_t size, uint8_t *pkt, size_t len, uint64_t *r0);
+
+/* The embedder's program type `id` of vm, or NULL; the one a section names. */
+BPFRT_HIDDEN const struct bpfrt_custom_type *bpfrt_vm_custom_type(const bpfrt_vm *vm, uint32_t id);
+BPFRT_HIDDEN const struct bpfrt_custom_type *bpfrt_vm_custom_section(const bpfrt_vm *vm, const char *sec);
 
 /* helpers.c: the kernel's bpf_bprintf formats (trace_printk, snprintf) */
 BPFRT_HIDDEN int64_t bpfrt_bprintf(char *out, size_t size, const char *fmt, const uint64_t *args, int nargs);

@@ -349,7 +349,8 @@ int bpfrt_obj_prog_info(const bpfrt_obj *obj, size_t i, struct bpfrt_obj_prog_in
 	if (!obj || !info || i >= obj->nprogs)
 		return BPFRT_EINVAL;
 	const struct obj_prog *p = &obj->progs[i];
-	*info = (struct bpfrt_obj_prog_info){ p->name, p->sec, bpfrt_prog_type_name(p->type), p->type,
+	const struct bpfrt_custom_type *ct = bpfrt_vm_custom_type(obj->vm, p->type);
+	*info = (struct bpfrt_obj_prog_info){ p->name, p->sec, ct ? ct->name : bpfrt_prog_type_name(p->type), p->type,
 					      p->n, p->maps_used, p->nmaps_used };
 	return BPFRT_OK;
 }
@@ -423,7 +424,8 @@ int bpfrt_obj_verify_internal(bpfrt_obj *obj, size_t pi, int platform, unsigned 
 	}
 	struct vf_input in = { .insns = p->insns, .n = p->n, .prog_type = type, .maps = maps,
 			       .nmaps = obj->nmaps, .platform = platform, .helpers = &obj->vm->helpers,
-			       .log_level = level, .line = prog_line, .line_arg = (void *)p };
+			       .log_level = level, .line = prog_line, .line_arg = (void *)p,
+			       .custom = bpfrt_vm_custom_type(obj->vm, type) };
 	int rc = bpfrt_verify(&in, vr);
 	free(maps);
 	return rc;

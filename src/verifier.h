@@ -34,6 +34,7 @@ struct vf_input {
 	const char *(*line)(void *arg, size_t insn);
 	void *line_arg;
 	uint32_t ctx_size;             /* prog_type 0: r1 points to this many bytes, r2 holds it */
+	const struct bpfrt_custom_type *custom; /* prog_type is this embedder's type */
 	uint32_t insn_limit;           /* processed-insn limit; 0: VF_COMPLEXITY_LIMIT */
 	/* tests of code fragments: changes the initial state (verifier/vf.h) */
 	void (*init)(void *arg, struct vstate *st);

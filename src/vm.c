@@ -184,8 +184,62 @@ void bpfrt_vm_free(bpfrt_vm *vm)
 	if (!vm)
 		return;
 	helper_table_free(&vm->helpers);
+	for (size_t i = 0; i < vm->ntypes; i++) {
+		free(vm->types[i].name);
+		free(vm->types[i].section);
+	}
+	free(vm->types);
 	pthread_mutex_destroy(&vm->lock);
 	free(vm);
+}
+
+int bpfrt_vm_register_prog_type(bpfrt_vm *vm, const struct bpfrt_prog_type *t, uint32_t *type_id)
+{
+	if (!vm)
+		return BPFRT_EINVAL;
+	if (!t || t->sz < sizeof(*t) || !t->name || !*t->name || !t->section || !*t->section || !t->ctx_size ||
+	    t->ctx_size > 65535 || t->writable_off > t->ctx_size || t->writable_size > t->ctx_size - t->writable_off)
+		return bpfrt_vm_fail(vm, BPFRT_EINVAL, "bpfrt_vm_register_prog_type: bad description (a name, a "
+				     "section, 1..65535 context bytes, a writable span inside them)");
+	for (size_t i = 0; i < vm->ntypes; i++)
+		if (!strcmp(vm->types[i].section, t->section) || !strcmp(vm->types[i].name, t->name))
+			return bpfrt_vm_fail(vm, BPFRT_EEXIST, "program type %s (section %s) is already registered",
+					     vm->types[i].name, vm->types[i].section);
+	struct bpfrt_custom_type *ty = realloc(vm->types, (vm->ntypes + 1) * sizeof(*ty));
+	if (!ty)
+		return bpfrt_vm_fail(vm, BPFRT_ENOMEM, "out of memory");
+	vm->types = ty;
+	struct bpfrt_custom_type *c = &ty[vm->ntypes];
+	*c = (struct bpfrt_custom_type){ BPFRT_PROG_TYPE_CUSTOM + (uint32_t)vm->ntypes, strdup(t->name),
+					 strdup(t->section), t->ctx_size, t->writable_off, t->writable_size,
+					 t->ret_min, t->ret_max };
+	if (!c->name || !c->section) {
+		free(c->name);
+		free(c->section);
+		return bpfrt_vm_fail(vm, BPFRT_ENOMEM, "out of memory");
+	}
+	vm->ntypes++;
+	if (type_id)
+		*type_id = c->id;
+	return BPFRT_OK;
+}
+
+const struct bpfrt_custom_type *bpfrt_vm_custom_type(const bpfrt_vm *vm, uint32_t id)
+{
+	if (!vm || id < BPFRT_PROG_TYPE_CUSTOM || id - BPFRT_PROG_TYPE_CUSTOM >= vm->ntypes)
+		return NULL;
+	return &vm->types[id - BPFRT_PROG_TYPE_CUSTOM];
+}
+
+const struct bpfrt_custom_type *bpfrt_vm_custom_section(const bpfrt_vm *vm, const char *sec)
+{
+	const struct bpfrt_custom_type *best = NULL;
+	for (size_t i = 0; vm && i < vm->ntypes; i++) {
+		size_t l = strlen(vm->types[i].section);
+		if (!strncmp(sec, vm->types[i].section, l) && (!best || l > strlen(best->section)))
+			best = &vm->types[i];
+	}
+	return best;
 }
 
 const char *bpfrt_vm_errmsg(const bpfrt_vm *vm)

@@ -957,7 +957,18 @@ int bpfrt_verify(const struct vf_input *in, struct vf_result *out)
 	e.plat = &plat;
 	struct vprogtype raw = { 0, "raw", in->ctx_size, NULL, 1 | 2 | 4 | 8, 1 | 2 | 4 | 8, 0, false, false,
 				 false, 0, 0, true };
-	e.pt = in->prog_type ? plat.progtype(&plat, in->prog_type) : &raw;
+	/* an embedder's type: its context readable, its span writable, its return range */
+	struct vctx_field span[2] = { { 0 } };
+	struct vprogtype custom = { 0 };
+	if (in->custom) {
+		const struct bpfrt_custom_type *c = in->custom;
+		span[0] = (struct vctx_field){ (uint16_t)c->writable_off, (uint16_t)c->writable_size, CF_SCALAR,
+					       1 | 2 | 4 | 8, 1 | 2 | 4 | 8 };
+		custom = (struct vprogtype){ c->id, c->name, c->ctx_size, c->writable_size ? span : NULL, 1 | 2 | 4 | 8,
+					     0, 0, false, false, c->ret_min <= c->ret_max, c->ret_min, c->ret_max,
+					     false };
+	}
+	e.pt = in->custom ? &custom : in->prog_type ? plat.progtype(&plat, in->prog_type) : &raw;
 	int rc;
 	size_t n = in->n;
 	if (!e.pt) {

@@ -1230,6 +1230,62 @@ static void tail_calls_traced(void **state)
 	bpfrt_vm_free(vm);
 }
 
+/* An embedder's program type: objects name it by section, the verifier
+ * holds its programs to its context and return range, they run on every
+ * engine with bpfrt_prog_run_ctx. */
+static void custom_prog_type(void **state)
+{
+	(void)state;
+	static const struct { bpfrt_engine e; uint32_t flags; } engines[] = {
+		{ BPFRT_ENGINE_INTERP, BPFRT_LOAD_SAFE }, { BPFRT_ENGINE_INTERP, 0 }, { BPFRT_ENGINE_JIT, 0 },
+	};
+	for (size_t e = 0; e < sizeof(engines) / sizeof(engines[0]); e++) {
+		bpfrt_vm *vm = bpfrt_vm_new();
+		struct bpfrt_prog_type t = { .sz = sizeof(t), .name = "myhook", .section = "myhook/", .ctx_size = 24,
+					     .writable_off = 16, .writable_size = 8, .ret_min = 0, .ret_max = 1000 };
+		uint32_t id = 0;
+		assert_int_equal(bpfrt_vm_register_prog_type(vm, &t, &id), BPFRT_OK);
+		assert_int_equal(id, BPFRT_PROG_TYPE_CUSTOM);
+		assert_int_equal(bpfrt_vm_register_prog_type(vm, &t, NULL), BPFRT_EEXIST);
+		struct bpfrt_prog_type bad = t;
+		bad.name = "other";
+		bad.section = "other";
+		bad.writable_off = 20; /* past the context with its size */
+		assert_int_equal(bpfrt_vm_register_prog_type(vm, &bad, NULL), BPFRT_EINVAL);
+		bpfrt_obj *obj;
+		assert_int_equal(bpfrt_obj_open(vm, obj_path("custom.o"), &obj), BPFRT_OK);
+		struct bpfrt_obj_prog_info pi;
+		assert_int_equal(bpfrt_obj_prog_info(obj, 0, &pi), BPFRT_OK);
+		assert_string_equal(pi.type, "myhook");
+		assert_int_equal(pi.type_id, id);
+		struct bpfrt_load_opts o = { .sz = sizeof(o), .flags = engines[e].flags, .engine = engines[e].e };
+		bpfrt_prog *p;
+		if (bpfrt_obj_load_prog(obj, "mul", &o, &p) != BPFRT_OK)
+			fail_msg("load: %s", bpfrt_vm_errmsg(vm));
+		assert_int_equal(bpfrt_prog_type(p), id);
+		uint64_t c[3] = { 6, 7, 0 }, r0;
+		assert_int_equal(bpfrt_prog_run_ctx(p, c, sizeof(c), &r0), BPFRT_OK);
+		assert_int_equal(c[2], 42);
+		assert_int_equal(r0, 7);
+		/* less than it reads: refused (safe mode: the access faults) */
+		assert_int_equal(bpfrt_prog_run_ctx(p, c, 16, &r0),
+				 engines[e].flags & BPFRT_LOAD_SAFE ? BPFRT_EFAULT : BPFRT_EINVAL);
+		bpfrt_prog_free(p);
+		static const char *const refused[][2] = {
+			{ "bad_write", "invalid bpf_context access off=0 size=8 (write of myhook)" },
+			{ "bad_ret", "should have been in [0, 1000]" },
+			{ "past_end", "invalid bpf_context access off=24 size=1 (read of myhook)" },
+		};
+		for (size_t i = 0; i < 3; i++) {
+			assert_int_equal(bpfrt_obj_load_prog(obj, refused[i][0], &o, &p), BPFRT_EREJECT);
+			if (!strstr(bpfrt_vm_errmsg(vm), refused[i][1]))
+				fail_msg("%s: %s", refused[i][0], bpfrt_vm_errmsg(vm));
+		}
+		bpfrt_obj_free(obj);
+		bpfrt_vm_free(vm);
+	}
+}
+
 /* ------------------------------------------------------------ callbacks */
 
 /* callback.bpf.c's context */
@@ -1489,6 +1545,7 @@ int main(void)
 		cmocka_unit_test(malformed),
 		cmocka_unit_test(tail_calls_traced),
 		cmocka_unit_test(skb_context),
+		cmocka_unit_test(custom_prog_type),
 		cmocka_unit_test(callbacks_program),
 		cmocka_unit_test(callback_bad_function),
 	};
