@@ -455,6 +455,8 @@ static uint64_t h_get_func_ip(uint64_t ctx, uint64_t b, uint64_t c, uint64_t d, 
 	(void)b; (void)c; (void)d; (void)e;
 	if (bpfrt_current && bpfrt_current->type == BPF_PROG_TYPE_KPROBE)
 		return bpfrt_probe_ip; /* a pt_regs context: the hooked function */
+	if (!bpfrt_run_may_access(ctx - 24, 24))
+		return 0; /* safe mode: not a trampoline's context */
 	return ((const uint64_t *)(uintptr_t)ctx)[-2];
 }
 
@@ -463,8 +465,12 @@ static uint64_t h_get_func_arg(uint64_t ctx, uint64_t n, uint64_t value, uint64_
 {
 	(void)d; (void)e;
 	const uint64_t *c = (const uint64_t *)(uintptr_t)ctx;
+	if (!bpfrt_run_may_access(ctx - 24, 24) || !bpfrt_run_may_access(value, 8))
+		return (uint64_t)-EFAULT; /* safe mode: not a trampoline's context */
 	if (n >= c[-1])
 		return (uint64_t)-EINVAL; /* *value untouched, as the kernel's */
+	if (!bpfrt_run_may_access(ctx + 8 * n, 8))
+		return (uint64_t)-EFAULT;
 	*(uint64_t *)(uintptr_t)value = c[n];
 	return 0;
 }
@@ -474,8 +480,12 @@ static uint64_t h_get_func_ret(uint64_t ctx, uint64_t value, uint64_t c3, uint64
 {
 	(void)c3; (void)d; (void)e;
 	const uint64_t *c = (const uint64_t *)(uintptr_t)ctx;
+	if (!bpfrt_run_may_access(ctx - 24, 24) || !bpfrt_run_may_access(value, 8))
+		return (uint64_t)-EFAULT; /* safe mode: not a trampoline's context */
 	if (!c[-3])
 		return (uint64_t)-EOPNOTSUPP;
+	if (c[-1] > 12 || !bpfrt_run_may_access(ctx + 8 * c[-1], 8))
+		return (uint64_t)-EFAULT;
 	*(uint64_t *)(uintptr_t)value = c[c[-1]];
 	return 0;
 }
@@ -484,6 +494,8 @@ static uint64_t h_get_func_ret(uint64_t ctx, uint64_t value, uint64_t c3, uint64
 static uint64_t h_get_func_arg_cnt(uint64_t ctx, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
 {
 	(void)b; (void)c; (void)d; (void)e;
+	if (!bpfrt_run_may_access(ctx - 24, 24))
+		return 0; /* safe mode: not a trampoline's context */
 	return ((const uint64_t *)(uintptr_t)ctx)[-1];
 }
 

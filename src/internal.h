@@ -168,6 +168,8 @@ static inline size_t bpfrt_orig_pc(const struct bpfrt_prog *p, size_t pc)
  * set the run faulted and the helper must return at once. */
 BPFRT_HIDDEN uint64_t bpfrt_callback(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3, uint64_t a4,
 				     uint64_t a5, bool *stop);
+/* May a helper of the current run touch [a, a + size) (safe mode checks)? */
+BPFRT_HIDDEN bool bpfrt_run_may_access(uint64_t a, uint64_t size);
 /* Memory a callback may touch (safe mode), until bpfrt_run_forget(mark). */
 BPFRT_HIDDEN size_t bpfrt_run_allow(uint64_t lo, uint64_t size);
 BPFRT_HIDDEN void bpfrt_run_forget(size_t mark);

@@ -39,6 +39,7 @@ struct frame {
 
 struct run {
 	const struct bpfrt_prog *prog;
+	const struct bpfrt_prog *entry;    /* the program the run started with */
 	u64 budget;                        /* safe mode: the run's budget, */
 	u64 left;                          /*   what is left of it (at helper calls) */
 	unsigned cb_depth;                 /* at a helper call: the caller's frame depth */
@@ -274,6 +275,17 @@ uint64_t bpfrt_callback(uint64_t fn, uint64_t a1, uint64_t a2, uint64_t a3, uint
 	return r0;
 }
 
+/* May a helper of this run touch [a, a + size)?  Yes outside safe mode (a
+ * verified or trusted program), and in a JIT run inside a safe one's helper;
+ * in safe mode only memory the run may touch. */
+bool bpfrt_run_may_access(uint64_t a, uint64_t size)
+{
+	struct run *rs = bpfrt_interp_active;
+	if (!rs || !rs->safe || rs->entry != bpfrt_current)
+		return true;
+	return a + size >= a && run_mem_ok(rs, a, size);
+}
+
 /* A helper's memory (a callback's key and value) the run may touch, until
  * bpfrt_run_forget(mark): safe mode checks accesses against it. */
 size_t bpfrt_run_allow(uint64_t lo, uint64_t size)
@@ -299,7 +311,7 @@ int bpfrt_interp_run(bpfrt_prog *prog, uint64_t r1, uint64_t r2,
 {
 	struct run rs;
 	bool safe = prog->flags & BPFRT_LOAD_SAFE;
-	rs.prog = prog;
+	rs.prog = rs.entry = prog;
 	rs.tail_calls = 0;
 	struct big_stack *big = NULL;
 	bool big_owned = false;

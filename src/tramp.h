@@ -141,7 +141,8 @@ static inline bool bpfrt_link_run(struct bpfrt_link *l, void *ctx, uint64_t *r0)
 		*r0 = l->entry((uintptr_t)ctx, 0);
 		bpfrt_current = outer;
 	} else {
-		struct bpfrt_region r = { (uintptr_t)ctx, (uintptr_t)ctx + l->ctx_bytes };
+		/* (with the hidden slots below: nargs, ip, the return flag) */
+		struct bpfrt_region r = { (uintptr_t)ctx - 24, (uintptr_t)ctx + l->ctx_bytes };
 		ok = bpfrt_run(l->prog, (uintptr_t)ctx, 0, &r, NULL, r0) == BPFRT_OK;
 	}
 	*a = 0;

@@ -662,6 +662,16 @@ int bpfrt_prog_run_ctx(bpfrt_prog *prog, void *ctx, size_t ctx_size, uint64_t *r
 		return rc;
 	if (prog->ctx_conv)
 		return bpfrt_ctx_run(prog, ctx, ctx_size, NULL, 0, r0);
+	if (prog->type == BPF_PROG_TYPE_TRACING && ctx_size <= 13 * 8) {
+		/* a tracing program outside a trampoline: the arguments in a frame
+		 * with the hidden slots its helpers read (no return value, no ip) */
+		uint64_t f[3 + 13] = { 0, 0, ctx_size / 8 };
+		memcpy(f + 3, ctx, ctx_size);
+		struct bpfrt_region r = { (uintptr_t)f, (uintptr_t)(f + 3) + ctx_size };
+		rc = bpfrt_run(prog, (uintptr_t)(f + 3), 0, &r, NULL, r0);
+		memcpy(ctx, f + 3, ctx_size);
+		return rc;
+	}
 	struct bpfrt_region r = { (uintptr_t)ctx, (uintptr_t)ctx + ctx_size };
 	return bpfrt_run(prog, (uintptr_t)ctx, 0, &r, NULL, r0);
 }

@@ -124,6 +124,31 @@ static void helper_prototypes(void **state)
 	bpfrt_vm_free(vm);
 }
 
+/* The tracing helpers read a trampoline's hidden slots below ctx: in safe
+ * mode, a program that is not in a trampoline gets nothing (no read outside
+ * its memory; the fuzzer found one). */
+static void tracing_helpers_in_safe_mode(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	static const char *const progs[] = {
+		"call 173\nexit\n",                                                 /* get_func_ip(mem) */
+		"call 185\nexit\n",                                                 /* get_func_arg_cnt(mem) */
+		"mov %r2, 0\nmov %r3, %r10\nadd %r3, -8\ncall 183\nexit\n",         /* get_func_arg(mem, 0, fp-8) */
+		"mov %r2, %r10\nadd %r2, -8\ncall 184\nexit\n",                     /* get_func_ret(mem, fp-8) */
+	};
+	static const uint64_t want[] = { 0, 0, (uint64_t)-14, (uint64_t)-14 };
+	for (size_t i = 0; i < 4; i++) {
+		bpfrt_prog *p = load_asm(vm, progs[i], BPFRT_LOAD_SAFE, BPFRT_OK);
+		uint8_t mem[8] = { 0 };
+		uint64_t r0;
+		assert_int_equal(bpfrt_prog_run_mem(p, mem, sizeof(mem), &r0), BPFRT_OK);
+		assert_int_equal(r0, want[i]);
+		bpfrt_prog_free(p);
+	}
+	bpfrt_vm_free(vm);
+}
+
 static void helper_memory_in_safe_mode(void **state)
 {
 	(void)state;
@@ -285,6 +310,7 @@ int main(void)
 		cmocka_unit_test(helpers_registry),
 		cmocka_unit_test(helper_memory_in_safe_mode),
 		cmocka_unit_test(helper_prototypes),
+		cmocka_unit_test(tracing_helpers_in_safe_mode),
 		cmocka_unit_test(run_on_context),
 		cmocka_unit_test(load_options_and_arguments),
 		cmocka_unit_test(size_limit),

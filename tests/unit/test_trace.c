@@ -876,6 +876,27 @@ static void unanswered_scan(void **state)
 	env_close(&t);
 }
 
+/* A tracing program run outside a trampoline (bpfrt_prog_run_ctx with its
+ * arguments): its helpers see the arguments, no return value, no ip. */
+static void tracing_run_ctx(void **state)
+{
+	(void)state;
+	for (size_t e = 0; e < NENGINES; e++) {
+		struct env t;
+		env_open(&t, e);
+		bpfrt_prog *p = load(&t, "args_fentry");
+		struct results r = { 0 };
+		results_set(&t, &r);
+		uint64_t args[2] = { 2, 3 }, r0;
+		assert_int_equal(bpfrt_prog_run_ctx(p, args, sizeof(args), &r0), BPFRT_OK);
+		results(&t, &r);
+		assert_int_equal(r.args_fentry_ok, 1);
+		assert_int_equal(r.func_ip, 0);
+		bpfrt_prog_free(p);
+		env_close(&t);
+	}
+}
+
 int main(int argc, char **argv)
 {
 	if (argc > 1) /* one test, by name (debugging) */
@@ -883,6 +904,7 @@ int main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(sigtrap_chain), /* first: before bpfrt's handler exists */
 		cmocka_unit_test(fentry_fexit_oracle),
+		cmocka_unit_test(tracing_run_ctx),
 		cmocka_unit_test(modify_return),
 		cmocka_unit_test(func_helpers),
 		cmocka_unit_test(returns),
