@@ -368,6 +368,25 @@ static void dump_maps_named(bpfrt_obj *obj, const char *only, bool json)
 			printf("map %s (%s):\n", mi.name, mi.type);
 		firstmap = false;
 		bool first = true, have = false;
+		if (!strcmp(mi.type, "queue") || !strcmp(mi.type, "stack")) { /* in pop order */
+			for (uint32_t k = 0; val && bpfrt_map_peek_at(m, k, val) == 0; k++) {
+				if (json) {
+					printf("%s\"", k ? ", " : "");
+					hex_out(val, vlen);
+					printf("\"");
+				} else {
+					printf("  [%u]: ", k);
+					hex_out(val, vlen);
+					printf("\n");
+				}
+			}
+			if (json)
+				printf("]");
+			free(key);
+			free(next);
+			free(val);
+			continue;
+		}
 		while (key && next && val && bpfrt_map_get_next_key(m, have ? key : NULL, next) == 0) {
 			memcpy(key, next, mi.key_size);
 			have = true;

@@ -409,6 +409,10 @@ BPFRT_API int bpfrt_map_freeze(bpfrt_map *map);
 /* The key after `key` (NULL, or a key not in the map: the first). */
 BPFRT_API int bpfrt_map_get_next_key(bpfrt_map *map, const void *key, void *next);
 BPFRT_API int bpfrt_map_lookup_and_delete(bpfrt_map *map, const void *key, void *value);
+/* Queue and stack maps: a copy of the element `i` pops would give (0: the
+ * next), leaving the map as it is; -ENOENT past the last, -EINVAL for other
+ * maps. */
+BPFRT_API int bpfrt_map_peek_at(bpfrt_map *map, uint32_t i, void *value);
 /* prog_array: sets (prog != NULL) or clears slot `index`.  The program must
  * have the array's owner's program type (the first program set, or the
  * object's programs) and the same engine kind; the array keeps a reference

@@ -496,6 +496,24 @@ int bpfrt_map_pop(struct bpfrt_map *m, void *value, bool remove)
 	return rc;
 }
 
+int bpfrt_map_peek_at(bpfrt_map *m, uint32_t i, void *value)
+{
+	struct qstack *q = m ? m->qs : NULL;
+	if (!q || !value)
+		return -EINVAL;
+	int rc = 0;
+	spin_lock(&q->lock);
+	uint32_t n = (q->head + q->size - q->tail) % q->size;
+	if (i >= n)
+		rc = -ENOENT;
+	else if (m->type == BPF_MAP_TYPE_QUEUE) /* oldest first */
+		memcpy(value, q->slots + (size_t)((q->tail + i) % q->size) * m->stride, m->value_size);
+	else                                    /* newest first */
+		memcpy(value, q->slots + (size_t)((q->head + q->size - 1 - i) % q->size) * m->stride, m->value_size);
+	spin_unlock(&q->lock);
+	return rc;
+}
+
 /* ----------------------------------------------------------- create */
 
 int bpfrt_map_create(uint32_t type, uint32_t key_size, uint32_t value_size, uint32_t max_entries,

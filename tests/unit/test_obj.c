@@ -461,10 +461,19 @@ static void qstack_program(void **state)
 		assert_non_null(st);
 		uint32_t k;
 		assert_int_equal(bpfrt_map_get_next_key(q, NULL, &k), -EINVAL); /* no keys */
+		struct qleft peeked = { 0 }; /* what peek_at sees, the map left as it is */
+		while (peeked.nq < 8 && bpfrt_map_peek_at(q, (uint32_t)peeked.nq, &peeked.q[peeked.nq]) == 0)
+			peeked.nq++;
+		while (peeked.nst < 8 && bpfrt_map_peek_at(st, (uint32_t)peeked.nst, &peeked.st[peeked.nst]) == 0)
+			peeked.nst++;
+		uint64_t v8;
+		assert_int_equal(bpfrt_map_peek_at(bpfrt_obj_map_by_name(obj, ".bss"), 0, &v8), -EINVAL);
 		while (left.nq < 8 && bpfrt_map_lookup_and_delete(q, NULL, &left.q[left.nq]) == 0)
 			left.nq++;
 		while (left.nst < 8 && bpfrt_map_lookup_and_delete(st, NULL, &left.st[left.nst]) == 0)
 			left.nst++;
+		assert_memory_equal(&peeked, &left, sizeof(left)); /* in pop order */
+		assert_int_equal(bpfrt_map_peek_at(q, 0, &v8), -ENOENT);
 		if (e == 0)
 			mine = left;
 		else
