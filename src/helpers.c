@@ -200,6 +200,14 @@ static uint64_t h_get_current_comm(uint64_t buf, uint64_t size, uint64_t c, uint
 static uint64_t h_strncmp(uint64_t s1, uint64_t sz, uint64_t s2, uint64_t d, uint64_t e)
 {
 	(void)d; (void)e;
+	/* s2 is a string of a read-only map for a verified program; in safe mode
+	 * (anything) each of its bytes up to the NUL or sz must be the run's */
+	for (uint64_t i = 0; i < sz; i++) {
+		if (!bpfrt_run_may_access(s2 + i, 1))
+			return (uint64_t)-EFAULT;
+		if (!((const char *)(uintptr_t)s2)[i])
+			break;
+	}
 	return (uint64_t)(int64_t)strncmp((const char *)(uintptr_t)s1, (const char *)(uintptr_t)s2, sz);
 }
 
