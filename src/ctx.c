@@ -124,7 +124,7 @@ static void fill_uapi(uint32_t type, struct real_ctx *c, const uint8_t *data, si
 	s->data_end = hi;
 	s->data_meta = lo;
 	s->ifindex = 1;
-	s->ingress_ifindex = 1;
+	s->ingress_ifindex = 0; /* as the kernel's test runs: skb_iif unset (ifindex: lo) */
 	if (len >= 14) /* the Ethernet type, in network order as the kernel's skb->protocol */
 		s->protocol = (uint32_t)data[12] | (uint32_t)data[13] << 8;
 }

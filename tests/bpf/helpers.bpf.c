@@ -26,9 +26,13 @@ int helpers(struct in *ctx)
 	ctx->rc_str = bpf_probe_read_user_str(buf, sizeof(buf), (void *)str);
 	__builtin_memcpy(ctx->copy, buf, sizeof(buf));
 	ctx->rc_bad_str = bpf_probe_read_user_str(buf, sizeof(buf), (void *)bad);
-	ctx->rc_cmp = bpf_strncmp(ctx->copy, sizeof(ctx->copy), "hello");
+	char cmp[16], comm[16];
+	__builtin_memcpy(cmp, ctx->copy, sizeof(cmp));
+	ctx->rc_cmp = bpf_strncmp(cmp, sizeof(cmp), "hello"); /* (memory of the stack: the kernel
+								 * takes no context as helper memory) */
 	ctx->pid_tgid = bpf_get_current_pid_tgid();
-	bpf_get_current_comm(ctx->comm, sizeof(ctx->comm));
+	bpf_get_current_comm(comm, sizeof(comm));
+	__builtin_memcpy(ctx->comm, comm, sizeof(comm));
 	ctx->t0 = bpf_ktime_get_ns();
 	ctx->boot = bpf_ktime_get_boot_ns();
 	bpf_printk("value %llu, pid %u", v, (__u32)(ctx->pid_tgid >> 32));

@@ -1146,7 +1146,7 @@ static void skb_context(void **state)
 		assert_int_equal(st.ctx_converted, engines[e].conv_mark);
 		uint64_t r0;
 		assert_int_equal(bpfrt_prog_run_packet(f, pkt, sizeof(pkt), &r0), BPFRT_OK);
-		assert_int_equal(r0, 11 + ((60 + 6) << 8)); /* an int: protocol << 32 is gone */
+		assert_int_equal(r0, 10 + ((60 + 6) << 8)); /* ingress_ifindex 0, as the kernel's test runs */
 		struct __sk_buff skb;
 		memset(&skb, 0, sizeof(skb));
 		skb.priority = 21;
@@ -1293,6 +1293,123 @@ static void custom_prog_type(void **state)
 		bpfrt_obj_free(obj);
 		bpfrt_vm_free(vm);
 	}
+}
+
+/* The kernel on the remaining objects of tests/bpf (what it can run: not
+ * the tracing ones, which it refuses here, nor custom.o's embedder type):
+ * helpers.o's deterministic results (the probe reads of this process's
+ * memory, the string compare, pid/tgid), arrlookup.o's lookups in and past
+ * the array, progarray.o's target, skb.o's programs on a packet.  The same r0
+ * and results as bpfrt's JIT. */
+static bool kload(const char *name, struct bpf_object **out)
+{
+	libbpf_set_print(NULL);
+	struct bpf_object *k = bpf_object__open_file(obj_path(name), NULL);
+	if (!k || bpf_object__load(k)) {
+		printf("SKIP kernel comparison: the kernel refused %s (%s)\n", name, strerror(errno));
+		bpf_object__close(k);
+		return false;
+	}
+	*out = k;
+	return true;
+}
+
+static bpfrt_prog *bload(bpfrt_obj **obj, bpfrt_vm *vm, const char *name, const char *prog)
+{
+	if (bpfrt_obj_open(vm, obj_path(name), obj) != BPFRT_OK)
+		fail_msg("open %s: %s", name, bpfrt_vm_errmsg(vm));
+	struct bpfrt_load_opts o = { .sz = sizeof(o), .engine = BPFRT_ENGINE_JIT };
+	bpfrt_prog *p;
+	if (bpfrt_obj_load_prog(*obj, prog, &o, &p) != BPFRT_OK)
+		fail_msg("load %s: %s", prog, bpfrt_vm_errmsg(vm));
+	return p;
+}
+
+static void kernel_agrees_more(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_vm_set_trace(vm, trace_sink, NULL);
+	struct bpf_object *k;
+	bpfrt_obj *obj;
+	/* helpers.o */
+	static uint64_t secret = 0x1234567890abcdefull;
+	struct hin mine = { .good = (uintptr_t)&secret, .bad = 8, .str = (uintptr_t)"hello" }, kern = mine;
+	bpfrt_prog *p = bload(&obj, vm, "helpers.o", NULL);
+	uint64_t r0;
+	assert_int_equal(bpfrt_prog_run_ctx(p, &mine, sizeof(mine), &r0), BPFRT_OK);
+	bpfrt_prog_free(p);
+	bpfrt_obj_free(obj);
+	if (!kload("helpers.o", &k))
+		goto out;
+	LIBBPF_OPTS(bpf_test_run_opts, th, .ctx_in = &kern, .ctx_size_in = sizeof(kern));
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(bpf_object__find_program_by_name(k, "helpers")), &th), 0);
+	assert_int_equal(th.retval, (uint32_t)r0);
+	assert_int_equal(kern.rc_good, mine.rc_good);
+	assert_int_equal(kern.value, mine.value);
+	assert_int_equal(kern.rc_bad, mine.rc_bad);
+	assert_int_equal(kern.rc_str, mine.rc_str);
+	assert_string_equal(kern.copy, mine.copy);
+	assert_int_equal(kern.rc_bad_str, mine.rc_bad_str);
+	assert_int_equal(kern.rc_cmp, mine.rc_cmp);
+	assert_int_equal(kern.pid_tgid, mine.pid_tgid);
+	bpf_object__close(k);
+	/* arrlookup.o: the same values in both arrays, keys in range and past it */
+	if (!kload("arrlookup.o", &k))
+		goto out;
+	p = bload(&obj, vm, "arrlookup.o", "lookup");
+	bpfrt_map *arr = bpfrt_obj_map_by_name(obj, "arr");
+	int karr = bpf_map__fd(bpf_object__find_map_by_name(k, "arr"));
+	for (uint32_t key = 0; key < 5; key++) {
+		uint64_t v[3] = { 100 + key, (uint64_t)(7 * key) | (uint64_t)9 << 32, 1000 * key };
+		assert_int_equal(bpfrt_map_update(arr, &key, v, 0), 0);
+		assert_int_equal(bpf_map_update_elem(karr, &key, v, 0), 0);
+	}
+	for (uint32_t key = 0; key < 8; key++) {
+		struct args a = { .key = key }, ka = a;
+		assert_int_equal(bpfrt_prog_run_ctx(p, &a, sizeof(a), &r0), BPFRT_OK);
+		LIBBPF_OPTS(bpf_test_run_opts, ta, .ctx_in = &ka, .ctx_size_in = sizeof(ka));
+		assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(bpf_object__find_program_by_name(k, "lookup")), &ta), 0);
+		assert_int_equal(ta.retval, (uint32_t)r0);
+		assert_int_equal(ka.out, a.out);
+	}
+	bpfrt_prog_free(p);
+	bpfrt_obj_free(obj);
+	bpf_object__close(k);
+	/* progarray.o */
+	if (!kload("progarray.o", &k))
+		goto out;
+	p = bload(&obj, vm, "progarray.o", "target");
+	assert_int_equal(bpfrt_prog_run_ctx(p, NULL, 0, &r0), BPFRT_OK);
+	LIBBPF_OPTS(bpf_test_run_opts, tp);
+	assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(bpf_object__find_program_by_name(k, "target")), &tp), 0);
+	assert_int_equal(tp.retval, (uint32_t)r0);
+	bpfrt_prog_free(p);
+	bpfrt_obj_free(obj);
+	bpf_object__close(k);
+	/* skb.o on packets (the kernel's skb: len, protocol, ingress_ifindex 1 as bpfrt's) */
+	if (!kload("skb.o", &k))
+		goto out;
+	static const char *const skb_progs[] = { "fields", "mark" };
+	for (size_t i = 0; i < 2; i++) {
+		p = bload(&obj, vm, "skb.o", skb_progs[i]);
+		uint8_t pkt[60] = { 0 };
+		pkt[12] = 0x08;
+		pkt[13] = 0x06;
+		uint8_t kpkt[60];
+		memcpy(kpkt, pkt, sizeof(pkt));
+		assert_int_equal(bpfrt_prog_run_packet(p, pkt, sizeof(pkt), &r0), BPFRT_OK);
+		LIBBPF_OPTS(bpf_test_run_opts, ts, .data_in = kpkt, .data_size_in = sizeof(kpkt));
+		assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(bpf_object__find_program_by_name(k, skb_progs[i])),
+							&ts), 0);
+		if (ts.retval != (uint32_t)r0)
+			fail_msg("skb.o %s: the kernel returns %u, bpfrt %u", skb_progs[i], ts.retval, (uint32_t)r0);
+		bpfrt_prog_free(p);
+		bpfrt_obj_free(obj);
+	}
+	bpf_object__close(k);
+out:
+	bpfrt_vm_free(vm);
 }
 
 /* ------------------------------------------------------------ callbacks */
@@ -1554,6 +1671,7 @@ int main(void)
 		cmocka_unit_test(malformed),
 		cmocka_unit_test(tail_calls_traced),
 		cmocka_unit_test(skb_context),
+		cmocka_unit_test(kernel_agrees_more),
 		cmocka_unit_test(custom_prog_type),
 		cmocka_unit_test(callbacks_program),
 		cmocka_unit_test(callback_bad_function),
