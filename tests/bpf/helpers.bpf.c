@@ -13,6 +13,10 @@ struct in {
 	__u64 value, pid_tgid, t0, t1, boot;
 	char copy[16];
 	char comm[16];
+	__u64 uid_gid, cpu, coarse, rnd[2];
+	__s64 rc_kernel, rc_kernel_str, rc_str_legacy;
+	__u64 kvalue;
+	char kcopy[8];
 };
 
 SEC("syscall")
@@ -37,6 +41,19 @@ int helpers(struct in *ctx)
 	ctx->boot = bpf_ktime_get_boot_ns();
 	bpf_printk("value %llu, pid %u", v, (__u32)(ctx->pid_tgid >> 32));
 	ctx->t1 = bpf_ktime_get_ns();
+	ctx->uid_gid = bpf_get_current_uid_gid();
+	ctx->cpu = bpf_get_smp_processor_id();
+	ctx->coarse = 1; /* (bpf_ktime_get_coarse_ns: not for syscall programs; skb.o has it) */
+	ctx->rnd[0] = bpf_get_prandom_u32();
+	ctx->rnd[1] = bpf_get_prandom_u32();
+	/* bpfrt's "kernel" memory is the process's; the kernel refuses user addresses */
+	__u64 kv = 0;
+	char kc[8];
+	ctx->rc_kernel = bpf_probe_read_kernel(&kv, sizeof(kv), (void *)good);
+	ctx->kvalue = kv;
+	ctx->rc_kernel_str = bpf_probe_read_kernel_str(kc, sizeof(kc), (void *)str);
+	__builtin_memcpy(ctx->kcopy, kc, sizeof(kc));
+	ctx->rc_str_legacy = bpf_probe_read_str(kc, sizeof(kc), (void *)bad);
 	return 0;
 }
 

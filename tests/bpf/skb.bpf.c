@@ -22,4 +22,11 @@ int mark(struct __sk_buff *skb)
 	return skb->mark;
 }
 
+SEC("tc")
+int coarse(struct __sk_buff *skb)
+{
+	__u64 t = bpf_ktime_get_coarse_ns();
+	return t > 0 && bpf_ktime_get_coarse_ns() >= t;
+}
+
 char LICENSE[] SEC("license") = "GPL";

@@ -288,6 +288,10 @@ struct hin {
 	uint64_t value, pid_tgid, t0, t1, boot;
 	char copy[16];
 	char comm[16];
+	uint64_t uid_gid, cpu, coarse, rnd[2];
+	int64_t rc_kernel, rc_kernel_str, rc_str_legacy;
+	uint64_t kvalue;
+	char kcopy[8];
 };
 
 static char traced[256];
@@ -331,6 +335,15 @@ static void helpers_program(void **state)
 		assert_int_equal((uint32_t)in.pid_tgid, (uint32_t)gettid());
 		assert_true(in.t1 >= in.t0 && in.t0 > 0 && in.boot > 0);
 		assert_true(strlen(in.comm) > 0);
+		assert_int_equal(in.uid_gid, (uint64_t)getgid() << 32 | getuid());
+		assert_true(in.cpu < 4096);
+		assert_true(in.coarse > 0);
+		assert_true(in.rnd[0] != in.rnd[1] || in.rnd[0] == 0); /* (1 in 2^32 to fail) */
+		assert_int_equal(in.rc_kernel, 0);   /* the process's memory is bpfrt's kernel memory */
+		assert_int_equal(in.kvalue, secret);
+		assert_int_equal(in.rc_kernel_str, 6);
+		assert_string_equal(in.kcopy, "hello");
+		assert_int_equal(in.rc_str_legacy, -EFAULT);
 		char want[128];
 		/* v was zeroed by the failed read, as the kernel does */
 		snprintf(want, sizeof(want), "value 0, pid %u", (unsigned)getpid());
@@ -1353,6 +1366,8 @@ static void kernel_agrees_more(void **state)
 	assert_int_equal(kern.rc_bad_str, mine.rc_bad_str);
 	assert_int_equal(kern.rc_cmp, mine.rc_cmp);
 	assert_int_equal(kern.pid_tgid, mine.pid_tgid);
+	assert_int_equal(kern.uid_gid, mine.uid_gid);
+	assert_int_equal(kern.rc_str_legacy, mine.rc_str_legacy);
 	bpf_object__close(k);
 	/* arrlookup.o: the same values in both arrays, keys in range and past it */
 	if (!kload("arrlookup.o", &k))
@@ -1390,8 +1405,8 @@ static void kernel_agrees_more(void **state)
 	/* skb.o on packets (the kernel's skb: len, protocol, ingress_ifindex 1 as bpfrt's) */
 	if (!kload("skb.o", &k))
 		goto out;
-	static const char *const skb_progs[] = { "fields", "mark" };
-	for (size_t i = 0; i < 2; i++) {
+	static const char *const skb_progs[] = { "fields", "mark", "coarse" };
+	for (size_t i = 0; i < 3; i++) {
 		p = bload(&obj, vm, "skb.o", skb_progs[i]);
 		uint8_t pkt[60] = { 0 };
 		pkt[12] = 0x08;
@@ -1404,6 +1419,8 @@ static void kernel_agrees_more(void **state)
 							&ts), 0);
 		if (ts.retval != (uint32_t)r0)
 			fail_msg("skb.o %s: the kernel returns %u, bpfrt %u", skb_progs[i], ts.retval, (uint32_t)r0);
+		if (i == 2)
+			assert_int_equal(r0, 1);
 		bpfrt_prog_free(p);
 		bpfrt_obj_free(obj);
 	}
