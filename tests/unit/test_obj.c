@@ -1425,6 +1425,26 @@ static void kernel_agrees_more(void **state)
 		bpfrt_obj_free(obj);
 	}
 	bpf_object__close(k);
+	/* mapbench.o: updates then lookups of each map kind, their sums */
+	if (!kload("mapbench.o", &k))
+		goto out;
+	static const char *const mb[] = { "arr_update", "arr_lookup", "hash_update", "hash_lookup",
+					  "lru_update", "lru_lookup" };
+	assert_int_equal(bpfrt_obj_open(vm, obj_path("mapbench.o"), &obj), BPFRT_OK);
+	for (size_t i = 0; i < 6; i++) {
+		struct bpfrt_load_opts o = { .sz = sizeof(o), .engine = BPFRT_ENGINE_JIT };
+		assert_int_equal(bpfrt_obj_load_prog(obj, mb[i], &o, &p), BPFRT_OK);
+		assert_int_equal(bpfrt_prog_run_ctx(p, NULL, 0, &r0), BPFRT_OK);
+		bpfrt_prog_free(p);
+		LIBBPF_OPTS(bpf_test_run_opts, tm);
+		assert_int_equal(bpf_prog_test_run_opts(bpf_program__fd(bpf_object__find_program_by_name(k, mb[i])), &tm), 0);
+		if (tm.retval != (uint32_t)r0)
+			fail_msg("mapbench.o %s: the kernel returns %u, bpfrt %u", mb[i], tm.retval, (uint32_t)r0);
+		if (i & 1) /* the sum of what the updates stored at 256 of the keys */
+			assert_int_equal(r0, 256 * 255 / 2);
+	}
+	bpfrt_obj_free(obj);
+	bpf_object__close(k);
 out:
 	bpfrt_vm_free(vm);
 }
