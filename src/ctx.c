@@ -84,6 +84,11 @@ struct real_ctx {
 };
 #define REAL_SHIFT offsetof(struct real_ctx, uapi)
 
+bool bpfrt_ctx_converts(uint32_t type)
+{
+	return type == BPF_PROG_TYPE_XDP || is_skb(type);
+}
+
 bool bpfrt_ctx_convert(uint32_t type, int16_t off, uint8_t size, int16_t *new_off, uint8_t *new_size)
 {
 	int16_t ptr[3];

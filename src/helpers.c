@@ -562,6 +562,8 @@ int bpfrt_helpers_register_defaults(bpfrt_vm *vm)
 		vm->helpers.slot[defaults[i].id].map_args = defaults[i].map_args;
 		memcpy(vm->helpers.slot[defaults[i].id].mem_arg, defaults[i].mem_arg, 2);
 		memcpy(vm->helpers.slot[defaults[i].id].mem_size, defaults[i].mem_size, 2);
+		vm->helpers.slot[defaults[i].id].callbacks = defaults[i].id == BPF_FUNC_loop ||
+							      defaults[i].id == BPF_FUNC_for_each_map_elem;
 		if (defaults[i].id == BPF_FUNC_ringbuf_reserve)
 			vm->helpers.slot[defaults[i].id].ret_size_arg = 2; /* the record: r2 bytes */
 	}

@@ -23,6 +23,7 @@ struct bpfrt_helper_slot {
 	uint8_t mem_arg[2];     /* safe mode: rN (1..5; 0: none) points to memory ... */
 	uint8_t mem_size[2];    /* ... of the size in rM */
 	bool has_proto;         /* registered with a prototype (the verifier's) */
+	bool callbacks;         /* it runs the program's callbacks (bpf_loop, for_each_map_elem) */
 	uint8_t proto_ret;      /* enum bpfrt_ret */
 	uint8_t proto_args[5];  /* enum bpfrt_arg */
 	char *name;
@@ -183,6 +184,8 @@ BPFRT_HIDDEN uint64_t bpfrt_jit_callback(uint64_t fn, uint64_t a1, uint64_t a2, 
  * holds packet pointers, where an access of [off, off + size) of the UAPI
  * context goes in the context bpfrt builds: false if the type has none. */
 BPFRT_HIDDEN bool bpfrt_ctx_convert(uint32_t type, int16_t off, uint8_t size, int16_t *new_off, uint8_t *new_size);
+/* Whether programs of the type get their context accesses converted. */
+BPFRT_HIDDEN bool bpfrt_ctx_converts(uint32_t type);
 /* Runs a converted program on a UAPI context (copied in and back out) and
  * a packet (NULL: none). */
 BPFRT_HIDDEN int bpfrt_ctx_run(bpfrt_prog *prog, void *uapi, size_t size, uint8_t *pkt, size_t len, uint64_t *r0);

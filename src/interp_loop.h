@@ -214,18 +214,20 @@ static int INTERP_NAME(struct run *rs, const struct bpfrt_insn *entry, const uin
 				if (reg[helper->mem_size[k]])
 					CHECK(reg[helper->mem_arg[k]], reg[helper->mem_size[k]], "helper access");
 		}
-		/* where a callback the helper runs (bpf_loop, ...) takes its frame */
-		rs->cb_depth = depth;
-		rs->cb_r10 = reg[10];
-		rs->cb_pc = pc;
-		rs->cb_name = helper->name;
-		if (INTERP_SAFE)
+		if (unlikely(helper->callbacks)) {
+			/* where the callbacks it runs take their frames, and the budget they share */
+			rs->cb_depth = depth;
+			rs->cb_r10 = reg[10];
+			rs->cb_pc = pc;
+			rs->cb_name = helper->name;
 			rs->left = budget;
-		reg[0] = helper->fn(reg[1], reg[2], reg[3], reg[4], reg[5]);
-		if (unlikely(rs->status != BPFRT_OK)) /* a callback faulted: the run stops */
-			return rs->status;
-		if (INTERP_SAFE)
+			reg[0] = helper->fn(reg[1], reg[2], reg[3], reg[4], reg[5]);
+			if (unlikely(rs->status != BPFRT_OK)) /* a callback faulted: the run stops */
+				return rs->status;
 			budget = rs->left;
+		} else {
+			reg[0] = helper->fn(reg[1], reg[2], reg[3], reg[4], reg[5]);
+		}
 		if (INTERP_SAFE && helper->ret_map_value && reg[0] &&
 		    (((struct bpfrt_map *)(uintptr_t)reg[1])->type == BPF_MAP_TYPE_ARRAY_OF_MAPS ||
 		     ((struct bpfrt_map *)(uintptr_t)reg[1])->type == BPF_MAP_TYPE_HASH_OF_MAPS)) {

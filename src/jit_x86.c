@@ -777,12 +777,11 @@ static void emit_insn(struct jctx *c, size_t pc)
 static void emit_prologue(struct jctx *c, const struct jfunc *fn, bool main)
 {
 	struct x86_buf *b = &c->b;
-	emit3(b, 0x0f, 0x1f, 0x44); /* nop5: patch site */
-	emit2(b, 0x00, 0x00);
+	emit_nop(b, 5); /* patch site */
 	if (main && c->tail_calls)
 		emit3(b, 0x48, 0x31, 0xc0); /* xor rax, rax: entered from C, no tail call yet */
 	else
-		emit3(b, 0x0f, 0x1f, 0x00); /* nop3 */
+		emit_nop(b, 3);
 	emit_push(b, RBP);
 	emit_mov_rr(b, true, RBP, RSP);
 	if (fn->depth) {

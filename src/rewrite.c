@@ -368,9 +368,7 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 		}
 	/* context accesses: converted in every verified program of a type
 	 * that has a conversion (ctx.c); the others read the UAPI struct */
-	int16_t coff;
-	uint8_t csize;
-	bool conv = vr && vr->aux && vr->n == n && bpfrt_ctx_convert(p->type, 0, 4, &coff, &csize);
+	bool conv = vr && vr->aux && vr->n == n && bpfrt_ctx_converts(p->type);
 	p->ctx_conv = conv;
 	size_t nctx = 0;
 	for (size_t pc = 0; conv && pc < n; pc++) {
@@ -378,17 +376,18 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 		if (bpfrt_op_is_lddw(p->dec[pc].code))
 			pc++;
 	}
-	size_t nlookup = nctx;
+	/* instructions the passes below patch (nothing to do without any) */
+	size_t npatch = nctx;
 	for (size_t pc = 0; pc < n; pc++) {
 		if (seen[pc] && is_nop(&p->dec[pc]))
 			nnop++;
-		nlookup += seen[pc] && (inline_lookup_map(p, o, pc) || inline_loop_cb(p, o, pc) >= 0 ||
+		npatch += seen[pc] && (inline_lookup_map(p, o, pc) || inline_loop_cb(p, o, pc) >= 0 ||
 					is_tail_call(p, pc));
 		if (bpfrt_op_is_lddw(p->dec[pc].code))
 			pc++;
 	}
 	st->insns_in = n;
-	if (!ndead && !nnop && !nlookup && !o->zext && !o->blind) { /* nothing to do */
+	if (!ndead && !nnop && !npatch && !o->zext && !o->blind) { /* nothing to do */
 		free(seen);
 		st->insns_out = n;
 		st->rewrite_ns = now() - t0;
@@ -428,7 +427,7 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 			pc++;
 	}
 	/* array lookups */
-	for (size_t pc = 0; pc < n && nlookup && rc == BPFRT_OK; pc++) {
+	for (size_t pc = 0; pc < n && npatch && rc == BPFRT_OK; pc++) {
 		const struct bpfrt_map *m = seen[pc] ? inline_lookup_map(p, o, pc) : NULL;
 		if (m && !l.anchor[pc].deleted) {
 			struct bpfrt_pinsn seq[7];
@@ -480,7 +479,7 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 	}
 	/* bpf_loop: three slots below each function that inlines one (the
 	 * frame grows by 24 bytes, once, if it stays within 512) */
-	uint8_t *grown = nlookup && vr && vr->nsub && p->sub_depth && p->nsub == vr->nsub ? calloc(vr->nsub, 1) : NULL;
+	uint8_t *grown = npatch && vr && vr->nsub && p->sub_depth && p->nsub == vr->nsub ? calloc(vr->nsub, 1) : NULL;
 	for (size_t pc = 0; grown && pc < n && rc == BPFRT_OK; pc++) {
 		int64_t cb = seen[pc] ? inline_loop_cb(p, o, pc) : -1;
 		size_t sub = cb >= 0 ? sub_of(vr, pc) : 0;
