@@ -42,6 +42,9 @@ static const char calls4_body[] =
 	"sub %r6, 1\njne %r6, 0, loop\nmov %r0, %r7\nexit\n"
 	"f:\nmov %r6, %r1\nmov %r7, 1\nmov %r8, %r6\nmov %r9, %r7\nmov %r0, %r8\nadd %r0, %r9\nexit\n";
 
+/* The mask (crc & 1) * poly, not -(crc & 1) & poly: the kernel's verifier
+ * (6.18) splits a scalar in [0, 1] at neg/arsh into its two values, so the
+ * branchless neg form explodes to 2^8 states per byte and is refused. */
 static char *crc_body(void)
 {
 	static char buf[4096];
@@ -49,7 +52,7 @@ static char *crc_body(void)
 	p += sprintf(p, "mov32 %%r0, -1\nmov %%r4, %%r2\nmov %%r7, 256\nloop:\nmov %%r5, %%r4\n"
 		     "add %%r5, 1\njgt %%r5, %%r3, out\nldxb %%r6, [%%r4]\nxor32 %%r0, %%r6\n");
 	for (int i = 0; i < 8; i++)
-		p += sprintf(p, "mov32 %%r8, %%r0\nand32 %%r8, 1\nneg32 %%r8\nand32 %%r8, 0xedb88320\n"
+		p += sprintf(p, "mov32 %%r8, %%r0\nand32 %%r8, 1\nmul32 %%r8, 0xedb88320\n"
 			     "rsh32 %%r0, 1\nxor32 %%r0, %%r8\n");
 	sprintf(p, "add %%r4, 1\nsub %%r7, 1\njne %%r7, 0, loop\nout:\nxor32 %%r0, -1\nexit\n");
 	return buf;

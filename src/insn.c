@@ -12,7 +12,7 @@ const struct bpfrt_form bpfrt_forms[BPFRT_OP__COUNT] = {
 #undef INSN
 };
 
-static const uint8_t zero_tab[SHAPE_TAIL_CALL + 1] = {
+const uint8_t bpfrt_zero_tab[SHAPE_TAIL_CALL + 1] = {
 	[SHAPE_ALU_K] = F_SRC | F_OFF,
 	[SHAPE_ALU_X] = F_IMM | F_OFF,
 	[SHAPE_NEG] = F_SRC | F_OFF | F_IMM,
@@ -36,11 +36,6 @@ static const uint8_t zero_tab[SHAPE_TAIL_CALL + 1] = {
 	[SHAPE_LDDW_PSEUDO] = F_OFF,
 	[SHAPE_TAIL_CALL] = F_DST | F_SRC | F_OFF,
 };
-
-unsigned bpfrt_shape_zero_fields(enum bpfrt_shape shape)
-{
-	return zero_tab[shape];
-}
 
 /* Forms by opcode byte: code_first[code] is the first form with that code,
  * next_form[op] the next one (BPFRT_OP_INVALID ends a chain).  Mnemonics

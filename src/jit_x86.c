@@ -51,12 +51,15 @@
  * and jumps 12 bytes into the target, past its entry region: the target's
  * frame takes this function's place, the callers' frames stay (seed 002).
  *
- * Jumps start short and become long for good where short does not reach.
- * One sizing pass emits everything with short jumps (into no buffer) and
- * records each jump; a relaxation over those records (no emission: only
- * jumps change size) makes long the ones that do not reach, sweeping until
- * nothing changes (sizes only grow, so it converges); the final pass, at the
- * final address, must reproduce that layout exactly.  Two emissions, then.
+ * One emission.  The code is emitted once, into a scratch buffer, with
+ * every jump between instructions short; each jump, and each place whose
+ * bytes depend on where the code ends up (calls to helpers, to functions
+ * and to the thunk, a callback's address, the tail-call patch sites), is
+ * recorded.  The relaxation over the jump records (no emission: only jumps
+ * change size) makes long the ones that do not reach, sweeping until nothing
+ * changes (sizes only grow, so it converges).  Then one copy into the
+ * executable memory: the bytes between jumps as they are, each jump in its
+ * final form, and the recorded places rewritten for the final address.
  */
 #include "internal.h"
 #include "jit.h"
@@ -72,12 +75,46 @@
 
 struct jfunc {
 	size_t start, end;      /* instructions [start, end) */
+	uint32_t mask;          /* BPF registers the function names */
 	uint32_t depth;         /* bytes subtracted from rsp */
 	int32_t tcc;            /* tail calls: [rbp + tcc] the count's pointer, [rbp + tcc + 8] the count */
 	uint8_t nsaved;
 	uint8_t saved[4];       /* x86 callee-saved registers pushed, in order */
 	uint32_t entry;         /* code offset of the prologue */
 	uint32_t epilogue;      /* code offset of the epilogue */
+	uint32_t epi1;          /* the epilogue's offset in the sizing pass */
+};
+
+/* A jump between instructions (or to an epilogue), recorded by the sizing
+ * pass in code order; the final pass meets them in the same order. */
+struct jrec {
+	uint32_t t;             /* target instruction, or JT_EPILOGUE - f */
+	uint32_t end;           /* scratch: where the short form ends */
+	uint32_t t1, trank;     /* the target's sizing-pass offset; jumps before it */
+	uint32_t final;         /* the target's final offset */
+	uint8_t delta;          /* how much longer the long form is */
+	uint8_t is_long;
+};
+
+/* Per instruction, from the emission: its offset and the jumps before it. */
+struct jat {
+	uint32_t ofs, rank;
+};
+
+/* A place whose bytes depend on the final address. */
+enum jrel_kind {
+	JR_CALL_ABS,   /* rel32 of a call to an absolute address (a helper) */
+	JR_CALL_FN,    /* rel32 of a call to function `arg`'s entry */
+	JR_CALL_THUNK, /* rel32 of a call to the retpoline thunk */
+	JR_ADDR_FN,    /* imm64: the address of function `arg`'s entry */
+	JR_POKE,       /* a patch area of direct tail-call site arg / 2 (A, or B if odd) */
+	JR_POKE_OUT,   /* where direct tail-call site `arg` goes on when it does not jump */
+};
+
+struct jrel {
+	uint32_t pos, rank;     /* scratch offset; jumps before it */
+	uint32_t kind, arg;
+	uint64_t target;        /* JR_CALL_ABS */
 };
 
 struct jctx {
@@ -90,19 +127,18 @@ struct jctx {
 	uint32_t *site_ofs;     /* per site (final pass): rel32 of jmp A, rel32 of jmp B, cont, out */
 	struct jfunc *fn;
 	size_t nfn;
-	uint32_t *fn_of;        /* instruction -> function index */
-	uint32_t *ofs;          /* previous pass: code offset of each instruction */
-	uint32_t *cur;          /* this pass */
-	uint8_t *is_long;       /* per instruction: its jump is rel32 */
-	uint8_t *jdelta;        /* per instruction: 0, or the growth of its jump when long */
-	uint32_t *jt;           /* per instruction: its jump's target (see JT_EPILOGUE) */
-	uint32_t *jend;         /* per instruction: where its jump ends in the sizing pass */
-	uint32_t *epi1;         /* per function: its epilogue's offset in the sizing pass */
-	bool grew;              /* this pass made a jump long */
-	int pass;
+	const struct jfunc *curfn; /* the function being emitted */
+	bool has_call;          /* a bpf-to-bpf call */
+	bool has_callx;
+	struct jat *at;         /* per instruction (n + 1) */
+	struct jrec *j;         /* the jumps, in code order */
+	size_t nj;
+	struct jrel *rel;       /* the places to rewrite at the final address */
+	size_t nrel, caprel;
+	uint32_t *prefix;       /* after the relaxation: growth of the jumps before jump k */
+	uint32_t code_end;      /* final: where the instructions' code ends */
 	bool force_far;         /* testing: call helpers through a register */
 	bool retpoline;         /* indirect calls go through a retpoline thunk */
-	uintptr_t base;         /* address of the code (0 while sizing) */
 	const uint64_t *helper_tab;
 	uint32_t nhelper_tab;
 	struct x86_buf b;
@@ -125,73 +161,43 @@ static void __attribute__((noreturn, used)) jit_callx_fault(uint64_t pc, uint64_
 #define R(x) (c->reg[(x)])
 
 /*
- * Jumps between instructions start short and become long, for good, when
- * the short form does not reach: sizes only grow, so the passes converge
- * (a pass that makes no jump long changes no offset).  A backward target's
- * offset is this pass's; a forward target's is the previous pass's, a lower
- * bound (the first pass takes every forward jump as short).
+ * Jumps between instructions.  The sizing pass records each one (short,
+ * into no buffer); the relaxation decides which are long and where each
+ * target ends up; the final pass emits them as decided, meeting them in the
+ * same order, and checks that a short one reaches.
  */
-static int64_t target_ofs(const struct jctx *c, size_t pc, size_t t, bool *known)
-{
-	*known = t <= pc || c->pass > 1;
-	if (t <= pc)
-		return c->cur[t];
-	/* the previous offset, moved by what the code before pc grew this pass */
-	return (int64_t)c->ofs[t] + ((int64_t)c->cur[pc] - (int64_t)c->ofs[pc]);
-}
-
-/* In the sizing pass, each jump is recorded for the relaxation: where it
- * ends, what it targets (an instruction, or a function's epilogue as
- * JT_EPILOGUE - f), and how much longer its long form is. */
 #define JT_EPILOGUE UINT32_MAX
-static bool want_short(struct jctx *c, size_t pc, int64_t target, bool known, int len)
-{
-	if (c->pass == 1) {
-		c->jend[pc] = (uint32_t)(c->b.len + (size_t)len);
-		return true;
-	}
-	if (c->is_long[pc])
-		return false;
-	if (!known || is_imm8(target - (int64_t)(c->b.len + (size_t)len)))
-		return true;
-	c->is_long[pc] = 1;
-	c->grew = true;
-	return false;
-}
-
-static void j_jmp_ofs(struct jctx *c, size_t pc, int64_t target, bool known)
+static void j_jump(struct jctx *c, uint32_t t, uint8_t short_op, bool cond)
 {
 	struct x86_buf *b = &c->b;
-	c->jdelta[pc] = 3; /* jmp rel8 2 bytes, rel32 5 */
-	if (want_short(c, pc, target, known, 2)) {
-		emit2(b, 0xeb, (uint8_t)(target - (int64_t)(b->len + 2))); /* jmp rel8 */
-	} else {
-		emit1(b, 0xe9); /* jmp rel32 */
-		emit4(b, (uint32_t)(target - (int64_t)(b->len + 4)));
-	}
+	c->j[c->nj++] = (struct jrec){ .t = t, .end = (uint32_t)b->len + 2, .delta = cond ? 4 : 3 };
+	emit2(b, short_op, 0); /* jmp/jcc rel8 (rel32: 3 / 4 bytes more) */
 }
 
-static void j_jmp(struct jctx *c, size_t pc, size_t t)
+/* Records a place to rewrite at the final address (here: b->len). */
+static void j_rel(struct jctx *c, enum jrel_kind kind, uint32_t arg, uint64_t target)
 {
-	bool known;
-	int64_t target = target_ofs(c, pc, t, &known);
-	c->jt[pc] = (uint32_t)t;
-	j_jmp_ofs(c, pc, target, known);
+	if (c->nrel == c->caprel) {
+		size_t cap = c->caprel ? 2 * c->caprel : 64;
+		struct jrel *r = realloc(c->rel, cap * sizeof(*r));
+		if (!r) {
+			c->b.err = true;
+			return;
+		}
+		c->rel = r;
+		c->caprel = cap;
+	}
+	c->rel[c->nrel++] = (struct jrel){ (uint32_t)c->b.len, (uint32_t)c->nj, kind, arg, target };
 }
 
-static void j_jcc(struct jctx *c, size_t pc, enum x86_cc cc, size_t t)
+static void j_jmp(struct jctx *c, size_t t)
 {
-	struct x86_buf *b = &c->b;
-	bool known;
-	int64_t target = target_ofs(c, pc, t, &known);
-	c->jt[pc] = (uint32_t)t;
-	c->jdelta[pc] = 4; /* jcc rel8 2 bytes, rel32 6 */
-	if (want_short(c, pc, target, known, 2)) {
-		emit2(b, (uint8_t)(0x70 | cc), (uint8_t)(target - (int64_t)(b->len + 2))); /* jcc rel8 */
-	} else {
-		emit2(b, 0x0f, (uint8_t)(0x80 | cc)); /* jcc rel32 */
-		emit4(b, (uint32_t)(target - (int64_t)(b->len + 4)));
-	}
+	j_jump(c, (uint32_t)t, 0xeb, false);
+}
+
+static void j_jcc(struct jctx *c, enum x86_cc cc, size_t t)
+{
+	j_jump(c, (uint32_t)t, (uint8_t)(0x70 | cc), true);
 }
 
 /* A forward jcc rel8 inside one instruction's code; patched by fwd_here. */
@@ -240,7 +246,11 @@ static void emit_movx_rr(struct x86_buf *b, bool w, uint8_t op, int dst, int src
 static void emit_icall_r11(struct jctx *c)
 {
 	if (c->retpoline)
-		emit_call_rel(&c->b, c->pass == 1 ? 0 : c->ofs[c->n]);
+	{
+		emit1(&c->b, 0xe8); /* call thunk */
+		j_rel(c, JR_CALL_THUNK, 0, 0);
+		emit4(&c->b, 0);
+	}
 	else
 		emit_call_r(&c->b, R11);
 }
@@ -260,8 +270,8 @@ static void emit_call_abs(struct jctx *c, uintptr_t fn)
 {
 	if (!c->force_far && bpfrt_jit_mem_reaches(fn)) {
 		emit1(&c->b, 0xe8); /* call rel32 */
-		uintptr_t next = c->base + c->b.len + 4;
-		emit4(&c->b, c->base ? (uint32_t)(int32_t)(intptr_t)(fn - next) : 0);
+		j_rel(c, JR_CALL_ABS, 0, fn);
+		emit4(&c->b, 0);
 	} else {
 		emit_mov_ri(&c->b, true, R11, (int64_t)fn); /* movabs r11, fn */
 		emit_icall_r11(c);
@@ -440,9 +450,18 @@ static void emit_atomic(struct jctx *c, enum bpfrt_op op, const struct bpfrt_ins
 
 /* ---- one instruction ---- */
 
-static const struct jfunc *func_of(const struct jctx *c, size_t pc)
+/* The function starting at instruction t (a call's target). */
+static const struct jfunc *func_at(const struct jctx *c, size_t t)
 {
-	return &c->fn[c->fn_of[pc]];
+	size_t lo = 0, hi = c->nfn;
+	while (hi - lo > 1) {
+		size_t mid = (lo + hi) / 2;
+		if (c->fn[mid].start <= t)
+			lo = mid;
+		else
+			hi = mid;
+	}
+	return &c->fn[lo];
 }
 
 /* Both kinds of tail call: rax = the count's pointer, r10d = the count
@@ -467,7 +486,8 @@ static void emit_tail_unwind(struct jctx *c, size_t pc, const struct jfunc *fn)
 	struct x86_buf *b = &c->b;
 	emit_alu_ri(b, false, X_ADD, R10, 1);
 	emit_store_r(b, 4, RAX, 0, R10);                                    /* the count, raised */
-	if (c->fn_of[pc] == 0)
+	(void)pc;
+	if (c->curfn == c->fn)
 		emit_mov_rr(b, false, RAX, R10);                            /* a main function hands on the count */
 	if (R(1) != RDI)
 		emit_mov_rr(b, true, RDI, R(1));
@@ -498,26 +518,22 @@ static uint32_t emit_poke_area(struct x86_buf *b)
 static void emit_tail_call_direct(struct jctx *c, size_t pc, int32_t site)
 {
 	struct x86_buf *b = &c->b;
-	const struct jfunc *fn = func_of(c, pc);
+	const struct jfunc *fn = c->curfn;
 	size_t out = emit_tail_count_check(c, fn);
-	uint32_t a = emit_poke_area(b);
+	j_rel(c, JR_POKE, 2 * (uint32_t)site, 0);
+	emit_poke_area(b);
 	emit_tail_unwind(c, pc, fn);
-	uint32_t bsite = emit_poke_area(b);
+	j_rel(c, JR_POKE, 2 * (uint32_t)site + 1, 0);
+	emit_poke_area(b);
 	fwd_here(b, out);
-	if (c->pass == 2) {
-		uint32_t *o = &c->site_ofs[4 * (size_t)site];
-		o[0] = a;
-		o[1] = bsite;
-		o[2] = a + 5; /* installed: A is a nop5 */
-		o[3] = (uint32_t)b->len;
-	}
+	j_rel(c, JR_POKE_OUT, (uint32_t)site, 0);
 }
 
 /* bpf_tail_call(R1 = ctx, R2 = prog_array, R3 = index); see the top. */
 static void emit_tail_call(struct jctx *c, size_t pc)
 {
 	struct x86_buf *b = &c->b;
-	const struct jfunc *fn = func_of(c, pc);
+	const struct jfunc *fn = c->curfn;
 	if (c->in[pc].imm > 0) { /* direct: site imm - 1 */
 		emit_tail_call_direct(c, pc, c->in[pc].imm - 1);
 		return;
@@ -641,11 +657,11 @@ static void emit_insn(struct jctx *c, size_t pc)
 
 	case BPFRT_OP_JA:
 		if (in->off)
-			j_jmp(c, pc, pc + 1 + (size_t)(int64_t)in->off);
+			j_jmp(c, pc + 1 + (size_t)(int64_t)in->off);
 		return;
 	case BPFRT_OP_JA32:
 		if (imm)
-			j_jmp(c, pc, pc + 1 + (size_t)(int64_t)imm);
+			j_jmp(c, pc + 1 + (size_t)(int64_t)imm);
 		return;
 	case BPFRT_OP_TAIL_CALL:
 		emit_tail_call(c, pc);
@@ -688,17 +704,16 @@ static void emit_insn(struct jctx *c, size_t pc)
 	case BPFRT_OP_CALL_LOCAL: {
 		size_t t = pc + 1 + (size_t)(int64_t)imm;
 		if (c->tail_calls) /* the callee gets the count's pointer */
-			emit_load(b, 8, false, RAX, RBP, func_of(c, pc)->tcc);
-		emit_call_rel(b, c->fn[c->fn_of[t]].entry);
+			emit_load(b, 8, false, RAX, RBP, c->curfn->tcc);
+		emit1(b, 0xe8); /* call rel32 */
+		j_rel(c, JR_CALL_FN, (uint32_t)(func_at(c, t) - c->fn), 0);
+		emit4(b, 0);
 		return;
 	}
 	case BPFRT_OP_EXIT: {
-		const struct jfunc *fn = func_of(c, pc);
-		if (pc + 1 != fn->end) {
-			c->jt[pc] = JT_EPILOGUE - c->fn_of[pc];
-			j_jmp_ofs(c, pc, (int64_t)fn->epilogue + ((int64_t)c->cur[pc] - (int64_t)c->ofs[pc]),
-				  c->pass > 1);
-		}
+		const struct jfunc *fn = c->curfn;
+		if (pc + 1 != fn->end)
+			j_jump(c, JT_EPILOGUE - (uint32_t)(fn - c->fn), 0xeb, false); /* to the epilogue */
 		return;
 	}
 	case BPFRT_OP_CALL_KFUNC:
@@ -711,7 +726,8 @@ static void emit_insn(struct jctx *c, size_t pc)
 		size_t t = pc + 1 + (size_t)(int64_t)imm;
 		emit_rex(b, true, 0, d, false);
 		emit1(b, (uint8_t)(0xb8 + (d & 7)));
-		emit8(b, c->base ? (uint64_t)(c->base + c->fn[c->fn_of[t]].entry) : 0);
+		j_rel(c, JR_ADDR_FN, (uint32_t)(func_at(c, t) - c->fn), 0);
+		emit8(b, 0);
 		return;
 	}
 	case BPFRT_OP_LDDW:
@@ -766,7 +782,7 @@ static void emit_insn(struct jctx *c, size_t pc)
 			emit_test_rr(b, w64, d, d); /* same flags as cmp d, 0 */
 		else
 			k ? emit_alu_ri(b, w64, X_CMP, d, imm) : emit_alu_rr(b, w64, X_CMP, d, s);
-		j_jcc(c, pc, cc, pc + 1 + (size_t)(int64_t)in->off);
+		j_jcc(c, cc, pc + 1 + (size_t)(int64_t)in->off);
 		return;
 	}
 	b->err = true;
@@ -825,28 +841,56 @@ static void emit_epilogue(struct jctx *c, const struct jfunc *fn)
 	emit1(&c->b, 0xc3); /* ret */
 }
 
-/* One pass over every function; returns false on an emission error. */
+/* Room for the longest code one BPF instruction (or a prologue, an
+ * epilogue, the thunk) emits: the buffer grows between instructions. */
+#define JIT_INSN_ROOM 256
+
+static bool room(struct x86_buf *b)
+{
+	if (b->cap - b->len >= JIT_INSN_ROOM)
+		return true;
+	size_t cap = 2 * b->cap + JIT_INSN_ROOM;
+	uint8_t *p = realloc(b->p, cap);
+	if (!p) {
+		b->err = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+/* The one emission, into the scratch buffer; records each instruction's
+ * offset and the jumps before it.  Returns false on an emission error. */
 static bool emit_all(struct jctx *c)
 {
-	c->b.len = 0;
-	c->b.err = false;
+	struct x86_buf *b = &c->b;
 	for (size_t f = 0; f < c->nfn; f++) {
 		struct jfunc *fn = &c->fn[f];
-		fn->entry = (uint32_t)c->b.len;
+		c->curfn = fn;
+		if (!room(b))
+			return false;
+		fn->entry = (uint32_t)b->len;
 		emit_prologue(c, fn, f == 0);
 		for (size_t pc = fn->start; pc < fn->end; pc++) {
-			c->cur[pc] = (uint32_t)c->b.len;
+			if (unlikely(b->cap - b->len < JIT_INSN_ROOM) && !room(b))
+				return false;
+			c->at[pc] = (struct jat){ (uint32_t)b->len, (uint32_t)c->nj };
 			emit_insn(c, pc);
-			if (bpfrt_op_is_lddw(c->in[pc].code))
-				c->cur[++pc] = (uint32_t)c->b.len;
+			if (bpfrt_op_is_lddw(c->in[pc].code)) {
+				pc++;
+				c->at[pc] = (struct jat){ (uint32_t)b->len, (uint32_t)c->nj };
+			}
 		}
-		fn->epilogue = (uint32_t)c->b.len;
+		if (!room(b))
+			return false;
+		fn->epi1 = fn->epilogue = (uint32_t)b->len;
 		emit_epilogue(c, fn);
 	}
-	c->cur[c->n] = (uint32_t)c->b.len;
-	if (c->retpoline)
-		emit_thunk(&c->b);
-	return !c->b.err && c->b.len < UINT32_MAX / 2;
+	c->at[c->n] = (struct jat){ (uint32_t)b->len, (uint32_t)c->nj };
+	if (c->retpoline && room(b))
+		emit_thunk(b);
+	return !b->err && b->len < UINT32_MAX / 2;
 }
 
 /* Frame size: the deepest r10-relative access; 512 where r10 escapes. */
@@ -927,54 +971,60 @@ static void make_reg_map(unsigned permute, uint8_t reg[11], bool *permuted_args)
 }
 
 /* Subprograms, their frames and saved registers; refuses recursion and call
- * chains deeper than BPFRT_MAX_CALL_FRAMES (the JIT uses the native stack). */
+ * chains deeper than BPFRT_MAX_CALL_FRAMES (the JIT uses the native stack).
+ * Two scans of the program: the functions' starts, then each function's
+ * registers. */
+static int check_call_graph(struct jctx *c, struct bpfrt_err *err);
+
 static int plan_functions(struct jctx *c, struct bpfrt_err *err)
 {
-	size_t n = c->n;
-	uint8_t *start = calloc(n, 1);
+	size_t n = c->n, nfn = 1;
+	uint8_t *start = calloc(n + 1, 1);
 	if (!start)
 		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
 	start[0] = 1;
 	for (size_t pc = 0; pc < n; pc++) {
-		if (c->in[pc].code == BPFRT_OP_CALL_LOCAL || c->in[pc].code == BPFRT_OP_LDDW_FUNC)
-			start[pc + 1 + (size_t)(int64_t)c->in[pc].imm] = 1;
-		if (bpfrt_op_is_lddw(c->in[pc].code))
-			pc++;
+		enum bpfrt_op op = c->in[pc].code;
+		if (op == BPFRT_OP_CALL_LOCAL || op == BPFRT_OP_LDDW_FUNC) {
+			size_t t = pc + 1 + (size_t)(int64_t)c->in[pc].imm;
+			nfn += !start[t];
+			start[t] = 1;
+			c->has_call |= op == BPFRT_OP_CALL_LOCAL;
+		}
+		c->has_callx |= op == BPFRT_OP_CALLX;
+		BPFRT_SKIP_LDDW(op, pc);
 	}
-	size_t nfn = 0;
-	for (size_t pc = 0; pc < n; pc++)
-		nfn += start[pc];
-	c->fn = calloc(nfn, sizeof(*c->fn));
-	c->fn_of = malloc(n * sizeof(*c->fn_of));
-	if (!c->fn || !c->fn_of) {
+	if (!(c->fn = calloc(nfn, sizeof(*c->fn)))) {
 		free(start);
 		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
 	}
-	c->nfn = 0;
+	/* the functions and the registers each names (a mask: no stores to
+	 * memory in the loop) */
+	struct jfunc *fn = c->fn;
+	uint32_t mask = 0;
 	for (size_t pc = 0; pc < n; pc++) {
-		if (start[pc]) {
-			if (c->nfn)
-				c->fn[c->nfn - 1].end = pc;
-			c->fn[c->nfn++].start = pc;
+		if (start[pc] && pc) {
+			fn->end = pc;
+			fn->mask = mask;
+			(++fn)->start = pc;
+			mask = 0;
 		}
-		c->fn_of[pc] = (uint32_t)(c->nfn - 1);
+		const struct bpfrt_insn *in = &c->in[pc];
+		mask |= 1u << in->dst | (uint32_t)(bpfrt_forms[in->code].sel != SEL_SRC) << in->src;
+		BPFRT_SKIP_LDDW(in->code, pc);
 	}
-	c->fn[c->nfn - 1].end = n;
+	fn->end = n;
+	fn->mask = mask;
+	c->nfn = nfn;
 	free(start);
 
 	static const uint8_t callee_saved[4] = { RBX, R13, R14, R15 };
 	for (size_t f = 0; f < c->nfn; f++) {
-		struct jfunc *fn = &c->fn[f];
+		fn = &c->fn[f];
 		bool used[16] = { false };
-		for (size_t pc = fn->start; pc < fn->end; pc++) {
-			const struct bpfrt_insn *in = &c->in[pc];
-			if (in->dst >= 6 && in->dst <= 9)
-				used[c->reg[in->dst]] = true;
-			if (in->src >= 6 && in->src <= 9 && bpfrt_forms[in->code].sel != SEL_SRC)
-				used[c->reg[in->src]] = true;
-			if (bpfrt_op_is_lddw(in->code))
-				pc++;
-		}
+		for (int r = 6; r <= 9; r++)
+			if (fn->mask & (1u << r))
+				used[c->reg[r]] = true;
 		for (int i = 0; i < 4; i++)
 			if (used[callee_saved[i]])
 				fn->saved[fn->nsaved++] = callee_saved[i];
@@ -991,9 +1041,13 @@ static int plan_functions(struct jctx *c, struct bpfrt_err *err)
 			depth += 8; /* rsp 16-aligned after the pushes */
 		fn->depth = depth;
 	}
+	return c->has_call ? check_call_graph(c, err) : BPFRT_OK;
+}
 
-	/* The call graph: no cycle, at most BPFRT_MAX_CALL_FRAMES deep.  An
-	 * iterative depth-first search with an explicit stack. */
+/* The call graph: no cycle, at most BPFRT_MAX_CALL_FRAMES deep.  An
+ * iterative depth-first search with an explicit stack. */
+static int check_call_graph(struct jctx *c, struct bpfrt_err *err)
+{
 	uint8_t *state = calloc(c->nfn, 1); /* 0 new, 1 on the path, 2 done */
 	uint32_t *height = calloc(c->nfn, sizeof(*height)); /* frames below, incl. itself */
 	struct { uint32_t f; size_t pc; } *stk = malloc(c->nfn * sizeof(*stk) + sizeof(*stk));
@@ -1025,7 +1079,7 @@ static int plan_functions(struct jctx *c, struct bpfrt_err *err)
 				continue;
 			}
 			stk[sp - 1].pc = pc + 1;
-			uint32_t g = c->fn_of[pc + 1 + (size_t)(int64_t)c->in[pc].imm];
+			uint32_t g = (uint32_t)(func_at(c, pc + 1 + (size_t)(int64_t)c->in[pc].imm) - c->fn);
 			if (state[g] == 1) {
 				rc = bpfrt_err_set(err, BPFRT_EREJECT,
 					"insn %zu: recursive call (to insn %zu): the JIT needs a bounded "
@@ -1053,55 +1107,32 @@ out:
 
 /*
  * The relaxation.  The sizing pass laid everything out with short jumps;
- * only jumps change size, so the layout is the sizing pass's offsets plus
- * the growth of the long jumps before each point.  Sweep: compute the
- * growth prefix, make long every short jump that does not reach; repeat
- * until a sweep changes nothing.  Each sweep is O(n) and cheap: no code is
- * emitted.  On return c->ofs holds the final offsets, c->cur[n] the size,
- * and the result is the number of sweeps.
+ * only jumps change size, so the final offset of anything is its sizing
+ * offset plus the growth of the long jumps before it (a prefix sum over the
+ * jumps, indexed by the rank the sizing pass recorded).  Sweep: make long
+ * every short jump that does not reach; repeat until a sweep changes
+ * nothing.  Each sweep is O(jumps): no code is emitted, no instruction
+ * visited.  Sets each jump's final target, the functions' final entries and
+ * epilogues and the code's end; returns the number of sweeps.
  */
-/* The growth before instruction x: the prefix at the first jump at or
- * after x (jump[] is sorted). */
-static size_t first_jump_at(const uint32_t *jump, size_t nj, size_t x)
-{
-	size_t lo = 0, hi = nj;
-	while (lo < hi) {
-		size_t mid = (lo + hi) / 2;
-		if (jump[mid] < x)
-			lo = mid + 1;
-		else
-			hi = mid;
-	}
-	return lo;
-}
-
-static uint32_t growth_at(const uint32_t *jump, const uint32_t *prefix, size_t nj, size_t x)
-{
-	return prefix[first_jump_at(jump, nj, x)];
-}
-
 static int relax(struct jctx *c)
 {
-	size_t n = c->n, nj = 0;
-	for (size_t pc = 0; pc < n; pc++)
-		nj += c->jdelta[pc] != 0;
-	uint32_t *jump = malloc((nj + 1) * sizeof(*jump));
+	size_t nj = c->nj;
 	uint32_t *prefix = malloc((nj + 1) * sizeof(*prefix));
-	uint32_t *tk = malloc((nj + 1) * sizeof(*tk)); /* a jump's target, as an index into jump[] */
-	if (!jump || !prefix || !tk) {
-		free(jump);
-		free(prefix);
-		free(tk);
+	if (!prefix)
 		return -1;
-	}
-	nj = 0;
-	for (size_t pc = 0; pc < n; pc++)
-		if (c->jdelta[pc])
-			jump[nj++] = (uint32_t)pc;
 	for (size_t k = 0; k < nj; k++) {
-		size_t pc = jump[k];
-		size_t t = c->jt[pc] > JT_EPILOGUE - c->nfn ? c->fn[JT_EPILOGUE - c->jt[pc]].end : c->jt[pc];
-		tk[k] = (uint32_t)first_jump_at(jump, nj, t);
+		struct jrec *r = &c->j[k];
+		const struct jat *at;
+		if (r->t > JT_EPILOGUE - c->nfn) {
+			const struct jfunc *fn = &c->fn[JT_EPILOGUE - r->t];
+			r->t1 = fn->epi1;
+			r->trank = c->at[fn->end].rank;
+		} else {
+			at = &c->at[r->t];
+			r->t1 = at->ofs;
+			r->trank = at->rank;
+		}
 	}
 	int sweeps = 0;
 	bool changed = true;
@@ -1110,37 +1141,128 @@ static int relax(struct jctx *c)
 		sweeps++;
 		prefix[0] = 0;
 		for (size_t k = 0; k < nj; k++)
-			prefix[k + 1] = prefix[k] + (c->is_long[jump[k]] ? c->jdelta[jump[k]] : 0);
+			prefix[k + 1] = prefix[k] + (c->j[k].is_long ? c->j[k].delta : 0);
 		for (size_t k = 0; k < nj; k++) {
-			size_t pc = jump[k];
-			if (c->is_long[pc])
+			struct jrec *r = &c->j[k];
+			if (r->is_long)
 				continue;
-			int64_t end = (int64_t)c->jend[pc] + prefix[k];
-			int64_t target = prefix[tk[k]] + (int64_t)(c->jt[pc] > JT_EPILOGUE - c->nfn ?
-				c->epi1[JT_EPILOGUE - c->jt[pc]] : c->ofs[c->jt[pc]]);
+			int64_t end = (int64_t)r->end + prefix[k];
+			int64_t target = (int64_t)r->t1 + prefix[r->trank];
 			if (!is_imm8(target - end)) {
-				c->is_long[pc] = 1;
+				r->is_long = 1;
 				changed = true;
 			}
 		}
 	}
 	prefix[0] = 0;
 	for (size_t k = 0; k < nj; k++)
-		prefix[k + 1] = prefix[k] + (c->is_long[jump[k]] ? c->jdelta[jump[k]] : 0);
-	/* the final layout: entries, epilogues, instructions (a merge walk) */
+		prefix[k + 1] = prefix[k] + (c->j[k].is_long ? c->j[k].delta : 0);
+	for (size_t k = 0; k < nj; k++)
+		c->j[k].final = c->j[k].t1 + prefix[c->j[k].trank];
 	for (size_t f = 0; f < c->nfn; f++) {
-		c->fn[f].entry += growth_at(jump, prefix, nj, c->fn[f].start);
-		c->fn[f].epilogue = c->epi1[f] + growth_at(jump, prefix, nj, c->fn[f].end);
+		struct jfunc *fn = &c->fn[f];
+		fn->entry += prefix[c->at[fn->start].rank];
+		fn->epilogue = fn->epi1 + prefix[c->at[fn->end].rank];
 	}
-	for (size_t pc = 0, k = 0; pc <= n; pc++) {
-		while (k < nj && jump[k] < pc)
-			k++;
-		c->ofs[pc] += prefix[k];
-	}
-	free(jump);
-	free(prefix);
-	free(tk);
+	c->code_end = c->at[c->n].ofs + prefix[nj];
+	c->prefix = prefix;
 	return sweeps;
+}
+
+/*
+ * The copy into executable memory at rw (running at rx): the scratch
+ * bytes between jumps as they are, each jump in its final form, then the
+ * recorded places for this address.  Checks, as it goes, that each jump
+ * starts where the relaxation put it and reaches.  Returns false if the
+ * layout does not add up (an internal error).
+ */
+static bool place(struct jctx *c, uint8_t *rw, uintptr_t rx, size_t size)
+{
+	const uint8_t *src = c->b.p;
+	size_t s = 0, d = 0;
+	for (size_t k = 0; k < c->nj; k++) {
+		const struct jrec *r = &c->j[k];
+		size_t js = r->end - 2;
+		memcpy(rw + d, src + s, js - s);
+		d += js - s;
+		if (d != js + c->prefix[k])
+			return false;
+		uint8_t op = src[js];
+		int64_t disp;
+		if (!r->is_long) {
+			disp = (int64_t)r->final - (int64_t)(d + 2);
+			if (!is_imm8(disp))
+				return false;
+			rw[d] = op;                                 /* jmp/jcc rel8 */
+			rw[d + 1] = (uint8_t)disp;
+			d += 2;
+		} else {
+			if (op == 0xeb) {
+				rw[d++] = 0xe9;                     /* jmp rel32 */
+			} else {
+				rw[d++] = 0x0f;                     /* jcc rel32 */
+				rw[d++] = (uint8_t)(0x80 | (op & 0xf));
+			}
+			disp = (int64_t)r->final - (int64_t)(d + 4);
+			memcpy(rw + d, &(int32_t){ (int32_t)disp }, 4);
+			d += 4;
+		}
+		s = r->end;
+	}
+	memcpy(rw + d, src + s, c->b.len - s);
+	d += c->b.len - s;
+	if (d != size)
+		return false;
+	for (size_t k = 0; k < c->nrel; k++) {
+		const struct jrel *r = &c->rel[k];
+		uint32_t at = r->pos + c->prefix[r->rank];
+		int64_t to;
+		switch ((enum jrel_kind)r->kind) {
+		case JR_CALL_ABS:
+			to = (int64_t)r->target;
+			goto rel32;
+		case JR_CALL_FN:
+			to = (int64_t)(rx + c->fn[r->arg].entry);
+			goto rel32;
+		case JR_CALL_THUNK:
+			to = (int64_t)(rx + c->code_end);
+		rel32:
+			memcpy(rw + at, &(int32_t){ (int32_t)(to - (int64_t)(rx + at + 4)) }, 4);
+			break;
+		case JR_ADDR_FN:
+			memcpy(rw + at, &(uint64_t){ rx + c->fn[r->arg].entry }, 8);
+			break;
+		case JR_POKE: { /* its layout depends on the address mod 8 */
+			struct x86_buf pb = { rw, at, size, false };
+			uint32_t site = emit_poke_area(&pb);
+			uint32_t *o = &c->site_ofs[4 * (size_t)(r->arg / 2)];
+			if (pb.err)
+				return false;
+			if (r->arg & 1) {
+				o[1] = site;
+			} else {
+				o[0] = site;
+				o[2] = site + 5; /* installed: A is a nop5 */
+			}
+			break;
+		}
+		case JR_POKE_OUT:
+			c->site_ofs[4 * (size_t)r->arg + 3] = at;
+			break;
+		}
+	}
+	return true;
+}
+
+static void jctx_free(struct jctx *c)
+{
+	free(c->site_ofs);
+	free(c->fn);
+	free(c->at);
+	free(c->j);
+	free(c->rel);
+	free(c->prefix);
+	free(c->b.p);
 }
 
 int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts,
@@ -1155,23 +1277,22 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 	make_reg_map(opts->permute, c->reg, &c->permuted_args);
 	c->tail_calls = prog->tail_calls;
 	size_t nsites = prog->ntail_sites;
-	if (nsites && !(c->site_ofs = calloc(4 * nsites, sizeof(*c->site_ofs)))) {
-		bpfrt_jit_free(jit);
-		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
-	}
 	c->force_far = opts->force_far;
 	c->retpoline = opts->retpoline;
-	c->ofs = malloc((c->n + 1) * sizeof(*c->ofs));
-	c->cur = malloc((c->n + 1) * sizeof(*c->cur));
-	if (!c->ofs || !c->cur) {
+	/* at most one jump per instruction and one per exit: pages of j[]
+	 * past the jumps there are stay untouched */
+	c->at = malloc((c->n + 1) * sizeof(*c->at));
+	c->j = malloc((c->n + 1) * sizeof(*c->j));
+	c->b.cap = 8 * c->n + JIT_INSN_ROOM; /* grows where it must */
+	c->b.p = malloc(c->b.cap);
+	if (!c->at || !c->j || !c->b.p ||
+	    (nsites && !(c->site_ofs = calloc(4 * nsites, sizeof(*c->site_ofs))))) {
 		bpfrt_err_set(err, rc, "out of memory");
 		goto fail;
 	}
 	if ((rc = plan_functions(c, err)) != BPFRT_OK)
 		goto fail;
-	for (size_t pc = 0; pc < c->n; pc++)
-		if (c->in[pc].code == BPFRT_OP_CALLX)
-			jit->has_callx = true;
+	jit->has_callx = c->has_callx;
 	jit->has_callbacks = prog->ncb > 0;
 	if (jit->has_callbacks && c->permuted_args) { /* C calls them with R1..R5 in SysV order */
 		rc = bpfrt_err_set(err, BPFRT_ENOTSUP, "callbacks need the JIT's standard register map");
@@ -1190,31 +1311,17 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 		c->nhelper_tab = jit->nhelper_tab;
 	}
 
-	/* One sizing pass with every jump short, then the relaxation. */
-	c->is_long = calloc(c->n + 1, 1);
-	c->jdelta = calloc(c->n + 1, 1);
-	c->jt = calloc(c->n + 1, sizeof(*c->jt));
-	c->jend = calloc(c->n + 1, sizeof(*c->jend));
-	c->epi1 = calloc(c->nfn, sizeof(*c->epi1));
-	if (!c->is_long || !c->jdelta || !c->jt || !c->jend || !c->epi1) {
-		rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
-		goto fail;
-	}
-	c->pass = 1;
+	/* One emission with every jump short, then the relaxation. */
 	if (!emit_all(c)) {
 		rc = bpfrt_err_set(err, BPFRT_EINTERNAL, "internal error: JIT emission failed");
 		goto fail;
 	}
-	memcpy(c->ofs, c->cur, (c->n + 1) * sizeof(*c->ofs)); /* pass-1 offsets */
-	for (size_t f = 0; f < c->nfn; f++)
-		c->epi1[f] = c->fn[f].epilogue;
 	int sweeps = relax(c);
 	if (sweeps < 0) {
 		rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
 		goto fail;
 	}
-	/* c->ofs: the final offsets, which the final pass must give */
-	size_t size = c->ofs[c->n] + (c->retpoline ? THUNK_SIZE : 0);
+	size_t size = c->code_end + (c->retpoline ? THUNK_SIZE : 0);
 	if ((rc = bpfrt_jit_mem_alloc(size, &jit->mem)) != BPFRT_OK) {
 		bpfrt_err_set(err, rc, "cannot allocate %zu bytes of executable memory", size);
 		goto fail;
@@ -1225,18 +1332,18 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 				   "patched (a double mapping), and none is left");
 		goto fail;
 	}
-	/* The final pass, at the final address, must give the same layout. */
-	c->base = (uintptr_t)jit->mem.rx;
-	c->b.p = jit->mem.rw;
-	c->b.cap = jit->mem.size;
-	c->pass = 2;
-	if (!emit_all(c) || c->grew || c->b.len != size ||
-	    memcmp(c->ofs, c->cur, (c->n + 1) * sizeof(*c->ofs))) {
-		rc = bpfrt_err_set(err, BPFRT_EINTERNAL,
-				   "internal error: the final JIT pass gave %zu bytes, not %zu",
-				   c->b.len, size);
+	if (!place(c, jit->mem.rw, (uintptr_t)jit->mem.rx, size)) {
+		rc = bpfrt_err_set(err, BPFRT_EINTERNAL, "internal error: the JIT's layout does not "
+				   "add up (%zu bytes)", size);
 		goto fail;
 	}
+	/* each instruction's final offset (for dumps) */
+	if (!(jit->insn_ofs = malloc((c->n + 1) * sizeof(*jit->insn_ofs)))) {
+		rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+		goto fail;
+	}
+	for (size_t pc = 0; pc <= c->n; pc++)
+		jit->insn_ofs[pc] = c->at[pc].ofs + c->prefix[c->at[pc].rank];
 	/* the sites; their state comes from the maps (bpfrt_pokes_attach) */
 	if (nsites && !(prog->pokes = calloc(nsites, sizeof(*prog->pokes)))) {
 		rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
@@ -1259,10 +1366,7 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 		goto fail;
 	}
 	jit->entry = (bpfrt_jit_fn)(void *)(jit->mem.rx + c->fn[0].entry);
-	free(c->site_ofs);
-	c->site_ofs = NULL;
 	jit->code_size = size;
-	jit->insn_ofs = c->ofs;
 	jit->passes = sweeps;
 	jit->fn = calloc(c->nfn, sizeof(*jit->fn));
 	if (!jit->fn) {
@@ -1276,35 +1380,16 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 						      fn->epilogue, fn->depth, fn->nsaved, { 0 } };
 		memcpy(jit->fn[f].saved, fn->saved, sizeof(fn->saved));
 	}
-	c->ofs = NULL;
-	free(c->cur);
-	free(c->fn);
-	free(c->fn_of);
-	free(c->is_long);
-	free(c->jdelta);
-	free(c->jt);
-	free(c->jend);
-	free(c->epi1);
+	jctx_free(c);
 	prog->jit = jit;
 	prog->tail_entry = (uint8_t *)(void *)jit->entry + TAIL_CALL_OFFSET;
 	bpfrt_pokes_attach(prog); /* the slots follow the prog_arrays from now on */
 	return BPFRT_OK;
 fail:
-	free(c->site_ofs);
 	free(prog->pokes);
 	prog->pokes = NULL;
 	prog->npokes = 0;
-	if (jit->insn_ofs == c->ofs)
-		c->ofs = NULL;
-	free(c->ofs);
-	free(c->cur);
-	free(c->fn);
-	free(c->fn_of);
-	free(c->is_long);
-	free(c->jdelta);
-	free(c->jt);
-	free(c->jend);
-	free(c->epi1);
+	jctx_free(c);
 	bpfrt_jit_free(jit);
 	return rc;
 }

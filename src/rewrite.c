@@ -373,8 +373,7 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 	size_t nctx = 0;
 	for (size_t pc = 0; conv && pc < n; pc++) {
 		nctx += seen[pc] && is_ctx_access(p, vr, pc);
-		if (bpfrt_op_is_lddw(p->dec[pc].code))
-			pc++;
+		BPFRT_SKIP_LDDW(p->dec[pc].code, pc);
 	}
 	/* instructions the passes below patch (nothing to do without any) */
 	size_t npatch = nctx;
@@ -383,8 +382,7 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 			nnop++;
 		npatch += seen[pc] && (inline_lookup_map(p, o, pc) || inline_loop_cb(p, o, pc) >= 0 ||
 					is_tail_call(p, pc));
-		if (bpfrt_op_is_lddw(p->dec[pc].code))
-			pc++;
+		BPFRT_SKIP_LDDW(p->dec[pc].code, pc);
 	}
 	st->insns_in = n;
 	if (!ndead && !nnop && !npatch && !o->zext && !o->blind) { /* nothing to do */
@@ -423,8 +421,7 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 			bpfrt_plist_delete(&l, &l.anchor[pc]);
 			st->nops_removed++;
 		}
-		if (bpfrt_op_is_lddw(p->dec[pc].code))
-			pc++;
+		BPFRT_SKIP_LDDW(p->dec[pc].code, pc);
 	}
 	/* array lookups */
 	for (size_t pc = 0; pc < n && npatch && rc == BPFRT_OK; pc++) {
@@ -435,8 +432,7 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 			rc = bpfrt_plist_replace(&l, &l.anchor[pc], seq, len, err);
 			st->lookups_inlined++;
 		}
-		if (bpfrt_op_is_lddw(p->dec[pc].code))
-			pc++;
+		BPFRT_SKIP_LDDW(p->dec[pc].code, pc);
 	}
 	/* bpf_tail_call -> the internal tail call: imm 0, or a direct site's index + 1 */
 	for (size_t pc = 0; pc < n && rc == BPFRT_OK; pc++) {
@@ -474,8 +470,7 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 			rc = bpfrt_plist_replace(&l, x, &seq, 1, err);
 			st->ctx_converted++;
 		}
-		if (bpfrt_op_is_lddw(p->dec[pc].code))
-			pc++;
+		BPFRT_SKIP_LDDW(p->dec[pc].code, pc);
 	}
 	/* bpf_loop: three slots below each function that inlines one (the
 	 * frame grows by 24 bytes, once, if it stays within 512) */
@@ -493,8 +488,7 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 			grown[sub] = 1;
 			st->loops_inlined++;
 		}
-		if (bpfrt_op_is_lddw(p->dec[pc].code))
-			pc++;
+		BPFRT_SKIP_LDDW(p->dec[pc].code, pc);
 	}
 	free(grown);
 	free(seen);
@@ -509,8 +503,7 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 				rc = bpfrt_plist_replace(&l, x, seq, 2, err);
 				st->zext_added++;
 			}
-			if (bpfrt_op_is_lddw(p->dec[pc].code))
-				pc++;
+			BPFRT_SKIP_LDDW(p->dec[pc].code, pc);
 		}
 	}
 	/* constant blinding: on the instructions as they are now (zext added none
@@ -525,8 +518,7 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 				rc = bpfrt_plist_replace(&l, x, seq, len, err);
 				st->blinded++;
 			}
-			if (bpfrt_op_is_lddw(p->dec[pc].code))
-				pc++;
+			BPFRT_SKIP_LDDW(p->dec[pc].code, pc);
 		}
 	}
 	uint64_t t1 = now();

@@ -80,6 +80,19 @@ static void internal_ops_refused(void **state)
 	bpfrt_vm_free(vm);
 }
 
+/* bpfrt_op_is_lddw takes the LDDW forms as one run of the table: exactly
+ * the forms of the two LDDW shapes (and nothing past the table). */
+static void lddw_forms_are_one_run(void **state)
+{
+	(void)state;
+	for (int op = 0; op < BPFRT_OP__COUNT + 8; op++) {
+		bool want = op < BPFRT_OP__COUNT && (bpfrt_forms[op].shape == SHAPE_LDDW ||
+						     bpfrt_forms[op].shape == SHAPE_LDDW_PSEUDO);
+		assert_int_equal(bpfrt_op_is_lddw((enum bpfrt_op)op), want);
+	}
+	assert_false(bpfrt_op_is_lddw((enum bpfrt_op)-1));
+}
+
 static void unknown_codes_do_not_decode(void **state)
 {
 	(void)state;
@@ -124,6 +137,7 @@ int main(void)
 		cmocka_unit_test(forms_are_distinct),
 		cmocka_unit_test(counts_match_rfc9669),
 		cmocka_unit_test(internal_ops_refused),
+		cmocka_unit_test(lddw_forms_are_one_run),
 		cmocka_unit_test(unknown_codes_do_not_decode),
 		cmocka_unit_test(mnemonics_are_found),
 	};
