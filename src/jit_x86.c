@@ -76,6 +76,8 @@
 struct jfunc {
 	size_t start, end;      /* instructions [start, end) */
 	uint32_t mask;          /* BPF registers the function names */
+	bool calls;             /* it calls something (a helper, a function, a tail call) */
+	bool frameless;         /* a leaf subprogram without stack: no rbp frame */
 	uint32_t depth;         /* bytes subtracted from rsp */
 	int32_t tcc;            /* tail calls: [rbp + tcc] the count's pointer, [rbp + tcc + 8] the count */
 	uint8_t nsaved;
@@ -795,6 +797,11 @@ static void emit_prologue(struct jctx *c, const struct jfunc *fn, bool main)
 {
 	struct x86_buf *b = &c->b;
 	emit_nop(b, 5); /* patch site */
+	if (fn->frameless) {
+		for (int i = 0; i < fn->nsaved; i++)
+			emit_push(b, fn->saved[i]);
+		return;
+	}
 	if (main && c->tail_calls)
 		emit3(b, 0x48, 0x31, 0xc0); /* xor rax, rax: entered from C, no tail call yet */
 	else
@@ -838,7 +845,8 @@ static void emit_epilogue(struct jctx *c, const struct jfunc *fn)
 {
 	for (int i = fn->nsaved - 1; i >= 0; i--)
 		emit_pop(&c->b, fn->saved[i]);
-	emit1(&c->b, 0xc9); /* leave */
+	if (!fn->frameless)
+		emit1(&c->b, 0xc9); /* leave */
 	emit1(&c->b, 0xc3); /* ret */
 }
 
@@ -990,18 +998,23 @@ static int plan_functions(struct jctx *c, struct bpfrt_err *err)
 	 * in the loop) and, without the verifier's, each one's stack depth */
 	bool known = c->prog->sub_depth && c->prog->nsub == nfn;
 	struct jfunc *fn = c->fn;
-	uint32_t mask = 0, depth = 0;
+	uint32_t mask = 0, depth = 0, shapes = 0;
+	const uint32_t call_shapes = 1u << SHAPE_CALL_HELPER | 1u << SHAPE_CALL_LOCAL |
+				     1u << SHAPE_CALL_KFUNC | 1u << SHAPE_CALLX | 1u << SHAPE_TAIL_CALL;
 	for (size_t pc = 0; pc < n; pc++) {
 		if (start[pc] && pc) {
 			fn->end = pc;
 			fn->mask = mask;
 			fn->depth = depth;
+			fn->calls = shapes & call_shapes;
 			(++fn)->start = pc;
-			mask = depth = 0;
+			mask = depth = shapes = 0;
 		}
 		const struct bpfrt_insn *in = &c->in[pc];
-		uint32_t bits = 1u << in->dst | (uint32_t)(bpfrt_forms[in->code].sel != SEL_SRC) << in->src;
+		const struct bpfrt_form *form = &bpfrt_forms[in->code];
+		uint32_t bits = 1u << in->dst | (uint32_t)(form->sel != SEL_SRC) << in->src;
 		mask |= bits;
+		shapes |= 1u << form->shape;
 		if (unlikely(bits & (1u << 10)) && !known)
 			depth = r10_depth(in, depth);
 		BPFRT_SKIP_LDDW(in->code, pc);
@@ -1009,6 +1022,7 @@ static int plan_functions(struct jctx *c, struct bpfrt_err *err)
 	fn->end = n;
 	fn->mask = mask;
 	fn->depth = depth;
+	fn->calls = shapes & call_shapes;
 	c->nfn = nfn;
 	free(start);
 
@@ -1025,6 +1039,14 @@ static int plan_functions(struct jctx *c, struct bpfrt_err *err)
 		/* the verifier's depth for the function where it ran (it follows r10
 		 * through copies and spills); else the deepest r10-relative access */
 		uint32_t frame = ((known ? c->prog->sub_depth[f] : fn->depth) + 15) & ~15u;
+		/* a leaf subprogram that names no r10 and has no stack needs no
+		 * frame: no rbp to set up (and no rsp alignment: it calls nothing) */
+		fn->frameless = f > 0 && !fn->calls && !(fn->mask & (1u << 10)) && !frame &&
+				!c->tail_calls;
+		if (fn->frameless) {
+			fn->depth = 0;
+			continue;
+		}
 		if (c->tail_calls) { /* the count's pointer and the count, below the BPF stack */
 			fn->tcc = -(int32_t)frame - 16;
 			frame += 16;
