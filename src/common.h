@@ -28,6 +28,8 @@
 #define BPFRT_TLS __thread __attribute__((tls_model("initial-exec")))
 
 #define ARRAY_SIZE(a) (sizeof(a) / sizeof((a)[0]))
+#define BPFRT_STR_(x) #x
+#define BPFRT_STR(x) BPFRT_STR_(x)
 #define likely(x)   __builtin_expect(!!(x), 1)
 #define unlikely(x) __builtin_expect(!!(x), 0)
 

@@ -30,7 +30,9 @@ typedef uint64_t (*bpfrt_jit_fn)(uint64_t r1, uint64_t r2);
 
 struct bpfrt_jit {
 	struct bpfrt_jit_mem mem;
-	bpfrt_jit_fn entry;       /* entry of the main program */
+	bpfrt_jit_fn entry;       /* where C runs the program: the main function, or with tail
+				   * calls the stub that zeroes the count (jit_x86.c) */
+	uint8_t *main;            /* the main function */
 	size_t code_size;         /* bytes of code */
 	uint32_t *insn_ofs;       /* code offset of each BPF instruction (n + 1) */
 	uint64_t *helper_tab;     /* callx: helper functions by id */

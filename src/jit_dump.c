@@ -112,9 +112,18 @@ int bpfrt_jit_dump(const struct bpfrt_prog *prog, char **out)
 		put(&t, "    epilogue\n");
 		x86(&t, jit, fn->epilogue, f + 1 < jit->nfn ? jit->fn[f + 1].entry : jit->insn_ofs[n]);
 	}
-	if (jit->insn_ofs[n] < jit->code_size) {
-		put(&t, "\n; retpoline thunk\n");
-		x86(&t, jit, jit->insn_ofs[n], (uint32_t)jit->code_size);
+	if (jit->insn_ofs[n] < jit->code_size) { /* a retpoline thunk, the C entry of a program
+						   * with tail calls: after the functions */
+		uint32_t entry = (uint32_t)((uint8_t *)(void *)jit->entry - jit->mem.rx);
+		bool stub = jit->entry != (bpfrt_jit_fn)(void *)jit->main;
+		if (!stub || entry > jit->insn_ofs[n]) {
+			put(&t, "\n; retpoline thunk\n");
+			x86(&t, jit, jit->insn_ofs[n], stub ? entry : (uint32_t)jit->code_size);
+		}
+		if (stub) {
+			put(&t, "\n; C entry: the tail-call count (r12) zeroed around the main function\n");
+			x86(&t, jit, entry, (uint32_t)jit->code_size);
+		}
 	}
 	if (t.oom) {
 		free(t.p);

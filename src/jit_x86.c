@@ -37,19 +37,21 @@
  * falls into it).  Local calls are `call rel32`; helper calls `call rel32`
  * when the code window reaches the helper, else `movabs r11, fn; call r11`.
  *
- * Tail calls (the kernel's tail_call_cnt_ptr design).  In a program that has
- * one, every function keeps two slots below its BPF stack: a pointer to the
- * run's count and, in the main function, the count itself.  The main
- * function's entry region sets rax = 0 (`xor rax, rax` in the nop3 slot);
- * after `sub rsp` it takes rax as a count if it is at most
- * BPFRT_MAX_TAIL_CALLS (entered from C, or tail-called by a main function:
- * the count is its own then) and as the pointer otherwise (tail-called from a
- * subprogram, whose caller's frame holds the count).  A local call passes
- * the pointer in rax.  bpf_tail_call checks the index against max_entries,
- * the count against the limit, the slot for NULL, raises the count, then
- * unwinds this function only (pops its callee-saved registers, rsp = rbp)
- * and jumps 12 bytes into the target, past its entry region: the target's
- * frame takes this function's place, the callers' frames stay (seed 002).
+ * Tail calls.  The run's count lives in r12, which no BPF register maps to:
+ * one count per run, shared by every function and every program the run
+ * tail-calls into, as the kernel's tail_call_cnt_ptr shares it (a
+ * subprogram's tail calls count for its callers too: nothing restores r12
+ * on a return), but in a register: no slots, no pointer handed to callees,
+ * no memory traffic per tail call.  C code keeps r12 (callee-saved), so
+ * helpers and trampolines do too; where C enters a program that has tail
+ * calls, a stub at the end of its image saves C's r12, zeroes the count and
+ * calls the main function (jit->entry is the stub); a helper calling a
+ * callback hands it a spent count (bpfrt_jit_callback).  bpf_tail_call
+ * checks the index against max_entries, the count against the limit, the
+ * slot for NULL, raises the count, then unwinds this function only (pops its
+ * callee-saved registers, rsp = rbp) and jumps 12 bytes into the target,
+ * past its entry region: the target's frame takes this function's place,
+ * the callers' frames stay (seed 002).
  *
  * One emission.  The code is emitted once, into a scratch buffer, with
  * every jump between instructions short; each jump, and each place whose
@@ -79,7 +81,6 @@ struct jfunc {
 	bool calls;             /* it calls something (a helper, a function, a tail call) */
 	bool frameless;         /* a leaf subprogram without stack: no rbp frame */
 	uint32_t depth;         /* bytes subtracted from rsp */
-	int32_t tcc;            /* tail calls: [rbp + tcc] the count's pointer, [rbp + tcc + 8] the count */
 	uint8_t nsaved;
 	uint8_t saved[4];       /* x86 callee-saved registers pushed, in order */
 	uint32_t entry;         /* code offset of the prologue */
@@ -466,31 +467,24 @@ static const struct jfunc *func_at(const struct jctx *c, size_t t)
 	return &c->fn[lo];
 }
 
-/* Both kinds of tail call: rax = the count's pointer, r10d = the count
- * (r10 is AX, which no rewrite keeps live across a tail call; the count
- * stays in a register from here on: one store-to-load forwarding per tail
- * call, not two); out when the count is spent. */
+/* Both kinds of tail call: out when the count (r12d) is spent. */
+#define TAIL_COUNT R12
 static size_t emit_tail_count_check(struct jctx *c, const struct jfunc *fn)
 {
 	struct x86_buf *b = &c->b;
-	emit_load(b, 8, false, RAX, RBP, fn->tcc);                          /* rax = the count's pointer */
-	emit_load(b, 4, false, R10, RAX, 0);                                /* r10d = the count */
-	emit_alu_ri(b, false, X_CMP, R10, BPFRT_MAX_TAIL_CALLS);
+	(void)fn;
+	emit_alu_ri(b, false, X_CMP, TAIL_COUNT, BPFRT_MAX_TAIL_CALLS);
 	return fwd_jcc(b, CC_AE);
 }
 
-/* Both kinds, once the target is known: count the call, hand the callee the
- * count (its value from the main frame, which holds it; the pointer from a
- * subprogram) and ctx where entries take it, and drop this frame; the jump
- * to the target follows. */
+/* Both kinds, once the target is known: count the call, hand the callee
+ * ctx where entries take it, and drop this frame; the jump to the target
+ * follows. */
 static void emit_tail_unwind(struct jctx *c, size_t pc, const struct jfunc *fn)
 {
 	struct x86_buf *b = &c->b;
-	emit_alu_ri(b, false, X_ADD, R10, 1);
-	emit_store_r(b, 4, RAX, 0, R10);                                    /* the count, raised */
 	(void)pc;
-	if (c->curfn == c->fn)
-		emit_mov_rr(b, false, RAX, R10);                            /* a main function hands on the count */
+	emit_alu_ri(b, false, X_ADD, TAIL_COUNT, 1);                        /* the count, raised */
 	if (R(1) != RDI)
 		emit_mov_rr(b, true, RDI, R(1));
 	for (int i = fn->nsaved - 1; i >= 0; i--)
@@ -540,13 +534,12 @@ static void emit_tail_call(struct jctx *c, size_t pc)
 		emit_tail_call_direct(c, pc, c->in[pc].imm - 1);
 		return;
 	}
-	emit_mov_rr(b, true, R11, R(2));                                    /* r11 = map */
 	emit_mov_rr(b, false, R9, R(3));                                    /* r9d = index */
-	emit_load(b, 4, false, RAX, R11, offsetof(struct bpfrt_map, max_entries));
-	emit_alu_rr(b, false, X_CMP, R9, RAX);
-	size_t out1 = fwd_jcc(b, CC_AE);                                    /* index >= max_entries */
+	emit_mem_op(b, false, false, false, 0x39, R(2), offsetof(struct bpfrt_map, max_entries),
+		    R9);                                                    /* cmp [map + max_entries], r9d */
+	size_t out1 = fwd_jcc(b, CC_BE);                                    /* max_entries <= index */
 	size_t out2 = emit_tail_count_check(c, fn);
-	emit_load(b, 8, false, R11, R11, offsetof(struct bpfrt_map, entries));
+	emit_load(b, 8, false, R11, R(2), offsetof(struct bpfrt_map, entries));
 	emit4(b, 0xcb1c8b4f);                                               /* mov r11, [r11 + r9*8] */
 	emit_test_rr(b, true, R11, R11);
 	size_t out3 = fwd_jcc(b, CC_E);                                     /* an empty slot */
@@ -706,8 +699,6 @@ static inline __attribute__((always_inline)) void emit_insn(struct jctx *c, size
 	}
 	case BPFRT_OP_CALL_LOCAL: {
 		size_t t = pc + 1 + (size_t)(int64_t)imm;
-		if (c->tail_calls) /* the callee gets the count's pointer */
-			emit_load(b, 8, false, RAX, RBP, c->curfn->tcc);
 		emit1(b, 0xe8); /* call rel32 */
 		j_rel(c, JR_CALL_FN, (uint32_t)(func_at(c, t) - c->fn), 0);
 		emit4(b, 0);
@@ -802,10 +793,8 @@ static void emit_prologue(struct jctx *c, const struct jfunc *fn, bool main)
 			emit_push(b, fn->saved[i]);
 		return;
 	}
-	if (main && c->tail_calls)
-		emit3(b, 0x48, 0x31, 0xc0); /* xor rax, rax: entered from C, no tail call yet */
-	else
-		emit_nop(b, 3);
+	(void)main;
+	emit_nop(b, 3); /* the entry region: 12 bytes in every main function */
 	emit_push(b, RBP);
 	emit_mov_rr(b, true, RBP, RSP);
 	if (fn->depth) {
@@ -817,19 +806,6 @@ static void emit_prologue(struct jctx *c, const struct jfunc *fn, bool main)
 			emit2(b, 0x81, 0xec); /* sub rsp, imm32 */
 			emit4(b, fn->depth);
 		}
-	}
-	if (c->tail_calls) {
-		if (main) { /* rax: a count (<= the limit) or the count's pointer */
-			emit_alu_ri(b, true, X_CMP, RAX, BPFRT_MAX_TAIL_CALLS);
-			size_t is_ptr = fwd_jcc(b, CC_A);
-			emit_store_r(b, 8, RBP, fn->tcc + 8, RAX);
-			emit_rex(b, true, RAX, RBP, false); /* lea rax, [rbp + tcc + 8] */
-			emit1(b, 0x8d);
-			emit1(b, 0x85);
-			emit4(b, (uint32_t)(fn->tcc + 8));
-			fwd_here(b, is_ptr);
-		}
-		emit_store_r(b, 8, RBP, fn->tcc, RAX);
 	}
 	for (int i = 0; i < fn->nsaved; i++)
 		emit_push(b, fn->saved[i]);
@@ -848,6 +824,22 @@ static void emit_epilogue(struct jctx *c, const struct jfunc *fn)
 	if (!fn->frameless)
 		emit1(&c->b, 0xc9); /* leave */
 	emit1(&c->b, 0xc3); /* ret */
+}
+
+/* Where C enters a program with tail calls: C's r12 saved, the count
+ * zeroed, the main function called (rsp: 8 mod 16 here, 0 after the push,
+ * 8 again in the callee, as C calls).  C_ENTRY_SIZE bytes. */
+#define C_ENTRY_SIZE 13
+static void emit_c_entry(struct jctx *c)
+{
+	struct x86_buf *b = &c->b;
+	emit_push(b, TAIL_COUNT);
+	emit_op_rr(b, false, 0x31, TAIL_COUNT, TAIL_COUNT); /* xor r12d, r12d */
+	emit1(b, 0xe8);                                      /* call main */
+	j_rel(c, JR_CALL_FN, 0, 0);
+	emit4(b, 0);
+	emit_pop(b, TAIL_COUNT);
+	emit1(b, 0xc3);                                      /* ret */
 }
 
 /* Room for the longest code one BPF instruction (or a prologue, an
@@ -899,6 +891,8 @@ static bool emit_all(struct jctx *c)
 	c->at[c->n] = (struct jat){ (uint32_t)b->len, (uint32_t)c->nj };
 	if (c->retpoline && room(b))
 		emit_thunk(b);
+	if (c->tail_calls && room(b))
+		emit_c_entry(c);
 	return !b->err && b->len < UINT32_MAX / 2;
 }
 
@@ -1041,15 +1035,10 @@ static int plan_functions(struct jctx *c, struct bpfrt_err *err)
 		uint32_t frame = ((known ? c->prog->sub_depth[f] : fn->depth) + 15) & ~15u;
 		/* a leaf subprogram that names no r10 and has no stack needs no
 		 * frame: no rbp to set up (and no rsp alignment: it calls nothing) */
-		fn->frameless = f > 0 && !fn->calls && !(fn->mask & (1u << 10)) && !frame &&
-				!c->tail_calls;
+		fn->frameless = f > 0 && !fn->calls && !(fn->mask & (1u << 10)) && !frame;
 		if (fn->frameless) {
 			fn->depth = 0;
 			continue;
-		}
-		if (c->tail_calls) { /* the count's pointer and the count, below the BPF stack */
-			fn->tcc = -(int32_t)frame - 16;
-			frame += 16;
 		}
 		if (fn->nsaved & 1)
 			frame += 8; /* rsp 16-aligned after the pushes */
@@ -1335,7 +1324,7 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 		rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
 		goto fail;
 	}
-	size_t size = c->code_end + (c->retpoline ? THUNK_SIZE : 0);
+	size_t size = c->code_end + (c->retpoline ? THUNK_SIZE : 0) + (c->tail_calls ? C_ENTRY_SIZE : 0);
 	if ((rc = bpfrt_jit_mem_alloc(size, &jit->mem)) != BPFRT_OK) {
 		bpfrt_err_set(err, rc, "cannot allocate %zu bytes of executable memory", size);
 		goto fail;
@@ -1379,7 +1368,8 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 		bpfrt_err_set(err, rc, "cannot make JIT memory executable");
 		goto fail;
 	}
-	jit->entry = (bpfrt_jit_fn)(void *)(jit->mem.rx + c->fn[0].entry);
+	jit->main = jit->mem.rx + c->fn[0].entry;
+	jit->entry = (bpfrt_jit_fn)(void *)(c->tail_calls ? jit->mem.rx + size - C_ENTRY_SIZE : jit->main);
 	jit->code_size = size;
 	jit->passes = sweeps;
 	jit->fn = calloc(c->nfn, sizeof(*jit->fn));
@@ -1396,7 +1386,7 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 	}
 	jctx_free(c);
 	prog->jit = jit;
-	prog->tail_entry = (uint8_t *)(void *)jit->entry + TAIL_CALL_OFFSET;
+	prog->tail_entry = jit->main + TAIL_CALL_OFFSET;
 	bpfrt_pokes_attach(prog); /* the slots follow the prog_arrays from now on */
 	return BPFRT_OK;
 fail:
@@ -1457,22 +1447,24 @@ int bpfrt_jit_run(struct bpfrt_prog *prog, uint64_t r1, uint64_t r2, uint64_t *r
 /*
  * bpfrt_jit_callback(fn, a1..a5): a helper calls a JITed callback.  Its
  * function takes R1..R5 in rdi, rsi, rdx, rcx, r8 as C passes them, and, in
- * a program with tail calls, the tail-call count's pointer in rax: here a
- * count that is already spent, so a tail call from a callback fails (the
- * verifier refuses them; trusted programs get this).
+ * a program with tail calls, the count in r12: here a spent one, so a tail
+ * call from a callback fails (the verifier refuses them; trusted programs
+ * get this).  C's r12 is kept around the call.
  */
-BPFRT_HIDDEN const uint32_t bpfrt_spent_tail_count = BPFRT_MAX_TAIL_CALLS;
 __asm__(".text\n"
 	".globl bpfrt_jit_callback\n"
 	".hidden bpfrt_jit_callback\n"
 	".type bpfrt_jit_callback, @function\n"
 	"bpfrt_jit_callback:\n"
+	"	push %r12\n"
+	"	mov $" BPFRT_STR(BPFRT_MAX_TAIL_CALLS) ", %r12d\n"
 	"	mov %rdi, %r11\n"
 	"	mov %rsi, %rdi\n"
 	"	mov %rdx, %rsi\n"
 	"	mov %rcx, %rdx\n"
 	"	mov %r8, %rcx\n"
 	"	mov %r9, %r8\n"
-	"	lea bpfrt_spent_tail_count(%rip), %rax\n"
-	"	jmp *%r11\n"
+	"	call *%r11\n"
+	"	pop %r12\n"
+	"	ret\n"
 	".size bpfrt_jit_callback, .-bpfrt_jit_callback\n");

@@ -708,7 +708,7 @@ void *bpfrt_prog_func(const bpfrt_prog *prog, const char *name)
 	if (!prog || !prog->jit)
 		return NULL;
 	if (!name || (prog->name && !strcmp(name, prog->name)))
-		return (void *)prog->jit->entry;
+		return prog->jit->main;
 	for (size_t i = 0; i < prog->nfuncs; i++) {
 		if (strcmp(prog->funcs[i].name, name))
 			continue;
