@@ -27,7 +27,7 @@ WARN    := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes
 CFLAGS  ?= -O2 -g
 ALL_CFLAGS := -std=gnu11 $(CFLAGS) $(WARN) -fPIC -fvisibility=hidden -Iinclude -Isrc -Itools -Itests \
 	$(SANFLAGS) -MMD -MP
-LDLIBS  := -lbpf -lelf -lurcu-cds -lurcu-memb -lurcu-common -lZydis -lpthread -lm
+LDLIBS  := -lbpf -lelf -lurcu-memb -lurcu-common -lZydis -lpthread -lm
 ALL_LDFLAGS := $(LDFLAGS) $(SANFLAGS)
 
 LIB_SRC := src/insn.c src/validate.c src/interp.c src/jit_x86.c src/jit_mem.c src/jit_dump.c src/patch.c src/rewrite.c src/elf.c src/obj.c src/progtype.c src/map.c src/ringbuf.c src/ctx.c src/asm.c src/disasm.c \

@@ -3,11 +3,15 @@
  * errno): array, percpu_array, hash, percpu_hash, lru_hash,
  * lru_percpu_hash, prog_array, array_of_maps, hash_of_maps.
  *
- * Concurrency.  Hash maps are liburcu's lock-free hash tables (rculfhash);
- * program runs that use maps are RCU read-side critical sections, so a
- * value a lookup returned stays valid until the run ends: deleted and
- * replaced elements are freed with call_rcu, after every run that could see
- * them has ended.  Array values are never freed while the map lives; an
+ * Concurrency.  Hash maps are tables of max_entries buckets (rounded up to
+ * a power of two, as the kernel's htab), each an RCU-published singly linked
+ * list with a spin lock for its writers: a lookup takes no lock and writes
+ * nothing (one load of the bucket, a compare per element), an update or a
+ * delete locks one bucket.  Program runs that use maps are RCU read-side
+ * critical sections, so a value a lookup returned stays valid until the run
+ * ends: deleted and replaced elements are freed with call_rcu, after every
+ * run that could see them has ended.  (liburcu's rculfhash did this job
+ * first; its lookup cost 4x this table's: 120 instructions and a callback.)  Array values are never freed while the map lives; an
  * update copies the value in place, as the kernel's does.  Threads join RCU
  * by themselves, at their first run or map call.
  *
@@ -31,7 +35,6 @@
 #include <sched.h>
 #include <unistd.h>
 #include <urcu/urcu-memb.h>
-#include <urcu/rculfhash.h>
 
 /* ThreadSanitizer cannot see the happens-before that an RCU grace period
  * gives (liburcu is not instrumented): tell it, from call_rcu to the free. */
@@ -165,7 +168,8 @@ void bpfrt_cpu_slot_give(void)
 
 struct hpool;
 struct hnode {
-	struct cds_lfht_node node;
+	struct hnode *next;    /* in its bucket (RCU-published) */
+	uint64_t hash;
 	union {
 		struct rcu_head rcu;
 		struct hnode *free_next; /* in the pool's free list */
@@ -175,9 +179,20 @@ struct hnode {
 	uint8_t data[];        /* key (rounded to 8), then the value(s) */
 };
 
+struct hbucket {
+	struct hnode *head;
+	int lock;              /* its writers' */
+};
+
+struct htab {
+	size_t mask;           /* buckets - 1 */
+	size_t evict;          /* LRU: the bucket where the next eviction's sample starts */
+	struct hbucket b[];
+};
+
 /*
  * A hash map's free elements. An element leaving the table waits for a grace
- * period (a run may still read it; rculfhash may still walk it), then comes
+ * period (a run may still read it or walk past it), then comes
  * back here instead of to malloc: after warm-up, updates allocate nothing,
  * as the kernel's preallocated hash maps do. The pool outlives its map while
  * elements are waiting: refs = 1 for the map + 1 per waiting element.
@@ -259,7 +274,7 @@ static inline uint64_t mix(uint64_t h)
 }
 
 /* 8 bytes at a time, then the tail, each word mixed in */
-static uint64_t hash_key(const void *key, uint32_t len)
+static inline __attribute__((always_inline)) uint64_t hash_key(const void *key, uint32_t len)
 {
 	const uint8_t *p = key;
 	uint64_t h = 0x9e3779b97f4a7c15ull ^ len;
@@ -298,35 +313,56 @@ static uint64_t hash_key(const void *key, uint32_t len)
 	return h;
 }
 
-struct match_arg {
-	const struct bpfrt_map *m;
-	const void *key;
-};
 
 static void tsan_exit(void)
 {
 	GP_RELEASE(&rcu_tsan_sync);
 }
 
-static int hmatch(struct cds_lfht_node *node, const void *arg)
+static inline bool key_eq(const struct bpfrt_map *m, const void *a, const void *b)
 {
-	const struct match_arg *a = arg;
-	struct hnode *n = caa_container_of(node, struct hnode, node);
-	GP_ACQUIRE(n); /* published by cds_lfht_add (see GP_RELEASE in update) */
-	uint32_t ks = a->m->key_size;
-	if (ks == 4) { /* the usual keys: one compare, not a call to memcmp */
+	if (m->key_size == 4) { /* the usual keys: one compare, not a call to memcmp */
 		uint32_t x, y;
-		memcpy(&x, n->data, 4);
-		memcpy(&y, a->key, 4);
+		memcpy(&x, a, 4);
+		memcpy(&y, b, 4);
 		return x == y;
 	}
-	if (ks == 8) {
+	if (m->key_size == 8) {
 		uint64_t x, y;
-		memcpy(&x, n->data, 8);
-		memcpy(&y, a->key, 8);
+		memcpy(&x, a, 8);
+		memcpy(&y, b, 8);
 		return x == y;
 	}
-	return !memcmp(n->data, a->key, ks);
+	return !memcmp(a, b, m->key_size);
+}
+
+static inline struct hbucket *hbucket(const struct bpfrt_map *m, uint64_t h)
+{
+	return &m->ht->b[h & m->ht->mask];
+}
+
+/* Readers (RCU): the element with key, or NULL. */
+static inline __attribute__((always_inline)) struct hnode *hfind_h(const struct bpfrt_map *m,
+									  const void *key, uint64_t h)
+{
+	for (struct hnode *n = __atomic_load_n(&hbucket(m, h)->head, __ATOMIC_ACQUIRE); n;
+	     n = __atomic_load_n(&n->next, __ATOMIC_ACQUIRE))
+		if (n->hash == h && key_eq(m, n->data, key)) {
+			GP_ACQUIRE(n); /* published by the update (GP_RELEASE there) */
+			return n;
+		}
+	return NULL;
+}
+
+/* Writers, with the bucket's lock: the link to the element with key, or the
+ * NULL link at the end of the bucket. */
+static struct hnode **hlink(const struct bpfrt_map *m, struct hbucket *bk, const void *key, uint64_t h)
+{
+	struct hnode **l = &bk->head;
+	for (struct hnode *n; (n = *l); l = &n->next)
+		if (n->hash == h && key_eq(m, n->data, key))
+			break;
+	return l;
 }
 
 static void hfree_cb(struct rcu_head *head)
@@ -603,17 +639,14 @@ int bpfrt_map_create(uint32_t type, uint32_t key_size, uint32_t value_size, uint
 	} else {
 		rcu_join();
 		unsigned long buckets = 1;
-		while (buckets < max_entries && buckets < (1ul << 20))
+		while (buckets < max_entries) /* as the kernel: max_entries, rounded up */
 			buckets <<= 1;
 		m->pool = calloc(1, sizeof(*m->pool));
 		if (m->pool)
 			m->pool->refs = 1;
-		/* the kernel's htab has max_entries buckets (rounded up) from the
-		 * start; so does this one up to 64k.  liburcu's accounting grows a
-		 * table only at 8 entries per bucket, so a small start stays small:
-		 * 64 buckets for 256 elements cost a 60 ns lookup, 1024 cost 20 */
-		m->ht = cds_lfht_new_flavor(buckets < (1ul << 16) ? buckets : (1ul << 16), 1, 0,
-					    CDS_LFHT_AUTO_RESIZE | CDS_LFHT_ACCOUNTING, &urcu_memb_flavor, NULL);
+		m->ht = calloc(1, sizeof(*m->ht) + buckets * sizeof(struct hbucket));
+		if (m->ht)
+			m->ht->mask = buckets - 1;
 	}
 	if ((is_ptr_array(type) && !m->ptrs) || (array && !is_ptr_array(type) && !m->values) ||
 	    (!array && (!m->ht || !m->pool))) {
@@ -630,18 +663,15 @@ void bpfrt_map_put(struct bpfrt_map *m)
 		return;
 	if (m->ht) {
 		rcu_join();
-		struct cds_lfht_iter it;
-		struct cds_lfht_node *node;
-		urcu_memb_read_lock();
-		cds_lfht_for_each(m->ht, &it, node) {
-			if (!cds_lfht_del(m->ht, node))
-				hfree_later(caa_container_of(node, struct hnode, node));
-		}
-		urcu_memb_read_unlock();
+		for (size_t i = 0; i <= m->ht->mask; i++)
+			for (struct hnode *n = m->ht->b[i].head, *next; n; n = next) {
+				next = n->next;
+				hfree_later(n);
+			}
 		/* the elements wait for their grace period holding the pool,
 		 * not the map: no run uses the map any more */
 		batch_flush();
-		cds_lfht_destroy(m->ht, NULL);
+		free(m->ht);
 	}
 	if (m->pool)
 		pool_unref(m->pool, 1);
@@ -663,21 +693,12 @@ void bpfrt_map_put(struct bpfrt_map *m)
 
 static struct hnode *hfind(struct bpfrt_map *m, const void *key)
 {
-	struct match_arg a = { m, key };
-	struct cds_lfht_iter it;
-	cds_lfht_lookup(m->ht, hash_key(key, m->key_size), hmatch, &a, &it);
-	struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
-	if (!node)
-		return NULL;
-	GP_ACQUIRE(caa_container_of(node, struct hnode, node));
-	return caa_container_of(node, struct hnode, node);
+	return hfind_h(m, key, hash_key(key, m->key_size));
 }
 
 void *bpfrt_map_lookup_prog(struct bpfrt_map *m, const void *key)
 {
-	if (unlikely(m->rb || m->qs))
-		return NULL;
-	if (m->ht) {
+	if (m->ht) { /* (ring buffers, queues and stacks have none) */
 		struct hnode *n = hfind(m, key);
 		if (!n)
 			return NULL;
@@ -694,6 +715,8 @@ void *bpfrt_map_lookup_prog(struct bpfrt_map *m, const void *key)
 			return *(void **)v;
 		return m->ncpu > 1 ? v + (size_t)bpfrt_cpu_slot() * m->stride : v;
 	}
+	if (unlikely(m->rb || m->qs))
+		return NULL;
 	uint32_t i;
 	memcpy(&i, key, 4);
 	if (i >= m->max_entries)
@@ -712,15 +735,16 @@ long bpfrt_map_for_each(struct bpfrt_map *m, int (*fn)(void *arg, void *key, voi
 	if (m->ht) {
 		if (m->type == BPF_MAP_TYPE_HASH_OF_MAPS)
 			return -EINVAL;
-		struct cds_lfht_iter it;
-		struct cds_lfht_node *node;
 		bpfrt_rcu_enter(); /* nested in the run's: the walk needs one whatever the run took */
-		cds_lfht_for_each(m->ht, &it, node) {
-			struct hnode *e = caa_container_of(node, struct hnode, node);
-			n++;
-			if (fn(arg, e->data, hvalue(m, e) + cpu * m->stride))
-				break;
-		}
+		for (size_t i = 0; i <= m->ht->mask; i++) /* a deleted element keeps its next */
+			for (struct hnode *e = __atomic_load_n(&m->ht->b[i].head, __ATOMIC_ACQUIRE); e;
+			     e = __atomic_load_n(&e->next, __ATOMIC_ACQUIRE)) {
+				GP_ACQUIRE(e);
+				n++;
+				if (fn(arg, e->data, hvalue(m, e) + cpu * m->stride))
+					goto out;
+			}
+out:
 		bpfrt_rcu_exit();
 		return n;
 	}
@@ -735,27 +759,63 @@ long bpfrt_map_for_each(struct bpfrt_map *m, int (*fn)(void *arg, void *key, voi
 	return n;
 }
 
-/* LRU: evicts the oldest of a sample; returns whether one was evicted. */
-static bool lru_evict(struct bpfrt_map *m)
+static bool bucket_lock(struct hbucket *bk, const struct hbucket *held, bool wait)
 {
-	struct cds_lfht_iter it;
-	struct cds_lfht_node *node;
-	struct hnode *victim = NULL;
-	int seen = 0;
-	uint64_t start = __atomic_load_n(&m->clock, __ATOMIC_RELAXED);
-	(void)start;
-	cds_lfht_for_each(m->ht, &it, node) {
-		struct hnode *n = caa_container_of(node, struct hnode, node);
-		if (!victim || n->used < victim->used)
-			victim = n;
-		if (++seen == 16)
-			break;
+	if (bk == held)
+		return true;
+	if (wait) {
+		spin_lock(&bk->lock);
+		return true;
 	}
-	if (!victim || cds_lfht_del(m->ht, &victim->node))
+	return !__atomic_exchange_n(&bk->lock, 1, __ATOMIC_ACQUIRE);
+}
+
+static void bucket_unlock(struct hbucket *bk, const struct hbucket *held)
+{
+	if (bk != held)
+		spin_unlock(&bk->lock);
+}
+
+/* LRU: evicts the least recently used of a sample of 16 elements, from
+ * buckets taken in turn (a rotating start); returns whether one was
+ * evicted.  The caller holds the lock of bucket `held`; others are only
+ * tried (two updaters evicting from each other's bucket must not wait for
+ * each other). */
+static bool lru_evict(struct bpfrt_map *m, struct hbucket *held)
+{
+	struct htab *t = m->ht;
+	struct hbucket *vb = NULL;
+	struct hnode *victim = NULL;
+	uint64_t best = UINT64_MAX;
+	int seen = 0;
+	size_t start = __atomic_fetch_add(&t->evict, 1, __ATOMIC_RELAXED);
+	for (size_t k = 0; k <= t->mask && seen < 16; k++) {
+		struct hbucket *bk = &t->b[(start + k) & t->mask];
+		if (!__atomic_load_n(&bk->head, __ATOMIC_RELAXED) || !bucket_lock(bk, held, false))
+			continue;
+		for (struct hnode *n = bk->head; n && seen < 16; n = n->next, seen++) {
+			uint64_t used = __atomic_load_n(&n->used, __ATOMIC_RELAXED); /* lookups stamp it */
+			if (used < best) {
+				best = used;
+				victim = n;
+				vb = bk;
+			}
+		}
+		bucket_unlock(bk, held);
+	}
+	if (!victim || !bucket_lock(vb, held, false))
 		return false;
-	__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
-	hfree_later(victim);
-	return true;
+	bool done = false;
+	for (struct hnode **l = &vb->head; *l; l = &(*l)->next)
+		if (*l == victim) { /* still there */
+			__atomic_store_n(l, victim->next, __ATOMIC_RELEASE);
+			__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
+			hfree_later(victim);
+			done = true;
+			break;
+		}
+	bucket_unlock(vb, held);
+	return done;
 }
 
 /* value: for a per-CPU map from userspace, ncpu values of stride bytes;
@@ -819,70 +879,59 @@ int bpfrt_map_update_raw(struct bpfrt_map *m, const void *key, const void *value
 		n->used = __atomic_add_fetch(&m->clock, 1, __ATOMIC_RELAXED);
 	GP_RELEASE(n); /* its contents, before the table publishes it */
 	uint64_t h = hash_key(key, m->key_size);
-	struct match_arg a = { m, key };
+	n->hash = h;
 	bool entered = !from_prog;
 	if (entered)
 		bpfrt_rcu_enter();
 	int rc = 0;
-	/* BPF_ANY, one copy: a single walk of the table replaces or inserts. A
-	 * place is reserved in the count first, so a full map never overfills;
-	 * a full map takes the general path (E2BIG, or an LRU eviction). */
-	if (flags == BPF_ANY && !(m->ncpu > 1 && from_prog)) {
-		if (__atomic_add_fetch(&m->count, 1, __ATOMIC_RELAXED) <= (long)m->max_entries) {
-			struct cds_lfht_node *prev = cds_lfht_add_replace(m->ht, h, hmatch, &a, &n->node);
-			if (prev) {
-				__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
-				hfree_later(caa_container_of(prev, struct hnode, node));
-			}
-			if (entered)
-				bpfrt_rcu_exit();
-			return 0;
-		}
-		__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
-	}
-	for (;;) { /* until no racing update or delete changed what was found */
-		struct cds_lfht_iter it;
-		cds_lfht_lookup(m->ht, h, hmatch, &a, &it);
-		struct cds_lfht_node *on = cds_lfht_iter_get_node(&it);
-		if (on) {
-			struct hnode *old = caa_container_of(on, struct hnode, node);
-			GP_ACQUIRE(old);
-			if (flags == BPF_NOEXIST) {
-				rc = -EEXIST;
-				break;
-			}
-			if (m->ncpu > 1 && from_prog) { /* a program updates only its own copy */
-				memcpy(hvalue(m, old) + (size_t)bpfrt_cpu_slot() * m->stride, value, m->value_size);
-				break;
-			}
-			if (!cds_lfht_replace(m->ht, &it, h, hmatch, &a, &n->node)) {
-				hfree_later(old);
-				n = NULL;
-				break;
-			}
-			continue; /* deleted or replaced meanwhile */
-		}
-		if (flags == BPF_EXIST) {
-			rc = -ENOENT;
-			break;
-		}
-		long cnt = __atomic_add_fetch(&m->count, 1, __ATOMIC_RELAXED);
-		if (cnt > (long)m->max_entries && !(is_lru(m->type) && lru_evict(m))) {
-			__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
-			rc = -E2BIG;
-			break;
-		}
-		if (cds_lfht_add_unique(m->ht, h, hmatch, &a, &n->node) == &n->node) {
+	struct hbucket *bk = hbucket(m, h);
+	spin_lock(&bk->lock);
+	struct hnode **l = hlink(m, bk, key, h), *old = *l;
+	if (old) {
+		if (flags == BPF_NOEXIST) {
+			rc = -EEXIST;
+		} else if (m->ncpu > 1 && from_prog) { /* a program updates only its own copy */
+			memcpy(hvalue(m, old) + (size_t)bpfrt_cpu_slot() * m->stride, value, m->value_size);
+		} else { /* replaced: readers see the old element or the new one */
+			n->next = old->next;
+			__atomic_store_n(l, n, __ATOMIC_RELEASE);
+			hfree_later(old);
 			n = NULL;
-			break;
 		}
-		__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED); /* a racing add won */
+	} else if (flags == BPF_EXIST) {
+		rc = -ENOENT;
+	} else if (__atomic_add_fetch(&m->count, 1, __ATOMIC_RELAXED) > (long)m->max_entries &&
+		   !(is_lru(m->type) && lru_evict(m, bk))) {
+		__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
+		rc = -E2BIG;
+	} else { /* added at the end of its bucket (l: the NULL link there, or
+		  * the one an eviction from this bucket left in place) */
+		l = hlink(m, bk, key, h);
+		n->next = NULL;
+		__atomic_store_n(l, n, __ATOMIC_RELEASE);
+		n = NULL;
 	}
+	spin_unlock(&bk->lock);
 	if (entered)
 		bpfrt_rcu_exit();
 	if (n)
 		pool_put(n, false);
 	return rc;
+}
+
+/* Unlinks the element with key (with the bucket's lock); NULL if none. */
+static struct hnode *hunlink(struct bpfrt_map *m, const void *key)
+{
+	uint64_t h = hash_key(key, m->key_size);
+	struct hbucket *bk = hbucket(m, h);
+	spin_lock(&bk->lock);
+	struct hnode **l = hlink(m, bk, key, h), *n = *l;
+	if (n) {
+		__atomic_store_n(l, n->next, __ATOMIC_RELEASE); /* n->next stays: readers on n go on */
+		__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
+	}
+	spin_unlock(&bk->lock);
+	return n;
 }
 
 int bpfrt_map_delete_raw(struct bpfrt_map *m, const void *key)
@@ -894,9 +943,8 @@ int bpfrt_map_delete_raw(struct bpfrt_map *m, const void *key)
 	if (entered)
 		bpfrt_rcu_enter();
 	int rc = -ENOENT;
-	struct hnode *n = hfind(m, key);
-	if (n && !cds_lfht_del(m->ht, &n->node)) {
-		__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
+	struct hnode *n = hunlink(m, key);
+	if (n) {
 		hfree_later(n);
 		rc = 0;
 	}
@@ -981,19 +1029,22 @@ int bpfrt_map_get_next_key(bpfrt_map *m, const void *key, void *next)
 		return 0;
 	}
 	bpfrt_rcu_enter();
-	struct cds_lfht_iter it;
 	int rc = -ENOENT;
-	struct hnode *n = key ? hfind(m, key) : NULL;
-	if (n) { /* the element after it */
-		struct match_arg a = { m, key };
-		cds_lfht_lookup(m->ht, hash_key(key, m->key_size), hmatch, &a, &it);
-		cds_lfht_next(m->ht, &it);
-	} else { /* no key, or not found: the first */
-		cds_lfht_first(m->ht, &it);
-	}
-	struct cds_lfht_node *node = cds_lfht_iter_get_node(&it);
-	if (node) {
-		memcpy(next, caa_container_of(node, struct hnode, node)->data, m->key_size);
+	struct hnode *n = NULL;
+	size_t i = 0;
+	if (key) { /* the element after it: in its bucket, else the next one's first */
+		uint64_t h = hash_key(key, m->key_size);
+		struct hnode *at = hfind_h(m, key, h);
+		if (at) {
+			n = __atomic_load_n(&at->next, __ATOMIC_ACQUIRE);
+			i = (h & m->ht->mask) + 1;
+		}
+	} /* no key, or not found: the first */
+	for (; !n && i <= m->ht->mask; i++)
+		n = __atomic_load_n(&m->ht->b[i].head, __ATOMIC_ACQUIRE);
+	if (n) {
+		GP_ACQUIRE(n);
+		memcpy(next, n->data, m->key_size);
 		rc = 0;
 	}
 	bpfrt_rcu_exit();
@@ -1010,10 +1061,9 @@ int bpfrt_map_lookup_and_delete(bpfrt_map *m, const void *key, void *value)
 		return -EOPNOTSUPP;
 	bpfrt_rcu_enter();
 	int rc = -ENOENT;
-	struct hnode *n = hfind(m, key);
-	if (n && !cds_lfht_del(m->ht, &n->node)) {
+	struct hnode *n = hunlink(m, key);
+	if (n) {
 		copy_value(m, value, n);
-		__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
 		hfree_later(n);
 		rc = 0;
 	}

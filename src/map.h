@@ -16,7 +16,7 @@ struct bpfrt_map {
 	void **ptrs;                 /* prog_array / array_of_maps: the slots */
 	void **entries;              /* prog_array: each slot's JIT tail-call entry, or NULL (the
 				      * JIT's indirect tail calls read it: one load less) */
-	struct cds_lfht *ht;         /* hash maps */
+	struct htab *ht;             /* hash maps (map.c) */
 	struct hpool *pool;          /* hash maps: free elements (map.c) */
 	long count;                  /* hash maps: elements */
 	uint64_t clock;              /* LRU: the use counter */

@@ -186,10 +186,13 @@ static void *stress_thread(void *arg)
 static void stress_hash(void **state)
 {
 	(void)state;
-	for (int run = 0; run < 4; run++) {
+	for (int run = 0; run < 8; run++) {
 		bool lru = run & 1;
 		uint32_t vsize = run & 2 ? 16 : 4;
-		struct bpfrt_map *m = mk(lru ? BPF_MAP_TYPE_LRU_HASH : BPF_MAP_TYPE_HASH, 4, vsize, 1024);
+		/* runs 4..7: 16 entries for 64 keys, full most of the time: E2BIG,
+		 * and LRU evictions racing with updates and deletes in other buckets */
+		uint32_t max = run & 4 ? 16 : 1024;
+		struct bpfrt_map *m = mk(lru ? BPF_MAP_TYPE_LRU_HASH : BPF_MAP_TYPE_HASH, 4, vsize, max);
 		struct stress s[THREADS];
 		pthread_t t[THREADS];
 		for (int i = 0; i < THREADS; i++) {
@@ -211,7 +214,9 @@ static void stress_hash(void **state)
 			have = true;
 			left++;
 		}
-		assert_int_equal(left, added - removed);
+		if (!(lru && max == 16)) /* evictions remove what no thread counted */
+			assert_int_equal(left, added - removed);
+		assert_true(left <= (long)max);
 		assert_int_equal(m->count, left);
 		bpfrt_map_put(m);
 	}
