@@ -25,6 +25,15 @@ BPFRT_HIDDEN uint8_t *bpfrt_jit_mem_rw_of(uintptr_t rx);
 BPFRT_HIDDEN bool bpfrt_jit_mem_reaches(uintptr_t target);
 BPFRT_HIDDEN bool bpfrt_jit_mem_in_reach(uintptr_t a, uintptr_t b);
 
+/* JIT options (internal; the public flags map onto them) */
+struct bpfrt_jit_opts {
+	unsigned permute;  /* a permutation of the register map (0 = the kernel's) */
+	bool force_far;    /* testing: call every helper through a register */
+	bool retpoline;    /* indirect calls through a retpoline thunk */
+	uint32_t **layout; /* only the layout: each instruction's code offset (n + 1, malloc'ed)
+			    * for the program as compiled (dumps); nothing is allocated or changed */
+};
+
 /* jit_x86.c */
 typedef uint64_t (*bpfrt_jit_fn)(uint64_t r1, uint64_t r2);
 
@@ -34,12 +43,12 @@ struct bpfrt_jit {
 				   * calls the stub that zeroes the count (jit_x86.c) */
 	uint8_t *main;            /* the main function */
 	size_t code_size;         /* bytes of code */
-	uint32_t *insn_ofs;       /* code offset of each BPF instruction (n + 1) */
 	uint64_t *helper_tab;     /* callx: helper functions by id */
 	uint32_t nhelper_tab;
 	bool has_callx;
 	bool has_callbacks;       /* ld_func: helpers call its functions from C */
 	int passes;               /* relaxation sweeps */
+	struct bpfrt_jit_opts opts; /* as compiled (a dump recomputes the layout) */
 	size_t nfn;               /* functions: main first, then subprograms */
 	struct bpfrt_jit_func {
 		uint32_t start, end;  /* instructions */
@@ -51,12 +60,6 @@ struct bpfrt_jit {
 
 struct bpfrt_prog;
 struct bpfrt_err;
-/* JIT options (internal; the public flags map onto them) */
-struct bpfrt_jit_opts {
-	unsigned permute;  /* a permutation of the register map (0 = the kernel's) */
-	bool force_far;    /* testing: call every helper through a register */
-	bool retpoline;    /* indirect calls through a retpoline thunk */
-};
 BPFRT_HIDDEN int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts,
 				   struct bpfrt_err *err);
 BPFRT_HIDDEN void bpfrt_jit_free(struct bpfrt_jit *jit);

@@ -76,6 +76,15 @@ int bpfrt_jit_dump(const struct bpfrt_prog *prog, char **out)
 		return BPFRT_EINVAL;
 	const struct bpfrt_insn *insns = prog->xlated ? prog->xlated : prog->insns;
 	size_t n = prog->nx;
+	/* each instruction's code offset: the compile's layout again (the
+	 * program does not keep it) */
+	uint32_t *insn_ofs = NULL;
+	struct bpfrt_jit_opts o = jit->opts;
+	struct bpfrt_err err = { 0 };
+	o.layout = &insn_ofs;
+	int rc = bpfrt_jit_compile((struct bpfrt_prog *)prog, &o, &err);
+	if (rc != BPFRT_OK)
+		return rc;
 	put(&t, "; %zu BPF instructions, %zu bytes of x86 code (%.2f bytes per instruction), "
 		"%zu function(s), %d relaxation sweeps\n", n, jit->code_size,
 	    (double)jit->code_size / (double)n, jit->nfn, jit->passes);
@@ -87,7 +96,7 @@ int bpfrt_jit_dump(const struct bpfrt_prog *prog, char **out)
 		for (int i = 0; i < fn->nsaved; i++)
 			put(&t, " %s", xreg(fn->saved[i]));
 		put(&t, "%s\n    prologue\n", fn->nsaved ? "" : " none");
-		x86(&t, jit, fn->entry, jit->insn_ofs[fn->start]);
+		x86(&t, jit, fn->entry, insn_ofs[fn->start]);
 		for (uint32_t pc = fn->start; pc < fn->end;) {
 			char line[160];
 			int k = bpfrt_disasm_one(&prog->helpers, insns, n, pc, line, sizeof(line));
@@ -106,25 +115,26 @@ int bpfrt_jit_dump(const struct bpfrt_prog *prog, char **out)
 				put(&t, "%5u: %-40s (insn %d)\n", pc, line, orig);
 			else
 				put(&t, "%5u: %-40s (added)\n", pc, line);
-			x86(&t, jit, jit->insn_ofs[pc], next < fn->end ? jit->insn_ofs[next] : fn->epilogue);
+			x86(&t, jit, insn_ofs[pc], next < fn->end ? insn_ofs[next] : fn->epilogue);
 			pc = next;
 		}
 		put(&t, "    epilogue\n");
-		x86(&t, jit, fn->epilogue, f + 1 < jit->nfn ? jit->fn[f + 1].entry : jit->insn_ofs[n]);
+		x86(&t, jit, fn->epilogue, f + 1 < jit->nfn ? jit->fn[f + 1].entry : insn_ofs[n]);
 	}
-	if (jit->insn_ofs[n] < jit->code_size) { /* a retpoline thunk, the C entry of a program
+	if (insn_ofs[n] < jit->code_size) { /* a retpoline thunk, the C entry of a program
 						   * with tail calls: after the functions */
 		uint32_t entry = (uint32_t)((uint8_t *)(void *)jit->entry - jit->mem.rx);
 		bool stub = jit->entry != (bpfrt_jit_fn)(void *)jit->main;
-		if (!stub || entry > jit->insn_ofs[n]) {
+		if (!stub || entry > insn_ofs[n]) {
 			put(&t, "\n; retpoline thunk\n");
-			x86(&t, jit, jit->insn_ofs[n], stub ? entry : (uint32_t)jit->code_size);
+			x86(&t, jit, insn_ofs[n], stub ? entry : (uint32_t)jit->code_size);
 		}
 		if (stub) {
 			put(&t, "\n; C entry: the tail-call count (r12) zeroed around the main function\n");
 			x86(&t, jit, entry, (uint32_t)jit->code_size);
 		}
 	}
+	free(insn_ofs);
 	if (t.oom) {
 		free(t.p);
 		return BPFRT_ENOMEM;

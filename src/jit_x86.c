@@ -140,6 +140,7 @@ struct jctx {
 	size_t nrel, caprel;
 	uint32_t *prefix;       /* after the relaxation: growth of the jumps before jump k */
 	uint32_t code_end;      /* final: where the instructions' code ends */
+	size_t nat_cap, nj_cap; /* the work buffers' capacities (work_get) */
 	bool force_far;         /* testing: call helpers through a register */
 	bool retpoline;         /* indirect calls go through a retpoline thunk */
 	const uint64_t *helper_tab;
@@ -1257,15 +1258,83 @@ static bool place(struct jctx *c, uint8_t *rw, uintptr_t rx, size_t size)
 	return true;
 }
 
+/*
+ * The compile's per-instruction work buffers (offsets, jump records, the
+ * scratch code), kept for the next compile: fresh memory costs a page fault
+ * per 4 KiB at first touch (~2 us each in this kind of VM: a 100k-
+ * instruction compile touched 2 MiB).  One set, process-wide; a compile
+ * that finds it taken allocates its own.  Sets over WORK_KEEP are freed.
+ */
+struct jwork {
+	struct jat *at;
+	struct jrec *j;
+	uint8_t *code;
+	size_t nat, nj, ncode;  /* capacities: entries, entries, bytes */
+};
+#define WORK_KEEP (16u << 20)
+static pthread_mutex_t work_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct jwork work_cache;
+
+static void work_take(struct jwork *w)
+{
+	pthread_mutex_lock(&work_lock);
+	*w = work_cache;
+	work_cache = (struct jwork){ 0 };
+	pthread_mutex_unlock(&work_lock);
+}
+
+static void work_give(struct jwork *w)
+{
+	size_t bytes = w->nat * sizeof(*w->at) + w->nj * sizeof(*w->j) + w->ncode;
+	pthread_mutex_lock(&work_lock);
+	if (bytes <= WORK_KEEP && !work_cache.at && !work_cache.j && !work_cache.code) {
+		work_cache = *w;
+		*w = (struct jwork){ 0 };
+	}
+	pthread_mutex_unlock(&work_lock);
+	free(w->at);
+	free(w->j);
+	free(w->code);
+}
+
+/* Buffers for n instructions, from the cache where it has them. */
+static bool work_get(struct jctx *c)
+{
+	struct jwork w;
+	work_take(&w);
+	size_t n = c->n + 1, code = 8 * c->n + JIT_INSN_ROOM;
+	if (w.nat < n) {
+		free(w.at);
+		w.at = malloc(n * sizeof(*w.at));
+		w.nat = w.at ? n : 0;
+	}
+	if (w.nj < n) { /* at most one jump per instruction: untouched pages stay untouched */
+		free(w.j);
+		w.j = malloc(n * sizeof(*w.j));
+		w.nj = w.j ? n : 0;
+	}
+	if (w.ncode < code) {
+		free(w.code);
+		w.code = malloc(code);
+		w.ncode = w.code ? code : 0;
+	}
+	c->at = w.at;
+	c->j = w.j;
+	c->b.p = w.code;
+	c->b.cap = w.ncode;
+	c->nat_cap = w.nat;
+	c->nj_cap = w.nj;
+	return w.at && w.j && w.code;
+}
+
 static void jctx_free(struct jctx *c)
 {
+	struct jwork w = { c->at, c->j, c->b.p, c->nat_cap, c->nj_cap, c->b.cap };
+	work_give(&w);
 	free(c->site_ofs);
 	free(c->fn);
-	free(c->at);
-	free(c->j);
 	free(c->rel);
 	free(c->prefix);
-	free(c->b.p);
 }
 
 int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts,
@@ -1284,11 +1353,7 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 	c->retpoline = opts->retpoline;
 	/* at most one jump per instruction and one per exit: pages of j[]
 	 * past the jumps there are stay untouched */
-	c->at = malloc((c->n + 1) * sizeof(*c->at));
-	c->j = malloc((c->n + 1) * sizeof(*c->j));
-	c->b.cap = 8 * c->n + JIT_INSN_ROOM; /* grows where it must */
-	c->b.p = malloc(c->b.cap);
-	if (!c->at || !c->j || !c->b.p ||
+	if (!work_get(c) ||
 	    (nsites && !(c->site_ofs = calloc(4 * nsites, sizeof(*c->site_ofs))))) {
 		bpfrt_err_set(err, rc, "out of memory");
 		goto fail;
@@ -1325,6 +1390,19 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 		goto fail;
 	}
 	size_t size = c->code_end + (c->retpoline ? THUNK_SIZE : 0) + (c->tail_calls ? C_ENTRY_SIZE : 0);
+	if (opts->layout) { /* each instruction's final offset, and nothing else */
+		uint32_t *ofs = malloc((c->n + 1) * sizeof(*ofs));
+		if (!ofs) {
+			rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+			goto fail;
+		}
+		for (size_t pc = 0; pc <= c->n; pc++)
+			ofs[pc] = c->at[pc].ofs + c->prefix[c->at[pc].rank];
+		*opts->layout = ofs;
+		jctx_free(c);
+		bpfrt_jit_free(jit);
+		return BPFRT_OK;
+	}
 	if ((rc = bpfrt_jit_mem_alloc(size, &jit->mem)) != BPFRT_OK) {
 		bpfrt_err_set(err, rc, "cannot allocate %zu bytes of executable memory", size);
 		goto fail;
@@ -1340,13 +1418,6 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 				   "add up (%zu bytes)", size);
 		goto fail;
 	}
-	/* each instruction's final offset (for dumps) */
-	if (!(jit->insn_ofs = malloc((c->n + 1) * sizeof(*jit->insn_ofs)))) {
-		rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
-		goto fail;
-	}
-	for (size_t pc = 0; pc <= c->n; pc++)
-		jit->insn_ofs[pc] = c->at[pc].ofs + c->prefix[c->at[pc].rank];
 	/* the sites; their state comes from the maps (bpfrt_pokes_attach) */
 	if (nsites && !(prog->pokes = calloc(nsites, sizeof(*prog->pokes)))) {
 		rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
@@ -1372,6 +1443,8 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 	jit->entry = (bpfrt_jit_fn)(void *)(c->tail_calls ? jit->mem.rx + size - C_ENTRY_SIZE : jit->main);
 	jit->code_size = size;
 	jit->passes = sweeps;
+	jit->opts = *opts;
+	jit->opts.layout = NULL;
 	jit->fn = calloc(c->nfn, sizeof(*jit->fn));
 	if (!jit->fn) {
 		rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
@@ -1403,7 +1476,6 @@ void bpfrt_jit_free(struct bpfrt_jit *jit)
 	if (!jit)
 		return;
 	bpfrt_jit_mem_free(&jit->mem);
-	free(jit->insn_ofs);
 	free(jit->fn);
 	free(jit->helper_tab);
 	free(jit);
