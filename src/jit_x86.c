@@ -963,61 +963,74 @@ static void make_reg_map(unsigned permute, uint8_t reg[11], bool *permuted_args)
 
 /* Subprograms, their frames and saved registers; refuses recursion and call
  * chains deeper than BPFRT_MAX_CALL_FRAMES (the JIT uses the native stack).
- * Two scans of the program: the functions' starts, then each function's
- * registers. */
+ * One scan of the program: the registers it names (a mask: no stores to
+ * memory in the loop), what it calls, its stack depth without the
+ * verifier's, and the functions' starts; a program with subprograms is
+ * scanned again for each function's share. */
 static int check_call_graph(struct jctx *c, struct bpfrt_err *err);
+
+#define CALL_SHAPES (1u << SHAPE_CALL_HELPER | 1u << SHAPE_CALL_LOCAL | 1u << SHAPE_CALL_KFUNC | \
+		     1u << SHAPE_CALLX | 1u << SHAPE_TAIL_CALL)
+
+/* The registers insn names, as a mask; its shape as a bit in *shapes; the
+ * depth with it where want_depth. */
+static inline uint32_t scan_insn(const struct bpfrt_insn *in, uint32_t *shapes, uint32_t *depth,
+				 bool want_depth)
+{
+	const struct bpfrt_form *form = &bpfrt_forms[in->code];
+	uint32_t bits = 1u << in->dst | (uint32_t)(form->sel != SEL_SRC) << in->src;
+	*shapes |= 1u << form->shape;
+	if (unlikely(bits & (1u << 10)) && want_depth)
+		*depth = r10_depth(in, *depth);
+	return bits;
+}
 
 static int plan_functions(struct jctx *c, struct bpfrt_err *err)
 {
 	size_t n = c->n, nfn = 1;
-	uint8_t *start = calloc(n + 1, 1);
-	if (!start)
-		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
-	start[0] = 1;
+	uint8_t *start = NULL; /* function starts, once there is a call */
+	uint32_t mask = 0, depth = 0, shapes = 0;
+	bool depth1 = !(c->prog->sub_depth && c->prog->nsub == 1);
 	for (size_t pc = 0; pc < n; pc++) {
-		enum bpfrt_op op = c->in[pc].code;
-		if (op == BPFRT_OP_CALL_LOCAL || op == BPFRT_OP_LDDW_FUNC) {
-			size_t t = pc + 1 + (size_t)(int64_t)c->in[pc].imm;
-			nfn += !start[t];
+		const struct bpfrt_insn *in = &c->in[pc];
+		enum bpfrt_op op = in->code;
+		mask |= scan_insn(in, &shapes, &depth, depth1);
+		if (unlikely(op == BPFRT_OP_CALL_LOCAL || op == BPFRT_OP_LDDW_FUNC)) {
+			if (!start && !(start = calloc(n + 1, 1)))
+				return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+			size_t t = pc + 1 + (size_t)(int64_t)in->imm;
+			nfn += t && !start[t];
 			start[t] = 1;
 			c->has_call |= op == BPFRT_OP_CALL_LOCAL;
 		}
-		c->has_callx |= op == BPFRT_OP_CALLX;
 		BPFRT_SKIP_LDDW(op, pc);
 	}
+	c->has_callx = shapes & (1u << SHAPE_CALLX);
 	if (!(c->fn = calloc(nfn, sizeof(*c->fn)))) {
 		free(start);
 		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
 	}
-	/* the functions, the registers each names (a mask: no stores to memory
-	 * in the loop) and, without the verifier's, each one's stack depth */
 	bool known = c->prog->sub_depth && c->prog->nsub == nfn;
 	struct jfunc *fn = c->fn;
-	uint32_t mask = 0, depth = 0, shapes = 0;
-	const uint32_t call_shapes = 1u << SHAPE_CALL_HELPER | 1u << SHAPE_CALL_LOCAL |
-				     1u << SHAPE_CALL_KFUNC | 1u << SHAPE_CALLX | 1u << SHAPE_TAIL_CALL;
-	for (size_t pc = 0; pc < n; pc++) {
-		if (start[pc] && pc) {
-			fn->end = pc;
-			fn->mask = mask;
-			fn->depth = depth;
-			fn->calls = shapes & call_shapes;
-			(++fn)->start = pc;
-			mask = depth = shapes = 0;
+	if (nfn > 1) { /* each function's share */
+		mask = depth = shapes = 0;
+		for (size_t pc = 0; pc < n; pc++) {
+			if (start[pc] && pc) {
+				fn->end = pc;
+				fn->mask = mask;
+				fn->depth = depth;
+				fn->calls = shapes & CALL_SHAPES;
+				(++fn)->start = pc;
+				mask = depth = shapes = 0;
+			}
+			mask |= scan_insn(&c->in[pc], &shapes, &depth, !known);
+			BPFRT_SKIP_LDDW(c->in[pc].code, pc);
 		}
-		const struct bpfrt_insn *in = &c->in[pc];
-		const struct bpfrt_form *form = &bpfrt_forms[in->code];
-		uint32_t bits = 1u << in->dst | (uint32_t)(form->sel != SEL_SRC) << in->src;
-		mask |= bits;
-		shapes |= 1u << form->shape;
-		if (unlikely(bits & (1u << 10)) && !known)
-			depth = r10_depth(in, depth);
-		BPFRT_SKIP_LDDW(in->code, pc);
 	}
 	fn->end = n;
 	fn->mask = mask;
 	fn->depth = depth;
-	fn->calls = shapes & call_shapes;
+	fn->calls = shapes & CALL_SHAPES;
 	c->nfn = nfn;
 	free(start);
 
