@@ -68,45 +68,49 @@ int bpfrt_plist_init(struct bpfrt_plist *l, const struct bpfrt_insn *insns, size
 		memcpy(a, aux, n * sizeof(*a));
 	l->nlinfo = nlinfo;
 	l->norig = n;
+	/* One walk: the nodes, their branch targets (anchors are an array: a
+	 * forward target's node is known before it is filled; the fields are
+	 * written one by one, so a subprogram mark set early stays), and the
+	 * subprograms calls start. */
 	struct bpfrt_pnode *prev = &l->head;
+	if (n)
+		l->anchor[0].subprog = 1;
+	l->nsub = n ? 1 : 0;
+	size_t nodes = 0, slots = 0;
 	for (size_t i = 0; i < n; i++) {
 		struct bpfrt_pnode *nd = &l->anchor[i];
 		nd->insn = insns[i];
 		nd->orig = (int32_t)i;
 		prev->next = nd;
 		prev = nd;
-		l->nodes++;
-		l->live++;
-		l->slots++;
-		if (insns[i].code == 0x18 && i + 1 < n) { /* the second slot joins its node */
-			nd->wide = 1;
-			nd->imm_hi = insns[++i].imm;
-			l->slots++;
-		}
-	}
-	if (n)
-		l->anchor[0].subprog = 1;
-	l->nsub = n ? 1 : 0;
-	/* branch targets, and the subprograms they start */
-	for (size_t i = 0; i < n; i++) {
-		struct bpfrt_pnode *nd = &l->anchor[i];
+		nodes++;
+		slots++;
 		bool in_imm;
-		if (bpfrt_insn_branch(&nd->insn, &in_imm)) {
-			int64_t t = (int64_t)i + 1 + (in_imm ? nd->insn.imm : nd->insn.off);
-			if (t < 0 || t >= (int64_t)n || (t > 0 && l->anchor[t - 1].wide)) {
+		if (unlikely(bpfrt_insn_branch(&insns[i], &in_imm))) {
+			int64_t t = (int64_t)i + 1 + (in_imm ? insns[i].imm : insns[i].off);
+			/* (a target right after an lddw's first slot is its second
+			 * slot; second slots have code 0) */
+			if (t < 0 || t >= (int64_t)n || (t > 0 && insns[t - 1].code == 0x18)) {
+				l->nodes = nodes;
 				bpfrt_plist_free(l);
 				return bpfrt_err_set(err, BPFRT_EINTERNAL,
 						     "internal error: insn %zu: bad branch target %" PRId64, i, t);
 			}
 			nd->target = &l->anchor[t];
-			if (in_imm && (nd->insn.code & 7) != BPF_JMP32 && !nd->target->subprog) {
+			if (in_imm && (insns[i].code & 7) != BPF_JMP32 && !nd->target->subprog) {
 				nd->target->subprog = 1; /* a call or ld_func target */
 				l->nsub++;
 			}
 		}
-		if (nd->wide)
-			i++;
+		if (insns[i].code == 0x18 && i + 1 < n) { /* the second slot joins its node */
+			nd->wide = 1;
+			nd->imm_hi = insns[++i].imm;
+			slots++;
+		}
 	}
+	l->nodes = nodes;
+	l->live = nodes;
+	l->slots = slots;
 	return BPFRT_OK;
 }
 

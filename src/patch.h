@@ -75,7 +75,8 @@ struct bpfrt_linear {
 	void **aux;                  /* [n]: the aux of each instruction (NULL for second slots
 				      * and inserted ones); NULL when the list had none */
 	int32_t *orig;               /* [n]: the original index, or PATCH_INSERTED */
-	int64_t *new_of_orig;        /* [norig]: where each original instruction went, or -1 */
+	int32_t *new_of_orig;        /* [norig]: where each original instruction went, or -1
+				      * (programs are at most PATCH_MAX_SLOTS long) */
 	uint32_t *subprog;           /* starts of subprograms (0 first) */
 	size_t nsubprog;
 	struct bpfrt_linfo *linfo;
