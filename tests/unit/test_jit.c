@@ -7,6 +7,9 @@
 #include <stddef.h>
 #include <cmocka.h>
 
+#include <pthread.h>
+#include <stdio.h>
+
 #include "internal.h"
 #include "jit.h"
 #include "x86_enc.h"
@@ -255,6 +258,102 @@ static void long_jumps_and_dump(void **state)
 	bpfrt_vm_free(vm);
 }
 
+/* A leaf subprogram without stack or r10 has no rbp frame: its nop5 patch
+ * site, its pushes (if any), its body, ret.  One that calls a helper keeps
+ * the frame (rsp alignment for C). */
+static void leaf_subprograms_are_frameless(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_prog *p = jit_load(vm, "mov %r1, 5\ncall local f\nexit\n"
+				 "f:\nmov %r0, %r1\nadd %r0, 1\nexit", 0, 0);
+	assert_int_equal(p->jit->nfn, 2);
+	const uint8_t *f = p->jit->mem.rx + p->jit->fn[1].entry;
+	static const uint8_t want[] = {
+		0x0f, 0x1f, 0x44, 0x00, 0x00, /* nop5 */
+		0x48, 0x89, 0xf8,             /* mov rax, rdi */
+		0x48, 0x83, 0xc0, 0x01,       /* add rax, 1 */
+		0xc3,                         /* ret */
+	};
+	assert_memory_equal(f, want, sizeof(want));
+	uint64_t r0;
+	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
+	assert_int_equal(r0, 6);
+	bpfrt_prog_free(p);
+	/* callee-saved registers: pushed and popped, still no frame */
+	p = jit_load(vm, "mov %r1, 5\nmov %r6, 100\ncall local f\nadd %r0, %r6\nexit\n"
+		     "f:\nmov %r6, %r1\nmov %r0, %r6\nexit", 0, 0);
+	f = p->jit->mem.rx + p->jit->fn[1].entry;
+	assert_int_equal(p->jit->fn[1].nsaved, 1);
+	assert_int_equal(f[5], 0x53); /* push rbx, right after the patch site */
+	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
+	assert_int_equal(r0, 105);
+	bpfrt_prog_free(p);
+	/* a helper call keeps the frame */
+	p = jit_load(vm, "call local f\nexit\nf:\ncall 5\nmov %r0, 1\nexit", 0, 0);
+	f = p->jit->mem.rx + p->jit->fn[1].entry;
+	assert_int_equal(f[8], 0x55); /* push rbp after the 8-byte nop region */
+	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
+	assert_int_equal(r0, 1);
+	bpfrt_prog_free(p);
+	bpfrt_vm_free(vm);
+}
+
+/* Threads compiling at once share the compile's work buffers through one
+ * cache slot: every compile gets its own, and its result is right. */
+struct compiler {
+	bpfrt_vm *vm;
+	int id, bad;
+};
+
+static void *compile_loop(void *arg)
+{
+	struct compiler *cp = arg;
+	char *text = malloc(1 << 20);
+	for (int i = 0; i < 60; i++) {
+		int blocks = (i * 7 + cp->id * 13) % 40 == 0 ? 20000 : (i + cp->id) % 50 + 1;
+		size_t len = (size_t)sprintf(text, "mov %%r0, 0\n");
+		for (int b = 0; b < blocks; b++)
+			len += (size_t)sprintf(text + len, "jeq %%r1, 7, L%d\nadd %%r0, %d\nL%d:\n", b, b % 5 + 1, b);
+		sprintf(text + len, "exit\n");
+		struct bpfrt_insn *in;
+		size_t n;
+		char err[256];
+		if (bpfrt_asm(text, &in, &n, err, sizeof(err)) != BPFRT_OK) {
+			cp->bad++;
+			continue;
+		}
+		struct bpfrt_load_opts o = { .sz = sizeof(o), .engine = BPFRT_ENGINE_JIT };
+		bpfrt_prog *p;
+		uint64_t r0 = 0, want = 0;
+		for (int b = 0; b < blocks; b++)
+			want += (uint64_t)(b % 5 + 1);
+		if (bpfrt_prog_load(cp->vm, in, n, &o, &p) != BPFRT_OK || !p->jit ||
+		    bpfrt_prog_run_mem(p, NULL, 0, &r0) != BPFRT_OK || r0 != want)
+			cp->bad++;
+		bpfrt_prog_free(p);
+		free(in);
+	}
+	free(text);
+	return NULL;
+}
+
+static void concurrent_compiles(void **state)
+{
+	(void)state;
+	struct compiler cp[4];
+	pthread_t t[4];
+	for (int i = 0; i < 4; i++) {
+		cp[i] = (struct compiler){ bpfrt_vm_new(), i, 0 };
+		assert_int_equal(pthread_create(&t[i], NULL, compile_loop, &cp[i]), 0);
+	}
+	for (int i = 0; i < 4; i++) {
+		pthread_join(t[i], NULL);
+		assert_int_equal(cp[i].bad, 0);
+		bpfrt_vm_free(cp[i].vm);
+	}
+}
+
 static uint64_t h_add(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
 {
 	return a + b + c + d + e;
@@ -305,6 +404,8 @@ int main(void)
 		cmocka_unit_test(safe_mode_is_interpreted),
 		cmocka_unit_test(long_jumps_and_dump),
 		cmocka_unit_test(retpoline_thunk),
+		cmocka_unit_test(leaf_subprograms_are_frameless),
+		cmocka_unit_test(concurrent_compiles),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
