@@ -1200,6 +1200,8 @@ static bool place(struct jctx *c, uint8_t *rw, uintptr_t rx, size_t size)
 	for (size_t k = 0; k < c->nj; k++) {
 		const struct jrec *r = &c->j[k];
 		size_t js = r->end - 2;
+		if (js < s || d + (js - s) + 6 > size) /* (never: the records are in code order) */
+			return false;
 		memcpy(rw + d, src + s, js - s);
 		d += js - s;
 		if (d != js + c->prefix[k])
@@ -1226,13 +1228,17 @@ static bool place(struct jctx *c, uint8_t *rw, uintptr_t rx, size_t size)
 		}
 		s = r->end;
 	}
+	if (c->b.len < s || d + (c->b.len - s) != size)
+		return false;
 	memcpy(rw + d, src + s, c->b.len - s);
 	d += c->b.len - s;
-	if (d != size)
-		return false;
 	for (size_t k = 0; k < c->nrel; k++) {
 		const struct jrel *r = &c->rel[k];
 		uint32_t at = r->pos + c->prefix[r->rank];
+		static const uint8_t bytes[] = { [JR_CALL_ABS] = 4, [JR_CALL_FN] = 4, [JR_CALL_THUNK] = 4,
+						 [JR_ADDR_FN] = 8, [JR_POKE] = POKE_AREA, [JR_POKE_OUT] = 0 };
+		if (r->kind > JR_POKE_OUT || (size_t)at + bytes[r->kind] > size)
+			return false;
 		int64_t to;
 		switch ((enum jrel_kind)r->kind) {
 		case JR_CALL_ABS:
