@@ -141,6 +141,8 @@ struct jctx {
 	uint32_t *prefix;       /* after the relaxation: growth of the jumps before jump k */
 	uint32_t code_end;      /* final: where the instructions' code ends */
 	size_t nat_cap, nj_cap; /* the work buffers' capacities (work_get) */
+	uint8_t *jtarget;       /* per instruction: a jump lands on it (NULL: no jumps) */
+	size_t prev_pc;         /* the instruction emitted last in this function, or SIZE_MAX */
 	bool force_far;         /* testing: call helpers through a register */
 	bool retpoline;         /* indirect calls go through a retpoline thunk */
 	const uint64_t *helper_tab;
@@ -551,6 +553,35 @@ static void emit_tail_call(struct jctx *c, size_t pc)
 	fwd_here(b, out3);
 }
 
+/*
+ * Whether ZF already tells dst == 0 at a jeq/jne dst, 0 (pc): the
+ * instruction emitted just before it, in this function, is an add, sub,
+ * and, or or xor into dst whose x86 code ends with that operation (ZF from
+ * its result; a 32-bit one zero-extends, so it serves a 64-bit compare too,
+ * not the other way), and no jump lands on pc (from elsewhere the flags are
+ * not that instruction's).  Saves the `test` of `sub r, 1; jne r, 0, loop`.
+ */
+static bool zf_of(const struct jctx *c, size_t pc, unsigned dst, bool w64)
+{
+	if (c->prev_pc != pc - 1 || pc == 0 || (c->jtarget && c->jtarget[pc]))
+		return false;
+	const struct bpfrt_insn *p = &c->in[pc - 1];
+	if (p->dst != dst)
+		return false;
+	switch (p->code) {
+	case BPFRT_OP_ADD64_K: case BPFRT_OP_ADD64_X: case BPFRT_OP_SUB64_K: case BPFRT_OP_SUB64_X:
+	case BPFRT_OP_AND64_K: case BPFRT_OP_AND64_X: case BPFRT_OP_OR64_K: case BPFRT_OP_OR64_X:
+	case BPFRT_OP_XOR64_K: case BPFRT_OP_XOR64_X:
+		return w64;
+	case BPFRT_OP_ADD32_K: case BPFRT_OP_ADD32_X: case BPFRT_OP_SUB32_K: case BPFRT_OP_SUB32_X:
+	case BPFRT_OP_AND32_K: case BPFRT_OP_AND32_X: case BPFRT_OP_OR32_K: case BPFRT_OP_OR32_X:
+	case BPFRT_OP_XOR32_K: case BPFRT_OP_XOR32_X:
+		return true;
+	default:
+		return false;
+	}
+}
+
 /* inlined into emit_all: one loop, no call per instruction (12% of the emission) */
 static inline __attribute__((always_inline)) void emit_insn(struct jctx *c, size_t pc)
 {
@@ -773,6 +804,8 @@ static inline __attribute__((always_inline)) void emit_insn(struct jctx *c, size
 		}
 		if (test)
 			k ? emit_test_ri(b, w64, d, imm) : emit_test_rr(b, w64, d, s);
+		else if (k && imm == 0 && (cc == CC_E || cc == CC_NE) && zf_of(c, pc, in->dst, w64))
+			; /* the instruction before set ZF for this value: no test */
 		else if (k && imm == 0)
 			emit_test_rr(b, w64, d, d); /* same flags as cmp d, 0 */
 		else
@@ -874,11 +907,13 @@ static bool emit_all(struct jctx *c)
 			return false;
 		fn->entry = (uint32_t)b->len;
 		emit_prologue(c, fn, f == 0);
+		c->prev_pc = SIZE_MAX;
 		for (size_t pc = fn->start; pc < fn->end; pc++) {
 			if (unlikely(b->cap - b->len < JIT_INSN_ROOM) && !room(b))
 				return false;
 			c->at[pc] = (struct jat){ (uint32_t)b->len, (uint32_t)c->nj };
 			emit_insn(c, pc);
+			c->prev_pc = pc;
 			if (bpfrt_op_is_lddw(c->in[pc].code)) {
 				pc++;
 				c->at[pc] = (struct jat){ (uint32_t)b->len, (uint32_t)c->nj };
@@ -991,10 +1026,18 @@ static int plan_functions(struct jctx *c, struct bpfrt_err *err)
 	uint8_t *start = NULL; /* function starts, once there is a call */
 	uint32_t mask = 0, depth = 0, shapes = 0;
 	bool depth1 = !(c->prog->sub_depth && c->prog->nsub == 1);
+	const uint32_t jump_shapes = 1u << SHAPE_JA | 1u << SHAPE_JA32 | 1u << SHAPE_JCC_K | 1u << SHAPE_JCC_X;
 	for (size_t pc = 0; pc < n; pc++) {
 		const struct bpfrt_insn *in = &c->in[pc];
 		enum bpfrt_op op = in->code;
 		mask |= scan_insn(in, &shapes, &depth, depth1);
+		if ((jump_shapes >> bpfrt_forms[op].shape) & 1) { /* where jumps land (flags reuse) */
+			if (!c->jtarget && !(c->jtarget = calloc(n + 1, 1)))
+				return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+			size_t t = pc + 1 + (size_t)(int64_t)(bpfrt_forms[op].shape == SHAPE_JA32 ? in->imm : in->off);
+			if (t <= n)
+				c->jtarget[t] = 1;
+		}
 		if (unlikely(op == BPFRT_OP_CALL_LOCAL || op == BPFRT_OP_LDDW_FUNC)) {
 			if (!start && !(start = calloc(n + 1, 1)))
 				return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
@@ -1200,13 +1243,15 @@ static bool place(struct jctx *c, uint8_t *rw, uintptr_t rx, size_t size)
 	for (size_t k = 0; k < c->nj; k++) {
 		const struct jrec *r = &c->j[k];
 		size_t js = r->end - 2;
-		if (js < s || d + (js - s) + 6 > size) /* (never: the records are in code order) */
+		if (js < s || js + 2 > c->b.len)
+			return false; /* (never: the records are in code order, in the code) */
+		uint8_t op = src[js];
+		if (d + (js - s) + (!r->is_long ? 2 : op == 0xeb ? 5 : 6) > size)
 			return false;
 		memcpy(rw + d, src + s, js - s);
 		d += js - s;
 		if (d != js + c->prefix[k])
 			return false;
-		uint8_t op = src[js];
 		int64_t disp;
 		if (!r->is_long) {
 			disp = (int64_t)r->final - (int64_t)(d + 2);
@@ -1354,6 +1399,7 @@ static void jctx_free(struct jctx *c)
 	free(c->fn);
 	free(c->rel);
 	free(c->prefix);
+	free(c->jtarget);
 }
 
 int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts,

@@ -299,6 +299,39 @@ static void leaf_subprograms_are_frameless(void **state)
 	bpfrt_vm_free(vm);
 }
 
+/* jeq/jne r, 0 right after an add/sub/and/or/xor into r reuse its ZF (no
+ * test), except where a jump lands on them or a 32-bit compare follows a
+ * 64-bit operation. */
+static void flags_reused_where_safe(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	uint64_t r0;
+	bpfrt_prog *p = jit_load(vm, "mov %r0, 0\nmov %r1, 5\nloop:\nadd %r0, 2\nsub %r1, 1\n"
+				 "jne %r1, 0, loop\nexit", 0, 0);
+	char *dump;
+	assert_int_equal(bpfrt_prog_dump_jited(p, &dump), BPFRT_OK);
+	assert_null(strstr(dump, "test ")); /* sub rcx, 1 then jnz */
+	free(dump);
+	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
+	assert_int_equal(r0, 10);
+	bpfrt_prog_free(p);
+	/* J is a jump target: reached from the jne above, whose flags say "not
+	 * zero", it must test r1 (0) itself */
+	p = jit_load(vm, "mov %r1, 0\nmov %r2, 1\njne %r2, 0, J\nadd %r1, 1\n"
+		     "J:\njne %r1, 0, bad\nmov %r0, 1\nexit\nbad:\nmov %r0, 2\nexit", 0, 0);
+	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
+	assert_int_equal(r0, 1);
+	bpfrt_prog_free(p);
+	/* a 32-bit compare after a 64-bit add: the low half is 0, the whole is not */
+	p = jit_load(vm, "lddw %r1, 0x100000000\nadd %r1, 0\njne32 %r1, 0, bad\nmov %r0, 1\nexit\n"
+		     "bad:\nmov %r0, 2\nexit", 0, 0);
+	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
+	assert_int_equal(r0, 1);
+	bpfrt_prog_free(p);
+	bpfrt_vm_free(vm);
+}
+
 /* Threads compiling at once share the compile's work buffers through one
  * cache slot: every compile gets its own, and its result is right. */
 struct compiler {
@@ -406,6 +439,7 @@ int main(void)
 		cmocka_unit_test(retpoline_thunk),
 		cmocka_unit_test(leaf_subprograms_are_frameless),
 		cmocka_unit_test(concurrent_compiles),
+		cmocka_unit_test(flags_reused_where_safe),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
