@@ -83,6 +83,21 @@ static struct op_rule {
 	uint8_t zero, regs, writes, special;
 } rules[BPFRT_OP__COUNT];
 static pthread_once_t rules_once = PTHREAD_ONCE_INIT;
+static bool rules_ready;
+
+static void build_rules(void);
+static void build_rules_once(void)
+{
+	build_rules();
+	__atomic_store_n(&rules_ready, true, __ATOMIC_RELEASE);
+}
+
+/* Built once; then one load per use (bpfrt_insn_writes_r10 runs per instruction). */
+static inline void rules_init(void)
+{
+	if (unlikely(!__atomic_load_n(&rules_ready, __ATOMIC_ACQUIRE)))
+		pthread_once(&rules_once, build_rules_once);
+}
 
 static void build_rules(void)
 {
@@ -103,7 +118,7 @@ static void build_rules(void)
 
 bool bpfrt_insn_writes_r10(const struct bpfrt_insn *insn, enum bpfrt_op op)
 {
-	pthread_once(&rules_once, build_rules);
+	rules_init();
 	const struct op_rule *r = &rules[op];
 	return r->writes && (r->writes == 1 ? insn->dst : insn->src) == 10;
 }
@@ -201,7 +216,7 @@ static int check_one(const struct bpfrt_insn *insns, size_t n, size_t pc,
 }
 
 /* The target of a jump or local call at pc, or INT64_MIN if pc is neither. */
-static int64_t branch_target(const struct bpfrt_insn *dec, size_t pc)
+static inline int64_t branch_target(const struct bpfrt_insn *dec, size_t pc)
 {
 	if (dec[pc].code == BPFRT_OP_INVALID)
 		return INT64_MIN;
@@ -224,7 +239,7 @@ int bpfrt_validate(const struct bpfrt_insn *insns, size_t n,
 		   const struct bpfrt_helper_table *helpers, unsigned vflags,
 		   struct bpfrt_insn *dec, struct bpfrt_err *err)
 {
-	pthread_once(&rules_once, build_rules);
+	rules_init();
 	if (n == 0)
 		return bpfrt_err_set(err, BPFRT_EREJECT, "the program is empty");
 	if (n > BPFRT_MAX_INSNS)
