@@ -43,7 +43,7 @@ const uint8_t bpfrt_zero_tab[SHAPE_TAIL_CALL + 1] = {
 static uint8_t code_first[256];
 static uint8_t next_form[BPFRT_OP__COUNT];
 static uint8_t by_mnem[BPFRT_OP__COUNT];
-static pthread_once_t tables_once = PTHREAD_ONCE_INIT;
+static struct bpfrt_once tables_once = BPFRT_ONCE_INIT;
 
 static int mnem_cmp(const void *a, const void *b)
 {
@@ -65,20 +65,9 @@ static void build_tables(void)
 	qsort(by_mnem, BPFRT_OP__COUNT, 1, mnem_cmp);
 }
 
-static bool tables_ready;
-
-static void build_tables_once(void)
-{
-	build_tables();
-	__atomic_store_n(&tables_ready, true, __ATOMIC_RELEASE);
-}
-
-/* Built once; after that one load, not a pthread_once call per decoded
- * instruction (4% of a large program's load). */
 static inline void tables(void)
 {
-	if (unlikely(!__atomic_load_n(&tables_ready, __ATOMIC_ACQUIRE)))
-		pthread_once(&tables_once, build_tables_once);
+	bpfrt_once(&tables_once, build_tables);
 }
 
 static int32_t sel_field(const struct bpfrt_insn *insn, enum bpfrt_sel sel)

@@ -78,7 +78,7 @@ struct big_stack {
 };
 static __thread struct big_stack *tls_big;
 static pthread_key_t big_key;
-static pthread_once_t big_once = PTHREAD_ONCE_INIT;
+static struct bpfrt_once big_once = BPFRT_ONCE_INIT;
 
 static void big_free(void *p)
 {
@@ -92,7 +92,7 @@ static void big_init(void)
 
 static struct big_stack *big_get(bool *owned)
 {
-	pthread_once(&big_once, big_init);
+	bpfrt_once(&big_once, big_init);
 	*owned = false;
 	if (!tls_big) {
 		if (!(tls_big = aligned_alloc(16, sizeof(struct big_stack))))

@@ -40,7 +40,7 @@ struct pack {
 	uint64_t bitmap[CHUNKS / 64];
 };
 
-static pthread_once_t mem_once = PTHREAD_ONCE_INIT;
+static struct bpfrt_once mem_once = BPFRT_ONCE_INIT;
 
 static struct {
 	pthread_mutex_t lock;
@@ -88,7 +88,7 @@ bool bpfrt_jit_mem_in_reach(uintptr_t a, uintptr_t b)
 
 bool bpfrt_jit_mem_reaches(uintptr_t target)
 {
-	pthread_once(&mem_once, mem_init);
+	bpfrt_once(&mem_once, mem_init);
 	uint8_t *w = mem.window; /* fixed once initialised */
 	return w && bpfrt_jit_mem_in_reach((uintptr_t)w, target) &&
 	       bpfrt_jit_mem_in_reach((uintptr_t)w + WINDOW_SIZE, target);
@@ -188,7 +188,7 @@ int bpfrt_jit_mem_alloc_near(size_t size, uintptr_t near, struct bpfrt_jit_mem *
 	memset(out, 0, sizeof(*out));
 	if (size == 0)
 		return BPFRT_EINVAL;
-	pthread_once(&mem_once, mem_init);
+	bpfrt_once(&mem_once, mem_init);
 	pthread_mutex_lock(&mem.lock);
 	size_t chunks = (size + (1u << CHUNK_SHIFT) - 1) >> CHUNK_SHIFT;
 	struct pack *pk = NULL;

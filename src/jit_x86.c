@@ -2,10 +2,10 @@
  * jit_x86.c — the x86-64 JIT.
  *
  *   decoded program ──► functions (main + subprograms), frame sizes, saved
- *   registers, call graph check ──► passes: emit every function with the
- *   previous pass's offsets until the offsets stop changing ──► allocate
- *   executable memory ──► final pass at the final address, which must
- *   reproduce the converged size exactly ──► seal (RX view).
+ *   registers, call graph check ──► one emission into a scratch buffer, jumps
+ *   short ──► relaxation over the jump records ──► allocate executable
+ *   memory ──► copy: jumps in their final forms, address-dependent places
+ *   rewritten, the layout checked ──► seal (RX view).
  *
  * Register mapping (the kernel's):
  *
@@ -85,15 +85,15 @@ struct jfunc {
 	uint8_t saved[4];       /* x86 callee-saved registers pushed, in order */
 	uint32_t entry;         /* code offset of the prologue */
 	uint32_t epilogue;      /* code offset of the epilogue */
-	uint32_t epi1;          /* the epilogue's offset in the sizing pass */
+	uint32_t epi1;          /* the epilogue's offset in the scratch code */
 };
 
-/* A jump between instructions (or to an epilogue), recorded by the sizing
- * pass in code order; the final pass meets them in the same order. */
+/* A jump between instructions (or to an epilogue), recorded by the
+ * emission in code order. */
 struct jrec {
 	uint32_t t;             /* target instruction, or JT_EPILOGUE - f */
 	uint32_t end;           /* scratch: where the short form ends */
-	uint32_t t1, trank;     /* the target's sizing-pass offset; jumps before it */
+	uint32_t t1, trank;     /* the target's scratch offset; jumps before it */
 	uint32_t final;         /* the target's final offset */
 	uint8_t delta;          /* how much longer the long form is */
 	uint8_t is_long;
@@ -127,7 +127,7 @@ struct jctx {
 	uint8_t reg[12];        /* BPF register (and AX, 11) -> x86 register */
 	bool permuted_args;     /* R1..R5 are not in SysV order */
 	bool tail_calls;        /* the program has a bpf_tail_call */
-	uint32_t *site_ofs;     /* per site (final pass): rel32 of jmp A, rel32 of jmp B, cont, out */
+	uint32_t *site_ofs;     /* per direct tail-call site (place): site A, site B, cont, out */
 	struct jfunc *fn;
 	size_t nfn;
 	const struct jfunc *curfn; /* the function being emitted */
@@ -167,10 +167,9 @@ static void __attribute__((noreturn, used)) jit_callx_fault(uint64_t pc, uint64_
 #define R(x) (c->reg[(x)])
 
 /*
- * Jumps between instructions.  The sizing pass records each one (short,
- * into no buffer); the relaxation decides which are long and where each
- * target ends up; the final pass emits them as decided, meeting them in the
- * same order, and checks that a short one reaches.
+ * Jumps between instructions.  The emission writes each one short and
+ * records it; the relaxation decides which are long and where each target
+ * ends up; the copy (place) writes each in its final form.
  */
 #define JT_EPILOGUE UINT32_MAX
 static void j_jump(struct jctx *c, uint32_t t, uint8_t short_op, bool cond)
@@ -238,8 +237,8 @@ static void emit_movx_rr(struct x86_buf *b, bool w, uint8_t op, int dst, int src
 
 /*
  * An indirect call through r11.  With the retpoline option it is a direct
- * call to this image's thunk, which the final pass knows the place of (the
- * end of the code; any value while sizing: the size is the same):
+ * call to this image's thunk (after the functions; the copy writes the
+ * displacement):
  *
  *   thunk:  e8 07 00 00 00   call 1f
  *        2: f3 90            pause
@@ -251,14 +250,13 @@ static void emit_movx_rr(struct x86_buf *b, bool w, uint8_t op, int dst, int src
 #define THUNK_SIZE 17
 static void emit_icall_r11(struct jctx *c)
 {
-	if (c->retpoline)
-	{
+	if (c->retpoline) {
 		emit1(&c->b, 0xe8); /* call thunk */
 		j_rel(c, JR_CALL_THUNK, 0, 0);
 		emit4(&c->b, 0);
-	}
-	else
+	} else {
 		emit_call_r(&c->b, R11);
+	}
 }
 
 static void emit_thunk(struct x86_buf *b)
@@ -472,10 +470,9 @@ static const struct jfunc *func_at(const struct jctx *c, size_t t)
 
 /* Both kinds of tail call: out when the count (r12d) is spent. */
 #define TAIL_COUNT R12
-static size_t emit_tail_count_check(struct jctx *c, const struct jfunc *fn)
+static size_t emit_tail_count_check(struct jctx *c)
 {
 	struct x86_buf *b = &c->b;
-	(void)fn;
 	emit_alu_ri(b, false, X_CMP, TAIL_COUNT, BPFRT_MAX_TAIL_CALLS);
 	return fwd_jcc(b, CC_AE);
 }
@@ -483,10 +480,9 @@ static size_t emit_tail_count_check(struct jctx *c, const struct jfunc *fn)
 /* Both kinds, once the target is known: count the call, hand the callee
  * ctx where entries take it, and drop this frame; the jump to the target
  * follows. */
-static void emit_tail_unwind(struct jctx *c, size_t pc, const struct jfunc *fn)
+static void emit_tail_unwind(struct jctx *c, const struct jfunc *fn)
 {
 	struct x86_buf *b = &c->b;
-	(void)pc;
 	emit_alu_ri(b, false, X_ADD, TAIL_COUNT, 1);                        /* the count, raised */
 	if (R(1) != RDI)
 		emit_mov_rr(b, true, RDI, R(1));
@@ -497,8 +493,8 @@ static void emit_tail_unwind(struct jctx *c, size_t pc, const struct jfunc *fn)
 
 /* A patch site: POKE_AREA bytes, the 5-byte site at the first place where
  * it fits in one aligned 8-byte word (code offsets are addresses mod 8: the
- * code starts 64-byte aligned), nops around it.  A fixed size, so that the
- * layout passes agree.  Returns the site's offset. */
+ * code starts 64-byte aligned), nops around it.  A fixed size: the copy
+ * lays it out again at the final address.  Returns the site's offset. */
 #define POKE_AREA 12
 static uint32_t emit_poke_area(struct x86_buf *b)
 {
@@ -514,14 +510,13 @@ static uint32_t emit_poke_area(struct x86_buf *b)
 /* A tail call the verifier proved direct (map and key constant): the count
  * check, then site A (bypass), then the count, the unwinding and site B
  * (the target); see map.h for the sites' states. */
-static void emit_tail_call_direct(struct jctx *c, size_t pc, int32_t site)
+static void emit_tail_call_direct(struct jctx *c, int32_t site)
 {
 	struct x86_buf *b = &c->b;
-	const struct jfunc *fn = c->curfn;
-	size_t out = emit_tail_count_check(c, fn);
+	size_t out = emit_tail_count_check(c);
 	j_rel(c, JR_POKE, 2 * (uint32_t)site, 0);
 	emit_poke_area(b);
-	emit_tail_unwind(c, pc, fn);
+	emit_tail_unwind(c, c->curfn);
 	j_rel(c, JR_POKE, 2 * (uint32_t)site + 1, 0);
 	emit_poke_area(b);
 	fwd_here(b, out);
@@ -532,21 +527,20 @@ static void emit_tail_call_direct(struct jctx *c, size_t pc, int32_t site)
 static void emit_tail_call(struct jctx *c, size_t pc)
 {
 	struct x86_buf *b = &c->b;
-	const struct jfunc *fn = c->curfn;
 	if (c->in[pc].imm > 0) { /* direct: site imm - 1 */
-		emit_tail_call_direct(c, pc, c->in[pc].imm - 1);
+		emit_tail_call_direct(c, c->in[pc].imm - 1);
 		return;
 	}
 	emit_mov_rr(b, false, R9, R(3));                                    /* r9d = index */
 	emit_mem_op(b, false, false, false, 0x39, R(2), offsetof(struct bpfrt_map, max_entries),
 		    R9);                                                    /* cmp [map + max_entries], r9d */
 	size_t out1 = fwd_jcc(b, CC_BE);                                    /* max_entries <= index */
-	size_t out2 = emit_tail_count_check(c, fn);
+	size_t out2 = emit_tail_count_check(c);
 	emit_load(b, 8, false, R11, R(2), offsetof(struct bpfrt_map, entries));
 	emit4(b, 0xcb1c8b4f);                                               /* mov r11, [r11 + r9*8] */
 	emit_test_rr(b, true, R11, R11);
 	size_t out3 = fwd_jcc(b, CC_E);                                     /* an empty slot */
-	emit_tail_unwind(c, pc, fn);
+	emit_tail_unwind(c, c->curfn);
 	emit3(b, 0x41, 0xff, 0xe3);                                         /* jmp r11 */
 	fwd_here(b, out1);
 	fwd_here(b, out2);
@@ -827,7 +821,6 @@ static void emit_prologue(struct jctx *c, const struct jfunc *fn, bool main)
 			emit_push(b, fn->saved[i]);
 		return;
 	}
-	(void)main;
 	emit_nop(b, 3); /* the entry region: 12 bytes in every main function */
 	emit_push(b, RBP);
 	emit_mov_rr(b, true, RBP, RSP);
@@ -1166,10 +1159,10 @@ out:
 }
 
 /*
- * The relaxation.  The sizing pass laid everything out with short jumps;
- * only jumps change size, so the final offset of anything is its sizing
- * offset plus the growth of the long jumps before it (a prefix sum over the
- * jumps, indexed by the rank the sizing pass recorded).  Sweep: make long
+ * The relaxation.  The emission laid everything out with short jumps; only
+ * jumps change size, so the final offset of anything is its scratch offset
+ * plus the growth of the long jumps before it (a prefix sum over the jumps,
+ * indexed by the rank the emission recorded).  Sweep: make long
  * every short jump that does not reach; repeat until a sweep changes
  * nothing.  Each sweep is O(jumps): no code is emitted, no instruction
  * visited.  Sets each jump's final target, the functions' final entries and
@@ -1183,15 +1176,13 @@ static int relax(struct jctx *c)
 		return -1;
 	for (size_t k = 0; k < nj; k++) {
 		struct jrec *r = &c->j[k];
-		const struct jat *at;
 		if (r->t > JT_EPILOGUE - c->nfn) {
 			const struct jfunc *fn = &c->fn[JT_EPILOGUE - r->t];
 			r->t1 = fn->epi1;
 			r->trank = c->at[fn->end].rank;
 		} else {
-			at = &c->at[r->t];
-			r->t1 = at->ofs;
-			r->trank = at->rank;
+			r->t1 = c->at[r->t].ofs;
+			r->trank = c->at[r->t].rank;
 		}
 	}
 	int sweeps = 0;
@@ -1276,7 +1267,6 @@ static bool place(struct jctx *c, uint8_t *rw, uintptr_t rx, size_t size)
 	if (c->b.len < s || d + (c->b.len - s) != size)
 		return false;
 	memcpy(rw + d, src + s, c->b.len - s);
-	d += c->b.len - s;
 	for (size_t k = 0; k < c->nrel; k++) {
 		const struct jrel *r = &c->rel[k];
 		uint32_t at = r->pos + c->prefix[r->rank];
@@ -1416,8 +1406,6 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 	size_t nsites = prog->ntail_sites;
 	c->force_far = opts->force_far;
 	c->retpoline = opts->retpoline;
-	/* at most one jump per instruction and one per exit: pages of j[]
-	 * past the jumps there are stay untouched */
 	if (!work_get(c) ||
 	    (nsites && !(c->site_ofs = calloc(4 * nsites, sizeof(*c->site_ofs))))) {
 		bpfrt_err_set(err, rc, "out of memory");

@@ -11,8 +11,9 @@
  * critical sections, so a value a lookup returned stays valid until the run
  * ends: deleted and replaced elements are freed with call_rcu, after every
  * run that could see them has ended.  (liburcu's rculfhash did this job
- * first; its lookup cost 4x this table's: 120 instructions and a callback.)  Array values are never freed while the map lives; an
- * update copies the value in place, as the kernel's does.  Threads join RCU
+ * first; its lookup cost 4x this table's: 120 instructions and a callback.)
+ * Array values are never freed while the map lives; an update copies the
+ * value in place, as the kernel's does.  Threads join RCU
  * by themselves, at their first run or map call.
  *
  * Per-CPU maps.  Userspace threads migrate and are preempted at any point,
@@ -61,7 +62,7 @@ static char rcu_tsan_sync; /* read-side exits release it; frees acquire it */
 
 static BPFRT_TLS bool rcu_registered;
 static pthread_key_t rcu_key;
-static pthread_once_t rcu_once = PTHREAD_ONCE_INIT;
+static struct bpfrt_once rcu_once = BPFRT_ONCE_INIT;
 
 static void batch_flush(void);
 
@@ -86,7 +87,7 @@ static void rcu_join(void)
 {
 	if (likely(rcu_registered))
 		return;
-	pthread_once(&rcu_once, rcu_init);
+	bpfrt_once(&rcu_once, rcu_init);
 	urcu_memb_register_thread();
 	rcu_registered = true;
 	pthread_setspecific(rcu_key, (void *)1);
@@ -110,7 +111,7 @@ void bpfrt_rcu_exit(void)
 
 static uint32_t ncpus;
 static uint8_t *slot_busy;
-static pthread_once_t cpu_once = PTHREAD_ONCE_INIT;
+static struct bpfrt_once cpu_once = BPFRT_ONCE_INIT;
 static BPFRT_TLS int32_t my_slot = -1;
 static BPFRT_TLS int slot_depth;
 
@@ -123,7 +124,7 @@ static void cpu_init(void)
 
 static uint32_t cpu_count(void)
 {
-	pthread_once(&cpu_once, cpu_init);
+	bpfrt_once(&cpu_once, cpu_init);
 	return ncpus;
 }
 
@@ -312,7 +313,6 @@ static inline __attribute__((always_inline)) uint64_t hash_key(const void *key, 
 	}
 	return h;
 }
-
 
 static void tsan_exit(void)
 {
@@ -759,15 +759,10 @@ out:
 	return n;
 }
 
-static bool bucket_lock(struct hbucket *bk, const struct hbucket *held, bool wait)
+/* Takes bk's lock if it is free (or bk is the one held already). */
+static bool bucket_trylock(struct hbucket *bk, const struct hbucket *held)
 {
-	if (bk == held)
-		return true;
-	if (wait) {
-		spin_lock(&bk->lock);
-		return true;
-	}
-	return !__atomic_exchange_n(&bk->lock, 1, __ATOMIC_ACQUIRE);
+	return bk == held || !__atomic_exchange_n(&bk->lock, 1, __ATOMIC_ACQUIRE);
 }
 
 static void bucket_unlock(struct hbucket *bk, const struct hbucket *held)
@@ -791,7 +786,7 @@ static bool lru_evict(struct bpfrt_map *m, struct hbucket *held)
 	size_t start = __atomic_fetch_add(&t->evict, 1, __ATOMIC_RELAXED);
 	for (size_t k = 0; k <= t->mask && seen < 16; k++) {
 		struct hbucket *bk = &t->b[(start + k) & t->mask];
-		if (!__atomic_load_n(&bk->head, __ATOMIC_RELAXED) || !bucket_lock(bk, held, false))
+		if (!__atomic_load_n(&bk->head, __ATOMIC_RELAXED) || !bucket_trylock(bk, held))
 			continue;
 		for (struct hnode *n = bk->head; n && seen < 16; n = n->next, seen++) {
 			uint64_t used = __atomic_load_n(&n->used, __ATOMIC_RELAXED); /* lookups stamp it */
@@ -803,7 +798,7 @@ static bool lru_evict(struct bpfrt_map *m, struct hbucket *held)
 		}
 		bucket_unlock(bk, held);
 	}
-	if (!victim || !bucket_lock(vb, held, false))
+	if (!victim || !bucket_trylock(vb, held))
 		return false;
 	bool done = false;
 	for (struct hnode **l = &vb->head; *l; l = &(*l)->next)
@@ -877,9 +872,9 @@ int bpfrt_map_update_raw(struct bpfrt_map *m, const void *key, const void *value
 		       m->vcopy);
 	if (is_lru(m->type))
 		n->used = __atomic_add_fetch(&m->clock, 1, __ATOMIC_RELAXED);
-	GP_RELEASE(n); /* its contents, before the table publishes it */
 	uint64_t h = hash_key(key, m->key_size);
 	n->hash = h;
+	GP_RELEASE(n); /* its contents, before the table publishes it */
 	bool entered = !from_prog;
 	if (entered)
 		bpfrt_rcu_enter();
@@ -900,16 +895,18 @@ int bpfrt_map_update_raw(struct bpfrt_map *m, const void *key, const void *value
 		}
 	} else if (flags == BPF_EXIST) {
 		rc = -ENOENT;
-	} else if (__atomic_add_fetch(&m->count, 1, __ATOMIC_RELAXED) > (long)m->max_entries &&
-		   !(is_lru(m->type) && lru_evict(m, bk))) {
-		__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
-		rc = -E2BIG;
-	} else { /* added at the end of its bucket (l: the NULL link there, or
-		  * the one an eviction from this bucket left in place) */
-		l = hlink(m, bk, key, h);
-		n->next = NULL;
-		__atomic_store_n(l, n, __ATOMIC_RELEASE);
-		n = NULL;
+	} else {
+		bool full = __atomic_add_fetch(&m->count, 1, __ATOMIC_RELAXED) > (long)m->max_entries;
+		if (full && !(is_lru(m->type) && lru_evict(m, bk))) {
+			__atomic_sub_fetch(&m->count, 1, __ATOMIC_RELAXED);
+			rc = -E2BIG;
+		} else { /* added at the end of its bucket */
+			if (full) /* the eviction may have taken this bucket's last element */
+				l = hlink(m, bk, key, h);
+			n->next = NULL;
+			__atomic_store_n(l, n, __ATOMIC_RELEASE);
+			n = NULL;
+		}
 	}
 	spin_unlock(&bk->lock);
 	if (entered)

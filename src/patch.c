@@ -71,7 +71,7 @@ int bpfrt_plist_init(struct bpfrt_plist *l, const struct bpfrt_insn *insns, size
 	/* One walk: the nodes, their branch targets (anchors are an array: a
 	 * forward target's node is known before it is filled; the fields are
 	 * written one by one, so a subprogram mark set early stays), and the
-	 * subprograms calls start. */
+	 * subprograms that calls start. */
 	struct bpfrt_pnode *prev = &l->head;
 	if (n)
 		l->anchor[0].subprog = 1;

@@ -52,7 +52,7 @@ struct shadow {
 static BPFRT_TLS struct shadow *tls_sh;
 BPFRT_TLS uintptr_t bpfrt_probe_ip; /* the function a kprobe program runs for (bpf_get_func_ip) */
 static pthread_key_t sh_key;
-static pthread_once_t sh_once = PTHREAD_ONCE_INIT;
+static struct bpfrt_once sh_once = BPFRT_ONCE_INIT;
 
 static void sh_free(void *p)
 {
@@ -69,7 +69,7 @@ static struct shadow *shadow_get(void)
 {
 	if (likely(tls_sh))
 		return tls_sh;
-	pthread_once(&sh_once, sh_init);
+	bpfrt_once(&sh_once, sh_init);
 	void *p = mmap(NULL, sizeof(struct shadow), PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
 	if (p == MAP_FAILED)
 		return NULL;

@@ -82,21 +82,11 @@ static int written_reg(const struct bpfrt_insn *insn, enum bpfrt_shape shape)
 static struct op_rule {
 	uint8_t zero, regs, writes, special;
 } rules[BPFRT_OP__COUNT];
-static pthread_once_t rules_once = PTHREAD_ONCE_INIT;
-static bool rules_ready;
-
+static struct bpfrt_once rules_once = BPFRT_ONCE_INIT;
 static void build_rules(void);
-static void build_rules_once(void)
-{
-	build_rules();
-	__atomic_store_n(&rules_ready, true, __ATOMIC_RELEASE);
-}
-
-/* Built once; then one load per use (bpfrt_insn_writes_r10 runs per instruction). */
 static inline void rules_init(void)
 {
-	if (unlikely(!__atomic_load_n(&rules_ready, __ATOMIC_ACQUIRE)))
-		pthread_once(&rules_once, build_rules_once);
+	bpfrt_once(&rules_once, build_rules);
 }
 
 static void build_rules(void)
