@@ -26,24 +26,31 @@
 
 #define PATCH_INSERTED (-1) /* orig of an instruction a pass added */
 
+/* A node: an instruction and its links.  Nodes are named by their index in
+ * the list's node array (which grows, and may move, as passes patch: hold
+ * indices, not pointers, across patches).  Node 0 is the head; node 1 + i is
+ * original instruction i. */
 struct bpfrt_pnode {
 	struct bpfrt_insn insn;     /* for an LDDW, its first slot */
-	struct bpfrt_pnode *next;
-	struct bpfrt_pnode *target; /* the node a jump, call or ld_func targets (NULL: not a branch) */
-	int32_t imm_hi;             /* an LDDW's second slot's imm */
-	int32_t orig : 28;          /* original index, or PATCH_INSERTED; once the linearisation
-				     * has passed the node (mark set): its index in the output */
-	uint32_t deleted : 1;
-	uint32_t wide : 1;          /* an LDDW: two slots */
-	uint32_t subprog : 1;       /* the first instruction of a subprogram */
-	uint32_t mark : 1;          /* scratch (insert_prologue), then: passed by the linearisation */
+	uint32_t next;              /* 0: the end */
+	uint32_t target;            /* the node a jump, call or ld_func targets (0: not a branch) */
 };
+
+/* Per node, beside it (l->meta): the original index in the high 28 bits
+ * (signed: PATCH_INSERTED; once the linearisation has passed a PN_TARGET node, its
+ * index in the output) and flags in the low 4. */
+#define PN_DELETED 1u
+#define PN_SUBPROG 2u               /* the first instruction of a subprogram */
+#define PN_MARK 4u                  /* scratch (insert_prologue), then: passed by the linearisation */
+#define PN_TARGET 8u                /* some branch targets it (or did): the linearisation
+				     * records its index (only these need one) */
+#define PN_ORIG_SHIFT 4
 
 /* An instruction of a patch sequence. */
 struct bpfrt_pinsn {
 	struct bpfrt_insn insn;
 	int32_t imm_hi;              /* LDDW: the second slot's imm */
-	struct bpfrt_pnode *to;      /* a branch to this existing node; NULL: relative */
+	uint32_t to;                 /* a branch to this existing node; 0: relative */
 };
 
 struct bpfrt_linfo {
@@ -52,11 +59,12 @@ struct bpfrt_linfo {
 };
 
 struct bpfrt_plist {
-	struct bpfrt_pnode head;     /* dummy: head.next is the first instruction */
-	size_t nodes, live, slots;   /* running counts: nodes, live nodes, live slots */
-	struct bpfrt_pnode *anchor;  /* the nodes made for the original instructions, by
-				      * index (second slots unused): where jumps to an
-				      * original instruction land, and its line info */
+	struct bpfrt_pnode *node;    /* [cap] (an LDDW's second slot keeps an unused node) */
+	uint32_t *meta;              /* [cap] */
+	int32_t *hi;                 /* [cap]: an LDDW's second-slot imm (pages are touched
+				      * only where there are LDDWs) */
+	size_t nodes, cap;           /* nodes in use (the head included), room */
+	size_t live, slots;          /* running counts: live nodes, live slots */
 	void **aux;                  /* a copy of the facts of each original instruction (NULL:
 				      * none); an instruction's facts go where its original index goes */
 	size_t norig;
@@ -64,9 +72,24 @@ struct bpfrt_plist {
 	bool linearized;             /* a list linearises once (its nodes then hold indices) */
 	struct bpfrt_linfo *linfo;   /* line info by original index */
 	size_t nlinfo;
-	struct chunk *chunks;        /* node storage */
-	size_t chunk_used;
 };
+
+/* The node of original instruction i: where jumps to it land, and its line info. */
+static inline uint32_t bpfrt_plist_anchor(size_t i)
+{
+	return (uint32_t)i + 1;
+}
+
+static inline bool bpfrt_plist_deleted(const struct bpfrt_plist *l, uint32_t x)
+{
+	return l->meta[x] & PN_DELETED;
+}
+
+/* The original index of node x's instruction, or PATCH_INSERTED. */
+static inline int32_t bpfrt_plist_orig(const struct bpfrt_plist *l, uint32_t x)
+{
+	return (int32_t)l->meta[x] >> PN_ORIG_SHIFT;
+}
 
 /* The output of a linearisation. */
 struct bpfrt_linear {
@@ -88,15 +111,15 @@ BPFRT_HIDDEN int bpfrt_plist_init(struct bpfrt_plist *l, const struct bpfrt_insn
 				  struct bpfrt_err *err);
 BPFRT_HIDDEN void bpfrt_plist_free(struct bpfrt_plist *l);
 
-BPFRT_HIDDEN int bpfrt_plist_replace(struct bpfrt_plist *l, struct bpfrt_pnode *x,
+BPFRT_HIDDEN int bpfrt_plist_replace(struct bpfrt_plist *l, uint32_t x,
 				     const struct bpfrt_pinsn *seq, size_t len, struct bpfrt_err *err);
-BPFRT_HIDDEN int bpfrt_plist_insert_before(struct bpfrt_plist *l, struct bpfrt_pnode *x,
+BPFRT_HIDDEN int bpfrt_plist_insert_before(struct bpfrt_plist *l, uint32_t x,
 					   const struct bpfrt_pinsn *seq, size_t len,
 					   struct bpfrt_err *err);
-BPFRT_HIDDEN int bpfrt_plist_insert_prologue(struct bpfrt_plist *l, struct bpfrt_pnode *x,
+BPFRT_HIDDEN int bpfrt_plist_insert_prologue(struct bpfrt_plist *l, uint32_t x,
 					     const struct bpfrt_pinsn *seq, size_t len,
 					     struct bpfrt_err *err);
-BPFRT_HIDDEN void bpfrt_plist_delete(struct bpfrt_plist *l, struct bpfrt_pnode *x);
+BPFRT_HIDDEN void bpfrt_plist_delete(struct bpfrt_plist *l, uint32_t x);
 
 /* One pass over the list: final indices, offsets (a JA that no longer fits
  * in 16 bits becomes a JA32; a conditional jump that does not fit is
@@ -105,10 +128,10 @@ BPFRT_HIDDEN int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linea
 				       struct bpfrt_err *err);
 BPFRT_HIDDEN void bpfrt_linear_free(struct bpfrt_linear *lin);
 
-/* Live nodes in order. */
-#define plist_for_each(node, list)                                              \
-	for (struct bpfrt_pnode *node = (list)->head.next; node; node = node->next) \
-		if (node->deleted) continue; else
+/* Live nodes in order (x: a node index; the loop body may patch). */
+#define plist_for_each(x, list)                                                   \
+	for (uint32_t x = (list)->node[0].next; x; x = (list)->node[x].next)       \
+		if (bpfrt_plist_deleted(list, x)) continue; else
 
 /* Whether the instruction is a branch whose target the list tracks, and
  * whether that target is in off (jumps) or imm (ja32, calls, ld_func). */

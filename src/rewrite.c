@@ -148,16 +148,16 @@ static uint64_t next_key(uint64_t *s)
 #define INSN(c, d, s_, o, i) ((struct bpfrt_insn){ .code = (c), .dst = (d), .src = (s_), .off = (o), .imm = (i) })
 
 /* The blinded replacement of x (original decoded as dec) into seq; its length. */
-static size_t blind_one(const struct bpfrt_pnode *x, const struct bpfrt_insn *dec, uint32_t key,
-			struct bpfrt_pinsn *seq)
+static size_t blind_one(const struct bpfrt_plist *l, uint32_t x, const struct bpfrt_insn *dec,
+			uint32_t key, struct bpfrt_pinsn *seq)
 {
 	const struct bpfrt_form *f = &bpfrt_forms[dec->code];
 	const uint8_t AX = BPFRT_REG_AX;
-	struct bpfrt_insn in = x->insn;
+	struct bpfrt_insn in = l->node[x].insn;
 	memset(seq, 0, 7 * sizeof(*seq));
 	if (f->shape == SHAPE_LDDW) {
 		/* AX = hi; AX <<= 32; dst = AX; AX = (u32)lo; dst |= AX — each constant blinded */
-		seq[0].insn = INSN(0xb7, AX, 0, 0, (int32_t)(key ^ (uint32_t)x->imm_hi)); /* mov AX, k^hi */
+		seq[0].insn = INSN(0xb7, AX, 0, 0, (int32_t)(key ^ (uint32_t)l->hi[x])); /* mov AX, k^hi */
 		seq[1].insn = INSN(0xa7, AX, 0, 0, (int32_t)key);                         /* xor AX, k */
 		seq[2].insn = INSN(0x67, AX, 0, 0, 32);                                   /* lsh AX, 32 */
 		seq[3].insn = INSN(0xbf, in.dst, AX, 0, 0);                               /* mov dst, AX */
@@ -177,7 +177,7 @@ static size_t blind_one(const struct bpfrt_pnode *x, const struct bpfrt_insn *de
 		seq[2].insn = INSN((uint8_t)(in.code | 0x08), in.dst, AX, in.off, 0);
 	} else { /* jcc dst, imm, off → jcc dst, AX, off */
 		seq[2].insn = INSN((uint8_t)(in.code | 0x08), in.dst, AX, 0, 0);
-		seq[2].to = x->target;
+		seq[2].to = l->node[x].target;
 	}
 	return 3;
 }
@@ -265,7 +265,7 @@ static size_t sub_of(const struct vf_result *vr, size_t pc)
 	return i;
 }
 
-static size_t loop_seq(struct bpfrt_pnode *cb, int16_t base, struct bpfrt_pinsn *seq)
+static size_t loop_seq(uint32_t cb, int16_t base, struct bpfrt_pinsn *seq)
 {
 	static const struct bpfrt_insn body[19] = {
 		INSN(0xb5, 1, 0, 2, 1 << 23),   /* jle r1, BPF_MAX_LOOPS, +2 */
@@ -404,21 +404,21 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 		if (seen[pc] && (sh == SHAPE_JCC_K || sh == SHAPE_JCC_X)) {
 			size_t t = (size_t)((int64_t)pc + 1 + p->dec[pc].off);
 			if (t < n && !seen[t]) { /* never taken */
-				bpfrt_plist_delete(&l, &l.anchor[pc]);
+				bpfrt_plist_delete(&l, bpfrt_plist_anchor(pc));
 				st->dead_removed++;
 				continue;
 			}
 			if (pc + 1 < n && !seen[pc + 1] && t < n) { /* always taken */
-				struct bpfrt_pinsn ja = { .insn = INSN(0x05, 0, 0, 0, 0), .to = &l.anchor[t] };
-				rc = bpfrt_plist_replace(&l, &l.anchor[pc], &ja, 1, err);
+				struct bpfrt_pinsn ja = { .insn = INSN(0x05, 0, 0, 0, 0), .to = bpfrt_plist_anchor(t) };
+				rc = bpfrt_plist_replace(&l, bpfrt_plist_anchor(pc), &ja, 1, err);
 				continue;
 			}
 		}
 		if (!seen[pc]) {
-			bpfrt_plist_delete(&l, &l.anchor[pc]);
+			bpfrt_plist_delete(&l, bpfrt_plist_anchor(pc));
 			st->dead_removed++;
 		} else if (is_nop(&p->dec[pc])) {
-			bpfrt_plist_delete(&l, &l.anchor[pc]);
+			bpfrt_plist_delete(&l, bpfrt_plist_anchor(pc));
 			st->nops_removed++;
 		}
 		BPFRT_SKIP_LDDW(p->dec[pc].code, pc);
@@ -426,17 +426,17 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 	/* array lookups */
 	for (size_t pc = 0; pc < n && npatch && rc == BPFRT_OK; pc++) {
 		const struct bpfrt_map *m = seen[pc] ? inline_lookup_map(p, o, pc) : NULL;
-		if (m && !l.anchor[pc].deleted) {
+		if (m && !bpfrt_plist_deleted(&l, bpfrt_plist_anchor(pc))) {
 			struct bpfrt_pinsn seq[7];
 			size_t len = lookup_seq(m, seq);
-			rc = bpfrt_plist_replace(&l, &l.anchor[pc], seq, len, err);
+			rc = bpfrt_plist_replace(&l, bpfrt_plist_anchor(pc), seq, len, err);
 			st->lookups_inlined++;
 		}
 		BPFRT_SKIP_LDDW(p->dec[pc].code, pc);
 	}
 	/* bpf_tail_call -> the internal tail call: imm 0, or a direct site's index + 1 */
 	for (size_t pc = 0; pc < n && rc == BPFRT_OK; pc++) {
-		if (!seen[pc] || l.anchor[pc].deleted || !is_tail_call(p, pc))
+		if (!seen[pc] || bpfrt_plist_deleted(&l, bpfrt_plist_anchor(pc)) || !is_tail_call(p, pc))
 			continue;
 		uint32_t key;
 		struct bpfrt_map *m = direct_tail(o, pc, &key);
@@ -451,19 +451,20 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 			t[p->ntail_sites++] = (struct bpfrt_tail_site){ 0, key, m };
 			tc.insn.imm = (int32_t)p->ntail_sites;
 		}
-		rc = bpfrt_plist_replace(&l, &l.anchor[pc], &tc, 1, err);
+		rc = bpfrt_plist_replace(&l, bpfrt_plist_anchor(pc), &tc, 1, err);
 	}
 	/* context accesses: new offsets (and 64-bit loads of packet pointers) */
 	for (size_t pc = 0; nctx && pc < n && rc == BPFRT_OK; pc++) {
-		struct bpfrt_pnode *x = &l.anchor[pc];
-		if (seen[pc] && !x->deleted && is_ctx_access(p, vr, pc)) {
+		uint32_t x = bpfrt_plist_anchor(pc);
+		if (seen[pc] && !bpfrt_plist_deleted(&l, x) && is_ctx_access(p, vr, pc)) {
 			static const uint8_t sz[4] = { 4, 2, 1, 8 }; /* BPF_W, BPF_H, BPF_B, BPF_DW */
-			bool sx = (x->insn.code & 0xe0) == 0x80;
-			uint8_t size = sz[(x->insn.code >> 3) & 3], nsize;
+			struct bpfrt_insn in = l.node[x].insn;
+			bool sx = (in.code & 0xe0) == 0x80;
+			uint8_t size = sz[(in.code >> 3) & 3], nsize;
 			int16_t noff;
 			/* (a sign-extending load of a packet pointer reads its UAPI bytes: size 0 moves it) */
-			bpfrt_ctx_convert(p->type, x->insn.off, sx ? 0 : size, &noff, &nsize);
-			struct bpfrt_pinsn seq = { .insn = x->insn };
+			bpfrt_ctx_convert(p->type, in.off, sx ? 0 : size, &noff, &nsize);
+			struct bpfrt_pinsn seq = { .insn = in };
 			seq.insn.off = noff;
 			if (!sx && nsize != size) /* a packet pointer: ldxw -> ldxdw */
 				seq.insn.code = (uint8_t)((seq.insn.code & ~0x18) | 0x18);
@@ -479,10 +480,10 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 		int64_t cb = seen[pc] ? inline_loop_cb(p, o, pc) : -1;
 		size_t sub = cb >= 0 ? sub_of(vr, pc) : 0;
 		uint32_t depth = cb >= 0 ? (vr->sub[sub].stack_depth + 7) & ~7u : 0;
-		if (cb >= 0 && !l.anchor[pc].deleted && depth + 24 <= BPFRT_STACK_SIZE) {
+		if (cb >= 0 && !bpfrt_plist_deleted(&l, bpfrt_plist_anchor(pc)) && depth + 24 <= BPFRT_STACK_SIZE) {
 			struct bpfrt_pinsn seq[19];
-			size_t len = loop_seq(&l.anchor[cb], (int16_t)-(int32_t)(depth + 24), seq);
-			rc = bpfrt_plist_replace(&l, &l.anchor[pc], seq, len, err);
+			size_t len = loop_seq(bpfrt_plist_anchor((size_t)cb), (int16_t)-(int32_t)(depth + 24), seq);
+			rc = bpfrt_plist_replace(&l, bpfrt_plist_anchor(pc), seq, len, err);
 			if (!grown[sub])
 				p->sub_depth[sub] = depth + 24;
 			grown[sub] = 1;
@@ -495,10 +496,10 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 	/* zero-extension: [insn, mov32 r, r] */
 	if (o->zext) {
 		for (size_t pc = 0; pc < n && rc == BPFRT_OK; pc++) {
-			struct bpfrt_pnode *x = &l.anchor[pc];
-			int r = x->deleted ? -1 : def32(&p->dec[pc]);
+			uint32_t x = bpfrt_plist_anchor(pc);
+			int r = bpfrt_plist_deleted(&l, x) ? -1 : def32(&p->dec[pc]);
 			if (r >= 0) {
-				struct bpfrt_pinsn seq[2] = { { .insn = x->insn, .to = x->target },
+				struct bpfrt_pinsn seq[2] = { { .insn = l.node[x].insn, .to = l.node[x].target },
 							      { .insn = INSN(0xbc, (uint8_t)r, (uint8_t)r, 0, 0) } };
 				rc = bpfrt_plist_replace(&l, x, seq, 2, err);
 				st->zext_added++;
@@ -511,10 +512,11 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 	if (o->blind && rc == BPFRT_OK) {
 		uint64_t s = o->seed | 1;
 		for (size_t pc = 0; pc < n && rc == BPFRT_OK; pc++) {
-			struct bpfrt_pnode *x = &l.anchor[pc];
-			if (!x->deleted && x->orig == (int32_t)pc && blindable(&p->dec[pc])) {
+			uint32_t x = bpfrt_plist_anchor(pc);
+			if (!bpfrt_plist_deleted(&l, x) && bpfrt_plist_orig(&l, x) == (int32_t)pc &&
+			    blindable(&p->dec[pc])) {
 				struct bpfrt_pinsn seq[7];
-				size_t len = blind_one(x, &p->dec[pc], (uint32_t)next_key(&s), seq);
+				size_t len = blind_one(&l, x, &p->dec[pc], (uint32_t)next_key(&s), seq);
 				rc = bpfrt_plist_replace(&l, x, seq, len, err);
 				st->blinded++;
 			}

@@ -46,6 +46,31 @@ void *bpfrt_big_alloc(size_t size)
 	return p + BIG_HDR;
 }
 
+void *bpfrt_big_realloc(void *q, size_t size)
+{
+	if (!q)
+		return bpfrt_big_alloc(size);
+	uint8_t *p = (uint8_t *)q - BIG_HDR;
+	size_t total, want = size + BIG_HDR;
+	memcpy(&total, p, sizeof(total));
+	if (total >= BIG_MIN && want >= BIG_MIN) { /* the pages move, nothing is copied */
+		want = (want + BIG_MIN - 1) & ~(size_t)(BIG_MIN - 1);
+		if (want == total)
+			return q;
+		uint8_t *np = mremap(p, total, want, MREMAP_MAYMOVE);
+		if (np == MAP_FAILED)
+			return NULL;
+		memcpy(np, &want, sizeof(want));
+		return np + BIG_HDR;
+	}
+	uint8_t *nq = bpfrt_big_alloc(size);
+	if (!nq)
+		return NULL;
+	memcpy(nq, q, (total - BIG_HDR) < size ? (total - BIG_HDR) : size);
+	bpfrt_big_free(q);
+	return nq;
+}
+
 void bpfrt_big_free(void *q)
 {
 	if (!q)

@@ -63,15 +63,15 @@ static struct bpfrt_insn rand_insn(bool allow_wide)
 }
 
 /* node of the instruction at slot pos of the list (walk) */
-static struct bpfrt_pnode *node_at(struct bpfrt_plist *l, size_t pos)
+static uint32_t node_at(struct bpfrt_plist *l, size_t pos)
 {
 	size_t i = 0;
-	plist_for_each(nd, l) {
+	plist_for_each(x, l) {
 		if (i == pos)
-			return nd;
-		i += nd->wide ? 2 : 1;
+			return x;
+		i += l->node[x].insn.code == 0x18 ? 2 : 1;
 	}
-	return NULL;
+	return 0;
 }
 
 static bool trace;
@@ -189,8 +189,8 @@ static void one_script(int script)
 		uint32_t kind = rnd(4);
 		if (kind == 3 && (k <= 1 || off + w >= o.n))
 			kind = 0; /* never delete the last instruction */
-		struct bpfrt_pnode *x = node_at(&l, off);
-		assert_non_null(x);
+		uint32_t x = node_at(&l, off);
+		assert_int_not_equal(x, 0);
 		if (trace)
 			fprintf(stderr, "op %s at %zu (w %zu)\n",
 				(const char *[]){ "replace", "insert_before", "prologue", "delete" }[kind], off, w);

@@ -176,7 +176,7 @@ static void offsets_past_16_bits(void **state)
 	assert_int_equal(bpfrt_plist_init(&l, in, n, NULL, NULL, 0, &err), BPFRT_OK);
 	for (size_t i = 1; i < n - 2; i++) { /* each add becomes two */
 		struct bpfrt_pinsn seq[2] = { { .insn = in[i] }, { .insn = in[i] } };
-		assert_int_equal(bpfrt_plist_replace(&l, &l.anchor[i], seq, 2, &err), BPFRT_OK);
+		assert_int_equal(bpfrt_plist_replace(&l, bpfrt_plist_anchor(i), seq, 2, &err), BPFRT_OK);
 	}
 	struct bpfrt_linear lin;
 	assert_int_equal(bpfrt_plist_linearize(&l, &lin, &err), BPFRT_OK);
@@ -190,7 +190,7 @@ static void offsets_past_16_bits(void **state)
 	assert_int_equal(bpfrt_plist_init(&l, in, n, NULL, NULL, 0, &err), BPFRT_OK);
 	for (size_t i = 1; i < n - 2; i++) {
 		struct bpfrt_pinsn seq[2] = { { .insn = in[i] }, { .insn = in[i] } };
-		assert_int_equal(bpfrt_plist_replace(&l, &l.anchor[i], seq, 2, &err), BPFRT_OK);
+		assert_int_equal(bpfrt_plist_replace(&l, bpfrt_plist_anchor(i), seq, 2, &err), BPFRT_OK);
 	}
 	assert_int_equal(bpfrt_plist_linearize(&l, &lin, &err), BPFRT_EREJECT);
 	assert_non_null(strstr(err.msg, "beyond the 16-bit offset"));
@@ -216,10 +216,10 @@ static void line_info(void **state)
 	struct bpfrt_plist l;
 	struct bpfrt_err err;
 	assert_int_equal(bpfrt_plist_init(&l, in, 7, NULL, li, 4, &err), BPFRT_OK);
-	bpfrt_plist_delete(&l, &l.anchor[1]);
-	bpfrt_plist_delete(&l, &l.anchor[4]);
+	bpfrt_plist_delete(&l, bpfrt_plist_anchor(1));
+	bpfrt_plist_delete(&l, bpfrt_plist_anchor(4));
 	struct bpfrt_pinsn seq[2] = { { .insn = { .code = 0x07, .imm = 9 } }, { .insn = in[5] } };
-	assert_int_equal(bpfrt_plist_insert_before(&l, &l.anchor[2], seq, 1, &err), BPFRT_OK);
+	assert_int_equal(bpfrt_plist_insert_before(&l, bpfrt_plist_anchor(2), seq, 1, &err), BPFRT_OK);
 	struct bpfrt_linear lin;
 	assert_int_equal(bpfrt_plist_linearize(&l, &lin, &err), BPFRT_OK);
 	/* 0 add1 | 1 add9 (inserted) | 2 add3 | 3 call | 4 mov5 | 5 exit */
