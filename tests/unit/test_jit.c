@@ -332,6 +332,46 @@ static void flags_reused_where_safe(void **state)
 	bpfrt_vm_free(vm);
 }
 
+/* A multiplication right after `and r, 1` (r is 0 or 1) becomes neg + and,
+ * either width; not where a jump lands on it (r may be anything there) or
+ * when the and was on another register. */
+static void bit_multiplies_become_masks(void **state)
+{
+	(void)state;
+	static const struct {
+		const char *text;
+		uint64_t r0;
+		bool masked;
+	} cases[] = {
+		{ "mov %r1, 7\nand %r1, 1\nmul %r1, 0xedb88320\nmov %r0, %r1\nexit", 0xffffffffedb88320ull, true },
+		{ "mov %r1, 7\nand32 %r1, 1\nmul32 %r1, 0xedb88320\nmov %r0, %r1\nexit", 0xedb88320ull, true },
+		{ "lddw %r1, -1\nand32 %r1, 1\nmul %r1, -3\nmov %r0, %r1\nexit", (uint64_t)-3, true },
+		{ "mov %r1, 6\nand %r1, 1\nmul32 %r1, 0xedb88320\nmov %r0, %r1\nexit", 0, true },
+		/* M is a jump target: reached with r1 = 3, 3 * 5 */
+		{ "mov %r1, 3\nmov %r2, 1\njne %r2, 0, M\nand %r1, 1\nM:\nmul %r1, 5\nmov %r0, %r1\nexit", 15, false },
+		/* the and was on r2 */
+		{ "mov %r1, 3\nmov %r2, 3\nand %r2, 1\nmul %r1, 5\nmov %r0, %r1\nexit", 15, false },
+	};
+	bpfrt_vm *vm = bpfrt_vm_new();
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		bpfrt_prog *p = jit_load(vm, cases[i].text, 0, 0);
+		uint64_t r0;
+		assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
+		assert_int_equal(r0, cases[i].r0);
+		char *dump;
+		assert_int_equal(bpfrt_prog_dump_jited(p, &dump), BPFRT_OK);
+		if (cases[i].masked) {
+			assert_non_null(strstr(dump, "neg "));
+			assert_null(strstr(dump, "imul "));
+		} else {
+			assert_non_null(strstr(dump, "imul "));
+		}
+		free(dump);
+		bpfrt_prog_free(p);
+	}
+	bpfrt_vm_free(vm);
+}
+
 /* Threads compiling at once share the compile's work buffers through one
  * cache slot: every compile gets its own, and its result is right. */
 struct compiler {
@@ -440,6 +480,7 @@ int main(void)
 		cmocka_unit_test(leaf_subprograms_are_frameless),
 		cmocka_unit_test(concurrent_compiles),
 		cmocka_unit_test(flags_reused_where_safe),
+		cmocka_unit_test(bit_multiplies_become_masks),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
