@@ -124,7 +124,8 @@ struct jctx {
 	const struct bpfrt_prog *prog;
 	const struct bpfrt_insn *in;
 	size_t n;
-	uint8_t reg[12];        /* BPF register (and AX, 11) -> x86 register */
+	uint8_t reg[16];        /* BPF register (and AX, 11) -> x86 register; 12..15: 0 (a field that
+				 * names no register reads as one, unused: no range check) */
 	bool permuted_args;     /* R1..R5 are not in SysV order */
 	bool tail_calls;        /* the program has a bpf_tail_call */
 	uint32_t *site_ofs;     /* per direct tail-call site (place): site A, site B, cont, out */
@@ -593,6 +594,23 @@ static bool is_bit(const struct jctx *c, size_t pc, unsigned dst)
 	       (p->code == BPFRT_OP_AND64_K || p->code == BPFRT_OP_AND32_K);
 }
 
+/* Per operation, from insn.def at compile time (a load instead of tests on
+ * the form in the per-instruction loops): whether its x86 code is 64-bit
+ * (the ALU64 and JMP classes), and a mask that keeps src's register bit
+ * where src names a register (not a selector: calls, LDDW forms). */
+static const bool op_w64[BPFRT_OP__COUNT] = {
+#define INSN(ID, CODE, SEL, SELV, M, SHAPE, SEM) \
+	[BPFRT_OP_##ID] = ((CODE) & 7) == BPF_ALU64 || ((CODE) & 7) == BPF_JMP,
+#include "insn.def"
+#undef INSN
+};
+static const uint16_t op_src_reg[BPFRT_OP__COUNT] = {
+#define INSN(ID, CODE, SEL, SELV, M, SHAPE, SEM) \
+	[BPFRT_OP_##ID] = SEL_##SEL == SEL_SRC ? 0 : 0xffff,
+#include "insn.def"
+#undef INSN
+};
+
 /* inlined into emit_all: one loop, no call per instruction (12% of the emission) */
 static inline __attribute__((always_inline)) void emit_insn(struct jctx *c, size_t pc)
 {
@@ -600,9 +618,9 @@ static inline __attribute__((always_inline)) void emit_insn(struct jctx *c, size
 	const struct bpfrt_insn *in = &c->in[pc];
 	enum bpfrt_op op = in->code;
 	const struct bpfrt_form *f = &bpfrt_forms[op];
-	int d = in->dst <= BPFRT_REG_AX ? R(in->dst) : 0, s = in->src <= BPFRT_REG_AX ? R(in->src) : 0;
+	int d = R(in->dst), s = R(in->src);
 	int32_t imm = in->imm;
-	bool w = (f->code & 7) == BPF_ALU64 || (f->code & 7) == BPF_JMP;
+	bool w = op_w64[op];
 
 	switch (op) {
 #define ALU_CASES(N, X)                                                        \
@@ -981,7 +999,7 @@ static uint32_t r10_depth(const struct bpfrt_insn *in, uint32_t depth)
 }
 
 /* Register maps: the kernel's, and permutations of it for testing. */
-static void make_reg_map(unsigned permute, uint8_t reg[11], bool *permuted_args)
+static void make_reg_map(unsigned permute, uint8_t reg[16], bool *permuted_args)
 {
 	static const uint8_t args[5] = { RDI, RSI, RDX, RCX, R8 };
 	static const uint8_t saved[4] = { RBX, R13, R14, R15 };
@@ -1028,7 +1046,7 @@ static inline uint32_t scan_insn(const struct bpfrt_insn *in, uint32_t *shapes, 
 				 bool want_depth)
 {
 	const struct bpfrt_form *form = &bpfrt_forms[in->code];
-	uint32_t bits = 1u << in->dst | (uint32_t)(form->sel != SEL_SRC) << in->src;
+	uint32_t bits = (1u << in->dst) | ((1u << in->src) & op_src_reg[in->code]);
 	*shapes |= 1u << form->shape;
 	if (unlikely(bits & (1u << 10)) && want_depth)
 		*depth = r10_depth(in, *depth);
