@@ -55,36 +55,38 @@ static uint8_t *reachable(const struct bpfrt_insn *dec, size_t n, size_t *ndead)
 			work[top++] = (uint32_t)t_;        \
 		}                                          \
 	} while (0)
+	/* Each popped start runs straight on (no stack traffic) until it meets
+	 * an exit, an unconditional jump or an instruction already seen. */
 	while (top) {
 		size_t pc = work[--top];
-		const struct bpfrt_insn *in = &dec[pc];
-		enum bpfrt_shape sh = bpfrt_forms[in->code].shape;
-		switch (sh) {
-		case SHAPE_EXIT:
-			break;
-		case SHAPE_JA:
-			PUSH(pc + 1 + (size_t)(int64_t)in->off);
-			break;
-		case SHAPE_JA32:
-			PUSH(pc + 1 + (size_t)(int64_t)in->imm);
-			break;
-		case SHAPE_JCC_K: case SHAPE_JCC_X:
-			PUSH(pc + 1 + (size_t)(int64_t)in->off);
-			PUSH(pc + 1);
-			break;
-		case SHAPE_CALL_LOCAL:
-			PUSH(pc + 1 + (size_t)(int64_t)in->imm);
-			PUSH(pc + 1);
-			break;
-		case SHAPE_LDDW: case SHAPE_LDDW_PSEUDO:
-			if (in->code == BPFRT_OP_LDDW_FUNC)
+		for (;;) {
+			const struct bpfrt_insn *in = &dec[pc];
+			enum bpfrt_shape sh = bpfrt_forms[in->code].shape;
+			size_t next = pc + 1;
+			if (sh == SHAPE_EXIT)
+				break;
+			if (sh == SHAPE_JA) {
+				PUSH(pc + 1 + (size_t)(int64_t)in->off);
+				break;
+			}
+			if (sh == SHAPE_JA32) {
 				PUSH(pc + 1 + (size_t)(int64_t)in->imm);
-			seen[pc + 1] = 1; /* the second slot */
-			PUSH(pc + 2);
-			break;
-		default:
-			PUSH(pc + 1);
-			break;
+				break;
+			}
+			if (sh == SHAPE_JCC_K || sh == SHAPE_JCC_X) {
+				PUSH(pc + 1 + (size_t)(int64_t)in->off);
+			} else if (sh == SHAPE_CALL_LOCAL) {
+				PUSH(pc + 1 + (size_t)(int64_t)in->imm);
+			} else if (sh == SHAPE_LDDW || sh == SHAPE_LDDW_PSEUDO) {
+				if (in->code == BPFRT_OP_LDDW_FUNC)
+					PUSH(pc + 1 + (size_t)(int64_t)in->imm);
+				seen[pc + 1] = 1; /* the second slot */
+				next = pc + 2;
+			}
+			if (next >= n || seen[next])
+				break;
+			seen[next] = 1;
+			pc = next;
 		}
 	}
 #undef PUSH
@@ -378,11 +380,13 @@ static int rewrite(bpfrt_prog *p, const struct bpfrt_rw_opts *o, struct bpfrt_er
 	/* instructions the passes below patch (nothing to do without any) */
 	size_t npatch = nctx;
 	for (size_t pc = 0; pc < n; pc++) {
-		if (seen[pc] && is_nop(&p->dec[pc]))
-			nnop++;
-		npatch += seen[pc] && (inline_lookup_map(p, o, pc) || inline_loop_cb(p, o, pc) >= 0 ||
-					is_tail_call(p, pc));
-		BPFRT_SKIP_LDDW(p->dec[pc].code, pc);
+		enum bpfrt_op op = p->dec[pc].code;
+		if (op == BPFRT_OP_JA || op == BPFRT_OP_JA32)
+			nnop += seen[pc] && is_nop(&p->dec[pc]);
+		else if (op == BPFRT_OP_CALL) /* the patches below are of helper calls */
+			npatch += seen[pc] && (inline_lookup_map(p, o, pc) || inline_loop_cb(p, o, pc) >= 0 ||
+						is_tail_call(p, pc));
+		BPFRT_SKIP_LDDW(op, pc);
 	}
 	st->insns_in = n;
 	if (!ndead && !nnop && !npatch && !o->zext && !o->blind) { /* nothing to do */
