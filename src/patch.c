@@ -156,8 +156,9 @@ static bool bad_node(const struct bpfrt_plist *l, uint32_t x)
  * seq: the patched node keeps its flags (subprogram start, deleted state),
  * new ones are inserted instructions.  Relative targets resolve against the
  * sequence's nodes and `after`. */
-static int build_chain(struct bpfrt_plist *l, uint32_t first, const struct bpfrt_pinsn *seq,
-		       size_t len, uint32_t after, uint32_t *last, struct bpfrt_err *err)
+static inline __attribute__((always_inline)) int
+build_chain(struct bpfrt_plist *l, uint32_t first, const struct bpfrt_pinsn *seq, size_t len, uint32_t after,
+	    uint32_t *last, struct bpfrt_err *err)
 {
 	uint32_t run = 0;
 	if (len > 1 && !(run = nodes_new(l, len - 1)))
@@ -206,7 +207,7 @@ int bpfrt_plist_replace(struct bpfrt_plist *l, uint32_t x, const struct bpfrt_pi
 	if (!len || bad_node(l, x) || bpfrt_plist_deleted(l, x))
 		return bpfrt_err_set(err, BPFRT_EINTERNAL, "internal error: bad replace");
 	int32_t orig = bpfrt_plist_orig(l, x);
-	uint32_t last;
+	uint32_t last = 0;
 	l->slots -= WIDE(&l->node[x]) ? 2 : 1;
 	int rc = build_chain(l, x, seq, len, l->node[x].next, &last, err);
 	if (rc != BPFRT_OK)
@@ -227,7 +228,7 @@ int bpfrt_plist_insert_before(struct bpfrt_plist *l, uint32_t x, const struct bp
 	/* x's node becomes seq[0], so jumps to x land on the sequence; x's
 	 * instruction and facts move to a new node y after it (its slots are
 	 * x's, counted already when x is live) */
-	uint32_t y = nodes_new(l, 1), last;
+	uint32_t y = nodes_new(l, 1), last = 0;
 	if (!y)
 		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
 	l->node[y] = l->node[x];
@@ -331,6 +332,9 @@ static int set_offset(const struct bpfrt_plist *l, struct bpfrt_linear *out, uin
 	return BPFRT_OK;
 }
 
+static inline __attribute__((always_inline)) int walk(struct bpfrt_plist *l, struct bpfrt_linear *out,
+							size_t n, const bool extra, struct bpfrt_err *err);
+
 int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struct bpfrt_err *err)
 {
 	int rc;
@@ -353,6 +357,22 @@ int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struc
 		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
 	}
 	memset(out->new_of_orig, 0xff, l->norig * sizeof(*out->new_of_orig)); /* -1 */
+	/* (the passes' lists have neither line info nor aux: that walk has
+	 * fewer live values) */
+	if (l->nlinfo || l->aux)
+		rc = walk(l, out, n, true, err);
+	else
+		rc = walk(l, out, n, false, err);
+	if (rc != BPFRT_OK)
+		bpfrt_linear_free(out);
+	return rc;
+}
+
+/* The linearisation's walk; `extra`: line info and aux to carry. */
+static inline __attribute__((always_inline)) int walk(struct bpfrt_plist *l, struct bpfrt_linear *out,
+							size_t n, const bool extra, struct bpfrt_err *err)
+{
+	int rc;
 	/* One walk gives each node its index (a deleted node the index of the
 	 * next live one: it goes into orig, which is dead once emitted) and
 	 * marks it passed, emits the live ones, and leaves branches to nodes
@@ -391,7 +411,7 @@ int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struc
 		/* line info anchored at this node */
 		bool own_line = false;
 		struct bpfrt_linfo line = { 0, 0 };
-		while (a != SIZE_MAX && k < l->nlinfo && l->linfo[k].insn <= a) {
+		while (extra && a != SIZE_MAX && k < l->nlinfo && l->linfo[k].insn <= a) {
 			if (l->linfo[k].insn == a) {
 				line = l->linfo[k];
 				own_line = true;
@@ -399,7 +419,7 @@ int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struc
 			k++;
 		}
 		if (deleted) {
-			if (own_line) {
+			if (extra && own_line) {
 				pending_line = line;
 				have_pending_line = true;
 			}
@@ -409,7 +429,7 @@ int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struc
 			out->subprog[out->nsubprog++] = at;
 			pending_start = false;
 		}
-		if (own_line || have_pending_line) {
+		if (extra && (own_line || have_pending_line)) {
 			out->linfo[nline].insn = at;
 			out->linfo[nline].line = own_line ? line.line : pending_line.line;
 			nline++;
@@ -434,12 +454,12 @@ int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struc
 				goto fail;
 			}
 		}
-		if (out->aux)
+		if (extra && out->aux)
 			out->aux[at] = orig >= 0 ? l->aux[orig] : NULL;
 		out->orig[at] = orig;
 		if (wide) {
 			out->insns[at + 1] = (struct bpfrt_insn){ .imm = l->hi[x] };
-			if (out->aux)
+			if (extra && out->aux)
 				out->aux[at + 1] = NULL;
 			out->orig[at + 1] = orig >= 0 ? orig + 1 : PATCH_INSERTED;
 			if (a != SIZE_MAX && a + 1 < l->norig)
@@ -456,6 +476,5 @@ int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struc
 	return BPFRT_OK;
 fail:
 	free(fix);
-	bpfrt_linear_free(out);
 	return rc;
 }
