@@ -73,8 +73,11 @@ BPFRT_HIDDEN _Noreturn void bpfrt_panic(const char *file, int line, const char *
  * malloc below.  Zeroed.  Free with bpfrt_big_free. */
 BPFRT_HIDDEN void *bpfrt_big_alloc(size_t size);
 BPFRT_HIDDEN void bpfrt_big_free(void *p);
-/* Grows or shrinks a big block (its contents kept, new bytes zeroed); NULL on failure
- * (the block stays as it was).  A mapped block's pages move rather than being copied. */
+/* The same, not zeroed: it may reuse a block freed earlier. */
+BPFRT_HIDDEN void *bpfrt_big_alloc_raw(size_t size);
+/* Grows or shrinks a big block (its contents kept; new bytes zeroed if it came from
+ * bpfrt_big_alloc); NULL on failure (the block stays as it was).  A mapped block's
+ * pages move rather than being copied. */
 BPFRT_HIDDEN void *bpfrt_big_realloc(void *p, size_t size);
 
 /* A message buffer for handles. */

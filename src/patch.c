@@ -37,15 +37,17 @@ static bool reserve(struct bpfrt_plist *l, size_t n)
 	size_t cap = l->cap * 2 > n ? l->cap * 2 : n;
 	if (cap > PATCH_MAX_NODES)
 		cap = PATCH_MAX_NODES;
-	struct bpfrt_pnode *nd = bpfrt_big_realloc(l->node, cap * sizeof(*nd));
+	/* (not zeroed: init and build_chain write every field they read) */
+	struct bpfrt_pnode *nd = l->node ? bpfrt_big_realloc(l->node, cap * sizeof(*nd)) :
+				 bpfrt_big_alloc_raw(cap * sizeof(*nd));
 	if (!nd)
 		return false;
 	l->node = nd;
-	uint32_t *m = bpfrt_big_realloc(l->meta, cap * sizeof(*m));
+	uint32_t *m = l->meta ? bpfrt_big_realloc(l->meta, cap * sizeof(*m)) : bpfrt_big_alloc_raw(cap * sizeof(*m));
 	if (!m)
 		return false;
 	l->meta = m;
-	int32_t *h = bpfrt_big_realloc(l->hi, cap * sizeof(*h));
+	int32_t *h = l->hi ? bpfrt_big_realloc(l->hi, cap * sizeof(*h)) : bpfrt_big_alloc_raw(cap * sizeof(*h));
 	if (!h)
 		return false;
 	l->hi = h;
@@ -53,7 +55,7 @@ static bool reserve(struct bpfrt_plist *l, size_t n)
 	return true;
 }
 
-/* k new nodes, contiguous (zeroed): the first's index, or 0. */
+/* k new nodes, contiguous (not zeroed: the caller fills them): the first's index, or 0. */
 static uint32_t nodes_new(struct bpfrt_plist *l, size_t k)
 {
 	if (unlikely(l->nodes + k > l->cap) && !reserve(l, l->nodes + k))
@@ -92,13 +94,15 @@ int bpfrt_plist_init(struct bpfrt_plist *l, const struct bpfrt_insn *insns, size
 	struct bpfrt_pnode *node = l->node;
 	uint32_t *meta = l->meta;
 	uint32_t prev = 0;
+	node[0] = (struct bpfrt_pnode){ .next = 0 };
+	memset(meta, 0, (n + 1) * sizeof(*meta)); /* flags are or-ed in, forward ones early */
 	if (n)
 		meta[1] = PN_SUBPROG;
 	l->nsub = n ? 1 : 0;
 	size_t live = 0, slots = 0;
 	for (size_t i = 0; i < n; i++) {
 		uint32_t x = (uint32_t)i + 1;
-		node[x].insn = insns[i];
+		node[x] = (struct bpfrt_pnode){ .insn = insns[i] };
 		meta[x] |= META(i, 0);
 		node[prev].next = x;
 		prev = x;
@@ -123,6 +127,7 @@ int bpfrt_plist_init(struct bpfrt_plist *l, const struct bpfrt_insn *insns, size
 			}
 		}
 		if (insns[i].code == 0x18 && i + 1 < n) { /* the second slot joins its node */
+			node[x + 1] = (struct bpfrt_pnode){ .next = 0 }; /* (its own stays unused) */
 			l->hi[x] = insns[++i].imm;
 			slots++;
 		}
@@ -346,12 +351,13 @@ int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struc
 		return bpfrt_err_set(err, BPFRT_EREJECT, "the rewritten program is too large");
 	l->linearized = true;
 	size_t nsub = l->nsub;
-	out->insns = bpfrt_big_alloc((n ? n : 1) * sizeof(*out->insns));
-	out->aux = l->aux ? bpfrt_big_alloc((n ? n : 1) * sizeof(*out->aux)) : NULL;
-	out->orig = bpfrt_big_alloc((n ? n : 1) * sizeof(*out->orig));
-	out->new_of_orig = bpfrt_big_alloc((l->norig ? l->norig : 1) * sizeof(*out->new_of_orig));
-	out->subprog = bpfrt_big_alloc((nsub ? nsub : 1) * sizeof(*out->subprog));
-	out->linfo = bpfrt_big_alloc((l->nlinfo ? l->nlinfo : 1) * sizeof(*out->linfo));
+	/* (not zeroed: the walk writes every entry up to the counts) */
+	out->insns = bpfrt_big_alloc_raw((n ? n : 1) * sizeof(*out->insns));
+	out->aux = l->aux ? bpfrt_big_alloc_raw((n ? n : 1) * sizeof(*out->aux)) : NULL;
+	out->orig = bpfrt_big_alloc_raw((n ? n : 1) * sizeof(*out->orig));
+	out->new_of_orig = bpfrt_big_alloc_raw((l->norig ? l->norig : 1) * sizeof(*out->new_of_orig));
+	out->subprog = bpfrt_big_alloc_raw((nsub ? nsub : 1) * sizeof(*out->subprog));
+	out->linfo = bpfrt_big_alloc_raw((l->nlinfo ? l->nlinfo : 1) * sizeof(*out->linfo));
 	if (!out->insns || (l->aux && !out->aux) || !out->orig || !out->new_of_orig || !out->subprog || !out->linfo) {
 		bpfrt_linear_free(out);
 		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");

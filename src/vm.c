@@ -27,23 +27,90 @@ _Noreturn void bpfrt_panic(const char *file, int line, const char *what)
 #define BIG_HDR 64 /* keeps the block's alignment */
 #define BIG_MIN (2u << 20)
 
-void *bpfrt_big_alloc(size_t size)
+/*
+ * Freed mapped blocks are kept, a few, for the next big allocation that
+ * does not need zeroed memory (bpfrt_big_alloc_raw: the patch list, the
+ * linearisation's outputs): a fresh page costs a fault and the kernel's
+ * clearing, about a quarter of a 1M-instruction rewrite.  A kept block is
+ * MADV_FREE: the kernel takes its pages back whenever it needs memory; until
+ * then writing them costs nothing.
+ */
+#define BIG_KEEP 8
+#define BIG_KEEP_BYTES ((size_t)128 << 20)
+static struct {
+	pthread_mutex_t lock;
+	struct { uint8_t *p; size_t total; } blk[BIG_KEEP];
+	size_t n, bytes;
+} big_kept = { .lock = PTHREAD_MUTEX_INITIALIZER };
+
+/* A kept block of total..2*total bytes, or NULL. */
+static uint8_t *big_take(size_t *total)
+{
+	uint8_t *p = NULL;
+	pthread_mutex_lock(&big_kept.lock);
+	size_t best = SIZE_MAX;
+	for (size_t i = 0; i < big_kept.n; i++)
+		if (big_kept.blk[i].total >= *total && big_kept.blk[i].total / 2 <= *total &&
+		    (best == SIZE_MAX || big_kept.blk[i].total < big_kept.blk[best].total))
+			best = i;
+	if (best != SIZE_MAX) {
+		p = big_kept.blk[best].p;
+		*total = big_kept.blk[best].total;
+		big_kept.bytes -= *total;
+		big_kept.blk[best] = big_kept.blk[--big_kept.n];
+	}
+	pthread_mutex_unlock(&big_kept.lock);
+	return p;
+}
+
+/* Keeps the mapped block p (total bytes) for reuse, or says no. */
+static bool big_keep(uint8_t *p, size_t total)
+{
+	bool kept = false;
+	pthread_mutex_lock(&big_kept.lock);
+	if (big_kept.n < BIG_KEEP && big_kept.bytes + total <= BIG_KEEP_BYTES) {
+		big_kept.blk[big_kept.n].p = p;
+		big_kept.blk[big_kept.n].total = total;
+		big_kept.n++;
+		big_kept.bytes += total;
+		kept = true;
+	}
+	pthread_mutex_unlock(&big_kept.lock);
+	if (kept)
+		madvise(p, total, MADV_FREE);
+	return kept;
+}
+
+static void *big_alloc(size_t size, bool zero)
 {
 	size_t total = size + BIG_HDR;
 	uint8_t *p;
 	if (total < BIG_MIN) {
-		p = calloc(1, total);
+		p = zero ? calloc(1, total) : malloc(total);
 		if (!p)
 			return NULL;
 	} else {
 		total = (total + BIG_MIN - 1) & ~(size_t)(BIG_MIN - 1);
-		p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-		if (p == MAP_FAILED)
-			return NULL;
-		madvise(p, total, MADV_HUGEPAGE);
+		p = zero ? NULL : big_take(&total);
+		if (!p) {
+			p = mmap(NULL, total, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+			if (p == MAP_FAILED)
+				return NULL;
+			madvise(p, total, MADV_HUGEPAGE);
+		}
 	}
 	memcpy(p, &total, sizeof(total));
 	return p + BIG_HDR;
+}
+
+void *bpfrt_big_alloc(size_t size)
+{
+	return big_alloc(size, true);
+}
+
+void *bpfrt_big_alloc_raw(size_t size)
+{
+	return big_alloc(size, false);
 }
 
 void *bpfrt_big_realloc(void *q, size_t size)
@@ -80,7 +147,7 @@ void bpfrt_big_free(void *q)
 	memcpy(&total, p, sizeof(total));
 	if (total < BIG_MIN)
 		free(p);
-	else
+	else if (!big_keep(p, total))
 		munmap(p, total);
 }
 
