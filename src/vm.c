@@ -63,11 +63,27 @@ static uint8_t *big_take(size_t *total)
 	return p;
 }
 
-/* Keeps the mapped block p (total bytes) for reuse, or says no. */
+/* Keeps the mapped block p (total bytes) for reuse, or says no; smaller
+ * kept blocks make room for it (the newest large blocks are the likeliest
+ * to be asked for again). */
 static bool big_keep(uint8_t *p, size_t total)
 {
 	bool kept = false;
+	uint8_t *drop[BIG_KEEP];
+	size_t dropsz[BIG_KEEP], ndrop = 0;
 	pthread_mutex_lock(&big_kept.lock);
+	while ((big_kept.n == BIG_KEEP || big_kept.bytes + total > BIG_KEEP_BYTES) && big_kept.n) {
+		size_t small = 0;
+		for (size_t i = 1; i < big_kept.n; i++)
+			if (big_kept.blk[i].total < big_kept.blk[small].total)
+				small = i;
+		if (big_kept.blk[small].total >= total)
+			break;
+		drop[ndrop] = big_kept.blk[small].p;
+		dropsz[ndrop++] = big_kept.blk[small].total;
+		big_kept.bytes -= big_kept.blk[small].total;
+		big_kept.blk[small] = big_kept.blk[--big_kept.n];
+	}
 	if (big_kept.n < BIG_KEEP && big_kept.bytes + total <= BIG_KEEP_BYTES) {
 		big_kept.blk[big_kept.n].p = p;
 		big_kept.blk[big_kept.n].total = total;
@@ -76,6 +92,8 @@ static bool big_keep(uint8_t *p, size_t total)
 		kept = true;
 	}
 	pthread_mutex_unlock(&big_kept.lock);
+	for (size_t i = 0; i < ndrop; i++)
+		munmap(drop[i], dropsz[i]);
 	if (kept)
 		madvise(p, total, MADV_FREE);
 	return kept;
