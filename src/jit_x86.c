@@ -611,6 +611,22 @@ static const uint16_t op_src_reg[BPFRT_OP__COUNT] = {
 #undef INSN
 };
 
+/* What the planning scan does with an operation (0: only its registers). */
+enum { P_JUMP = 1, P_JA32 = 2, P_FUNC = 4, P_CALL = 8, P_LDDW = 16 };
+#define PLAN_OF(ID, SHAPE)                                                                    \
+	((SHAPE_##SHAPE == SHAPE_JA || SHAPE_##SHAPE == SHAPE_JA32 || SHAPE_##SHAPE == SHAPE_JCC_K || \
+	  SHAPE_##SHAPE == SHAPE_JCC_X) * P_JUMP |                                             \
+	 (SHAPE_##SHAPE == SHAPE_JA32) * P_JA32 |                                              \
+	 (SHAPE_##SHAPE == SHAPE_CALL_LOCAL || BPFRT_OP_##ID == BPFRT_OP_LDDW_FUNC) * P_FUNC |   \
+	 (SHAPE_##SHAPE == SHAPE_CALL_LOCAL) * P_CALL |                                         \
+	 (SHAPE_##SHAPE == SHAPE_LDDW || SHAPE_##SHAPE == SHAPE_LDDW_PSEUDO) * P_LDDW)
+static const uint8_t op_plan[BPFRT_OP__COUNT] = {
+#define INSN(ID, CODE, SEL, SELV, M, SHAPE, SEM) [BPFRT_OP_##ID] = PLAN_OF(ID, SHAPE),
+#include "insn.def"
+#undef INSN
+};
+#undef PLAN_OF
+
 /* inlined into emit_all: one loop, no call per instruction (12% of the emission) */
 static inline __attribute__((always_inline)) void emit_insn(struct jctx *c, size_t pc)
 {
@@ -1059,27 +1075,29 @@ static int plan_functions(struct jctx *c, struct bpfrt_err *err)
 	uint8_t *start = NULL; /* function starts, once there is a call */
 	uint32_t mask = 0, depth = 0, shapes = 0;
 	bool depth1 = !(c->prog->sub_depth && c->prog->nsub == 1);
-	const uint32_t jump_shapes = 1u << SHAPE_JA | 1u << SHAPE_JA32 | 1u << SHAPE_JCC_K | 1u << SHAPE_JCC_X;
 	for (size_t pc = 0; pc < n; pc++) {
 		const struct bpfrt_insn *in = &c->in[pc];
-		enum bpfrt_op op = in->code;
+		uint8_t plan = op_plan[in->code];
 		mask |= scan_insn(in, &shapes, &depth, depth1);
-		if ((jump_shapes >> bpfrt_forms[op].shape) & 1) { /* where jumps land (flags reuse) */
+		if (!plan)
+			continue;
+		if (plan & P_JUMP) { /* where jumps land (flags reuse) */
 			if (!c->jtarget && !(c->jtarget = calloc(n + 1, 1)))
 				return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
-			size_t t = pc + 1 + (size_t)(int64_t)(bpfrt_forms[op].shape == SHAPE_JA32 ? in->imm : in->off);
+			size_t t = pc + 1 + (size_t)(int64_t)(plan & P_JA32 ? in->imm : in->off);
 			if (t <= n)
 				c->jtarget[t] = 1;
 		}
-		if (unlikely(op == BPFRT_OP_CALL_LOCAL || op == BPFRT_OP_LDDW_FUNC)) {
+		if (unlikely(plan & P_FUNC)) {
 			if (!start && !(start = calloc(n + 1, 1)))
 				return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
 			size_t t = pc + 1 + (size_t)(int64_t)in->imm;
 			nfn += t && !start[t];
 			start[t] = 1;
-			c->has_call |= op == BPFRT_OP_CALL_LOCAL;
+			c->has_call |= (plan & P_CALL) != 0;
 		}
-		BPFRT_SKIP_LDDW(op, pc);
+		if (plan & P_LDDW) /* (a branch, not an add: loads of pc do not wait on it) */
+			pc++;
 	}
 	c->has_callx = shapes & (1u << SHAPE_CALLX);
 	if (!(c->fn = calloc(nfn, sizeof(*c->fn)))) {
