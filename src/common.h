@@ -75,9 +75,9 @@ BPFRT_HIDDEN void *bpfrt_big_alloc(size_t size);
 BPFRT_HIDDEN void bpfrt_big_free(void *p);
 /* The same, not zeroed: it may reuse a block freed earlier. */
 BPFRT_HIDDEN void *bpfrt_big_alloc_raw(size_t size);
-/* Grows or shrinks a big block (its contents kept; new bytes zeroed if it came from
- * bpfrt_big_alloc); NULL on failure (the block stays as it was).  A mapped block's
- * pages move rather than being copied. */
+/* Grows or shrinks a big block, as bpfrt_big_alloc_raw (NULL: a new one): its contents
+ * kept, new bytes not zeroed; NULL on failure (the block stays as it was).  A mapped
+ * block's pages move rather than being copied. */
 BPFRT_HIDDEN void *bpfrt_big_realloc(void *p, size_t size);
 
 /* A message buffer for handles. */

@@ -556,12 +556,19 @@ static void emit_tail_call(struct jctx *c, size_t pc)
  * not the other way), and no jump lands on pc (from elsewhere the flags are
  * not that instruction's).  Saves the `test` of `sub r, 1; jne r, 0, loop`.
  */
-static bool zf_of(const struct jctx *c, size_t pc, unsigned dst, bool w64)
+/* The instruction emitted just before pc in this function, if control only
+ * comes to pc from it (no jump lands on pc); else NULL. */
+static const struct bpfrt_insn *only_pred(const struct jctx *c, size_t pc)
 {
 	if (c->prev_pc != pc - 1 || pc == 0 || (c->jtarget && c->jtarget[pc]))
-		return false;
-	const struct bpfrt_insn *p = &c->in[pc - 1];
-	if (p->dst != dst)
+		return NULL;
+	return &c->in[pc - 1];
+}
+
+static bool zf_of(const struct jctx *c, size_t pc, unsigned dst, bool w64)
+{
+	const struct bpfrt_insn *p = only_pred(c, pc);
+	if (!p || p->dst != dst)
 		return false;
 	switch (p->code) {
 	case BPFRT_OP_ADD64_K: case BPFRT_OP_ADD64_X: case BPFRT_OP_SUB64_K: case BPFRT_OP_SUB64_X:
@@ -587,10 +594,8 @@ static bool zf_of(const struct jctx *c, size_t pc, unsigned dst, bool w64)
  */
 static bool is_bit(const struct jctx *c, size_t pc, unsigned dst)
 {
-	if (c->prev_pc != pc - 1 || pc == 0 || (c->jtarget && c->jtarget[pc]))
-		return false;
-	const struct bpfrt_insn *p = &c->in[pc - 1];
-	return p->dst == dst && p->imm == 1 &&
+	const struct bpfrt_insn *p = only_pred(c, pc);
+	return p && p->dst == dst && p->imm == 1 &&
 	       (p->code == BPFRT_OP_AND64_K || p->code == BPFRT_OP_AND32_K);
 }
 

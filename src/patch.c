@@ -38,16 +38,15 @@ static bool reserve(struct bpfrt_plist *l, size_t n)
 	if (cap > PATCH_MAX_NODES)
 		cap = PATCH_MAX_NODES;
 	/* (not zeroed: init and build_chain write every field they read) */
-	struct bpfrt_pnode *nd = l->node ? bpfrt_big_realloc(l->node, cap * sizeof(*nd)) :
-				 bpfrt_big_alloc_raw(cap * sizeof(*nd));
+	struct bpfrt_pnode *nd = bpfrt_big_realloc(l->node, cap * sizeof(*nd));
 	if (!nd)
 		return false;
 	l->node = nd;
-	uint32_t *m = l->meta ? bpfrt_big_realloc(l->meta, cap * sizeof(*m)) : bpfrt_big_alloc_raw(cap * sizeof(*m));
+	uint32_t *m = bpfrt_big_realloc(l->meta, cap * sizeof(*m));
 	if (!m)
 		return false;
 	l->meta = m;
-	int32_t *h = l->hi ? bpfrt_big_realloc(l->hi, cap * sizeof(*h)) : bpfrt_big_alloc_raw(cap * sizeof(*h));
+	int32_t *h = bpfrt_big_realloc(l->hi, cap * sizeof(*h));
 	if (!h)
 		return false;
 	l->hi = h;
@@ -72,7 +71,7 @@ int bpfrt_plist_init(struct bpfrt_plist *l, const struct bpfrt_insn *insns, size
 	memset(l, 0, sizeof(*l));
 	if (n >= PATCH_MAX_SLOTS)
 		return bpfrt_err_set(err, BPFRT_EREJECT, "the program is too large to rewrite");
-	/* room for a patch per instruction or so before the arrays move */
+	/* room for a one-instruction patch per four instructions before the arrays move */
 	bool ok = reserve(l, n + 1 + n / 4 + 64);
 	l->linfo = malloc((nlinfo ? nlinfo : 1) * sizeof(*l->linfo));
 	void **a = aux ? bpfrt_big_alloc((n ? n : 1) * sizeof(*a)) : NULL;
@@ -337,52 +336,15 @@ static int set_offset(const struct bpfrt_plist *l, struct bpfrt_linear *out, uin
 	return BPFRT_OK;
 }
 
-static inline __attribute__((always_inline)) int walk(struct bpfrt_plist *l, struct bpfrt_linear *out,
-							size_t n, const bool extra, struct bpfrt_err *err);
-
-int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struct bpfrt_err *err)
-{
-	int rc;
-	memset(out, 0, sizeof(*out));
-	if (l->linearized)
-		return bpfrt_err_set(err, BPFRT_EINTERNAL, "internal error: a list linearises once");
-	size_t n = l->slots;
-	if (n >= PATCH_MAX_SLOTS)
-		return bpfrt_err_set(err, BPFRT_EREJECT, "the rewritten program is too large");
-	l->linearized = true;
-	size_t nsub = l->nsub;
-	/* (not zeroed: the walk writes every entry up to the counts) */
-	out->insns = bpfrt_big_alloc_raw((n ? n : 1) * sizeof(*out->insns));
-	out->aux = l->aux ? bpfrt_big_alloc_raw((n ? n : 1) * sizeof(*out->aux)) : NULL;
-	out->orig = bpfrt_big_alloc_raw((n ? n : 1) * sizeof(*out->orig));
-	out->new_of_orig = bpfrt_big_alloc_raw((l->norig ? l->norig : 1) * sizeof(*out->new_of_orig));
-	out->subprog = bpfrt_big_alloc_raw((nsub ? nsub : 1) * sizeof(*out->subprog));
-	out->linfo = bpfrt_big_alloc_raw((l->nlinfo ? l->nlinfo : 1) * sizeof(*out->linfo));
-	if (!out->insns || (l->aux && !out->aux) || !out->orig || !out->new_of_orig || !out->subprog || !out->linfo) {
-		bpfrt_linear_free(out);
-		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
-	}
-	memset(out->new_of_orig, 0xff, l->norig * sizeof(*out->new_of_orig)); /* -1 */
-	/* (the passes' lists have neither line info nor aux: that walk has
-	 * fewer live values) */
-	if (l->nlinfo || l->aux)
-		rc = walk(l, out, n, true, err);
-	else
-		rc = walk(l, out, n, false, err);
-	if (rc != BPFRT_OK)
-		bpfrt_linear_free(out);
-	return rc;
-}
-
 /* The linearisation's walk; `extra`: line info and aux to carry. */
 static inline __attribute__((always_inline)) int walk(struct bpfrt_plist *l, struct bpfrt_linear *out,
 							size_t n, const bool extra, struct bpfrt_err *err)
 {
 	int rc;
-	/* One walk gives each node its index (a deleted node the index of the
-	 * next live one: it goes into orig, which is dead once emitted) and
-	 * marks it passed, emits the live ones, and leaves branches to nodes
-	 * not passed yet to a fixup list resolved at the end. */
+	/* One walk gives each node that a branch targets its index (a deleted
+	 * node the index of the next live one: it goes into orig, which is dead
+	 * once emitted) and marks it passed, emits the live nodes, and leaves
+	 * branches to nodes not passed yet to a fixup list resolved at the end. */
 	struct fixup { uint32_t at; int32_t orig; uint32_t x; } *fix = NULL;
 	size_t nfix = 0, capfix = 0;
 	uint32_t idx = 0;
@@ -482,5 +444,39 @@ static inline __attribute__((always_inline)) int walk(struct bpfrt_plist *l, str
 	return BPFRT_OK;
 fail:
 	free(fix);
+	return rc;
+}
+
+int bpfrt_plist_linearize(struct bpfrt_plist *l, struct bpfrt_linear *out, struct bpfrt_err *err)
+{
+	int rc;
+	memset(out, 0, sizeof(*out));
+	if (l->linearized)
+		return bpfrt_err_set(err, BPFRT_EINTERNAL, "internal error: a list linearises once");
+	size_t n = l->slots;
+	if (n >= PATCH_MAX_SLOTS)
+		return bpfrt_err_set(err, BPFRT_EREJECT, "the rewritten program is too large");
+	l->linearized = true;
+	size_t nsub = l->nsub;
+	/* (not zeroed: the walk writes every entry up to the counts) */
+	out->insns = bpfrt_big_alloc_raw((n ? n : 1) * sizeof(*out->insns));
+	out->aux = l->aux ? bpfrt_big_alloc_raw((n ? n : 1) * sizeof(*out->aux)) : NULL;
+	out->orig = bpfrt_big_alloc_raw((n ? n : 1) * sizeof(*out->orig));
+	out->new_of_orig = bpfrt_big_alloc_raw((l->norig ? l->norig : 1) * sizeof(*out->new_of_orig));
+	out->subprog = bpfrt_big_alloc_raw((nsub ? nsub : 1) * sizeof(*out->subprog));
+	out->linfo = bpfrt_big_alloc_raw((l->nlinfo ? l->nlinfo : 1) * sizeof(*out->linfo));
+	if (!out->insns || (l->aux && !out->aux) || !out->orig || !out->new_of_orig || !out->subprog || !out->linfo) {
+		bpfrt_linear_free(out);
+		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+	}
+	memset(out->new_of_orig, 0xff, l->norig * sizeof(*out->new_of_orig)); /* -1 */
+	/* (the passes' lists have neither line info nor aux: that walk has
+	 * fewer live values) */
+	if (l->nlinfo || l->aux)
+		rc = walk(l, out, n, true, err);
+	else
+		rc = walk(l, out, n, false, err);
+	if (rc != BPFRT_OK)
+		bpfrt_linear_free(out);
 	return rc;
 }

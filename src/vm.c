@@ -134,7 +134,7 @@ void *bpfrt_big_alloc_raw(size_t size)
 void *bpfrt_big_realloc(void *q, size_t size)
 {
 	if (!q)
-		return bpfrt_big_alloc(size);
+		return bpfrt_big_alloc_raw(size);
 	uint8_t *p = (uint8_t *)q - BIG_HDR;
 	size_t total, want = size + BIG_HDR;
 	memcpy(&total, p, sizeof(total));
@@ -148,7 +148,7 @@ void *bpfrt_big_realloc(void *q, size_t size)
 		memcpy(np, &want, sizeof(want));
 		return np + BIG_HDR;
 	}
-	uint8_t *nq = bpfrt_big_alloc(size);
+	uint8_t *nq = bpfrt_big_alloc_raw(size);
 	if (!nq)
 		return NULL;
 	memcpy(nq, q, (total - BIG_HDR) < size ? (total - BIG_HDR) : size);

@@ -29,6 +29,14 @@ static bpfrt_prog *jit_load(bpfrt_vm *vm, const char *text, uint32_t flags, int 
 	return p;
 }
 
+/* r0 of a run of p on no memory (the run must succeed). */
+static uint64_t run(bpfrt_prog *p)
+{
+	uint64_t r0 = 0;
+	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
+	return r0;
+}
+
 static void prologue_bytes(void **state)
 {
 	(void)state;
@@ -44,9 +52,7 @@ static void prologue_bytes(void **state)
 	};
 	assert_int_equal(p->jit->code_size, sizeof(want));
 	assert_memory_equal(p->jit->mem.rx, want, sizeof(want));
-	uint64_t r0;
-	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
-	assert_int_equal(r0, 7);
+	assert_int_equal(run(p), 7);
 	bpfrt_prog_free(p);
 	bpfrt_vm_free(vm);
 }
@@ -66,9 +72,7 @@ static void saves_only_used_registers(void **state)
 	assert_int_equal(p->jit->mem.rx[12], 0x53);                                /* push rbx */
 	assert_int_equal(p->jit->mem.rx[13], 0x41);
 	assert_int_equal(p->jit->mem.rx[14], 0x56);                                /* push r14 */
-	uint64_t r0;
-	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
-	assert_int_equal(r0, 3);
+	assert_int_equal(run(p), 3);
 	bpfrt_prog_free(p);
 	/* all four, plus a stack: the frame keeps rsp 16-byte aligned */
 	p = jit_load(vm, "mov %r6, 1\nmov %r7, 1\nmov %r8, 1\nmov %r9, 1\nstdw [%r10-24], 5\n"
@@ -101,9 +105,7 @@ static void subprograms_have_their_own_frames(void **state)
 	assert_int_equal(p->jit->fn[1].nsaved, 0);
 	assert_int_equal(p->jit->fn[1].depth, 16);
 	assert_int_equal(p->jit->fn[1].start, 4);
-	uint64_t r0;
-	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
-	assert_int_equal(r0, 42);
+	assert_int_equal(run(p), 42);
 	bpfrt_prog_free(p);
 	bpfrt_vm_free(vm);
 }
@@ -178,8 +180,7 @@ static void callx_fault(void **state)
 	bpfrt_prog_free(p);
 	/* and a good one: 8 is bpf_get_smp_processor_id */
 	p = jit_load(vm, "mov %r2, 8\ncall %r2\nrsh %r0, 16\nexit", 0, 0);
-	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
-	assert_int_equal(r0, 0);
+	assert_int_equal(run(p), 0);
 	bpfrt_prog_free(p);
 	bpfrt_vm_free(vm);
 }
@@ -239,9 +240,7 @@ static void long_jumps_and_dump(void **state)
 	snprintf(text + len, cap - len, "end:\nexit\n");
 	bpfrt_prog *p = jit_load(vm, text, 0, 0);
 	free(text);
-	uint64_t r0;
-	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
-	assert_int_equal(r0, 300);
+	assert_int_equal(run(p), 300);
 	char *dump;
 	assert_int_equal(bpfrt_prog_dump_jited(p, &dump), BPFRT_OK);
 	assert_non_null(strstr(dump, "jnz 0x"));
@@ -276,9 +275,7 @@ static void leaf_subprograms_are_frameless(void **state)
 		0xc3,                         /* ret */
 	};
 	assert_memory_equal(f, want, sizeof(want));
-	uint64_t r0;
-	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
-	assert_int_equal(r0, 6);
+	assert_int_equal(run(p), 6);
 	bpfrt_prog_free(p);
 	/* callee-saved registers: pushed and popped, still no frame */
 	p = jit_load(vm, "mov %r1, 5\nmov %r6, 100\ncall local f\nadd %r0, %r6\nexit\n"
@@ -286,15 +283,13 @@ static void leaf_subprograms_are_frameless(void **state)
 	f = p->jit->mem.rx + p->jit->fn[1].entry;
 	assert_int_equal(p->jit->fn[1].nsaved, 1);
 	assert_int_equal(f[5], 0x53); /* push rbx, right after the patch site */
-	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
-	assert_int_equal(r0, 105);
+	assert_int_equal(run(p), 105);
 	bpfrt_prog_free(p);
 	/* a helper call keeps the frame */
 	p = jit_load(vm, "call local f\nexit\nf:\ncall 5\nmov %r0, 1\nexit", 0, 0);
 	f = p->jit->mem.rx + p->jit->fn[1].entry;
 	assert_int_equal(f[8], 0x55); /* push rbp after the 8-byte nop region */
-	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
-	assert_int_equal(r0, 1);
+	assert_int_equal(run(p), 1);
 	bpfrt_prog_free(p);
 	bpfrt_vm_free(vm);
 }
@@ -306,28 +301,24 @@ static void flags_reused_where_safe(void **state)
 {
 	(void)state;
 	bpfrt_vm *vm = bpfrt_vm_new();
-	uint64_t r0;
 	bpfrt_prog *p = jit_load(vm, "mov %r0, 0\nmov %r1, 5\nloop:\nadd %r0, 2\nsub %r1, 1\n"
 				 "jne %r1, 0, loop\nexit", 0, 0);
 	char *dump;
 	assert_int_equal(bpfrt_prog_dump_jited(p, &dump), BPFRT_OK);
 	assert_null(strstr(dump, "test ")); /* sub rcx, 1 then jnz */
 	free(dump);
-	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
-	assert_int_equal(r0, 10);
+	assert_int_equal(run(p), 10);
 	bpfrt_prog_free(p);
 	/* J is a jump target: reached from the jne above, whose flags say "not
 	 * zero", it must test r1 (0) itself */
 	p = jit_load(vm, "mov %r1, 0\nmov %r2, 1\njne %r2, 0, J\nadd %r1, 1\n"
 		     "J:\njne %r1, 0, bad\nmov %r0, 1\nexit\nbad:\nmov %r0, 2\nexit", 0, 0);
-	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
-	assert_int_equal(r0, 1);
+	assert_int_equal(run(p), 1);
 	bpfrt_prog_free(p);
 	/* a 32-bit compare after a 64-bit add: the low half is 0, the whole is not */
 	p = jit_load(vm, "lddw %r1, 0x100000000\nadd %r1, 0\njne32 %r1, 0, bad\nmov %r0, 1\nexit\n"
 		     "bad:\nmov %r0, 2\nexit", 0, 0);
-	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
-	assert_int_equal(r0, 1);
+	assert_int_equal(run(p), 1);
 	bpfrt_prog_free(p);
 	bpfrt_vm_free(vm);
 }
@@ -355,9 +346,7 @@ static void bit_multiplies_become_masks(void **state)
 	bpfrt_vm *vm = bpfrt_vm_new();
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
 		bpfrt_prog *p = jit_load(vm, cases[i].text, 0, 0);
-		uint64_t r0;
-		assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
-		assert_int_equal(r0, cases[i].r0);
+		assert_int_equal(run(p), cases[i].r0);
 		char *dump;
 		assert_int_equal(bpfrt_prog_dump_jited(p, &dump), BPFRT_OK);
 		if (cases[i].masked) {
@@ -451,9 +440,7 @@ static void retpoline_thunk(void **state)
 	bpfrt_prog *p;
 	assert_int_equal(bpfrt_prog_load(vm, in, n, &o, &p), BPFRT_OK);
 	free(in);
-	uint64_t r0;
-	assert_int_equal(bpfrt_prog_run_mem(p, NULL, 0, &r0), BPFRT_OK);
-	assert_int_equal(r0, 15 + 314); /* call 300 gives 15; callx with r1 = 300 gives 314 */
+	assert_int_equal(run(p), 15 + 314); /* call 300 gives 15; callx with r1 = 300 gives 314 */
 	char *dump;
 	assert_int_equal(bpfrt_prog_dump_jited(p, &dump), BPFRT_OK);
 	assert_non_null(strstr(dump, "pause"));
