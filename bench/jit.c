@@ -98,9 +98,10 @@ static double time_bpfrt(bpfrt_prog *p, uint8_t *pkt, size_t len, int rounds, do
 	return best;
 }
 
-static bpfrt_prog *load(bpfrt_vm *vm, const struct bpfrt_insn *in, size_t n, bpfrt_engine e)
+static bpfrt_prog *load_flags(bpfrt_vm *vm, const struct bpfrt_insn *in, size_t n, bpfrt_engine e,
+			      uint32_t flags)
 {
-	struct bpfrt_load_opts o = { .sz = sizeof(o), .engine = e };
+	struct bpfrt_load_opts o = { .sz = sizeof(o), .engine = e, .flags = flags };
 	bpfrt_prog *p;
 	if (bpfrt_prog_load(vm, in, n, &o, &p) != BPFRT_OK) {
 		fprintf(stderr, "bench: %s\n", bpfrt_vm_errmsg(vm));
@@ -109,6 +110,12 @@ static bpfrt_prog *load(bpfrt_vm *vm, const struct bpfrt_insn *in, size_t n, bpf
 	return p;
 }
 
+static bpfrt_prog *load(bpfrt_vm *vm, const struct bpfrt_insn *in, size_t n, bpfrt_engine e)
+{
+	return load_flags(vm, in, n, e, 0);
+}
+
+/* Programs with calls are timed on the JIT with its leaf inlining off too. */
 static void side_by_side(bpfrt_vm *vm, const char *name, const char *body, uint8_t *pkt,
 			 int rounds, double budget)
 {
@@ -117,7 +124,12 @@ static void side_by_side(bpfrt_vm *vm, const char *name, const char *body, uint8
 	struct bpfrt_insn *kin = assemble(prelude_kernel, body, &nk);
 	bpfrt_prog *jit = load(vm, in, n, BPFRT_ENGINE_JIT);
 	bpfrt_prog *interp = load(vm, in, n, BPFRT_ENGINE_INTERP);
-	uint64_t r_jit = 0, r_interp = 0, r_k = 0;
+	struct bpfrt_jit_info info;
+	bpfrt_prog_jit_info(jit, &info);
+	bpfrt_prog *plain = info.inlined ? load_flags(vm, in, n, BPFRT_ENGINE_JIT, BPFRT_LOAD_JIT_NO_INLINE)
+					 : NULL;
+	uint64_t r_jit = 0, r_interp = 0, r_k = 0, r_plain = 0;
+	double t_plain = 0;
 	double t_k = -1;
 	char *log = calloc(1, 1 << 16);
 	int fd = kernel_load(BPF_PROG_TYPE_XDP, kin, nk, log, 1 << 16);
@@ -129,6 +141,10 @@ static void side_by_side(bpfrt_vm *vm, const char *name, const char *body, uint8
 		double b = time_bpfrt(interp, pkt, PKT, 1, budget, &r_interp);
 		if (!r || a < t_jit) t_jit = a;
 		if (!r || b < t_interp) t_interp = b;
+		if (plain) {
+			double c = time_bpfrt(plain, pkt, PKT, 1, budget, &r_plain);
+			if (!r || c < t_plain) t_plain = c;
+		}
 		if (fd >= 0) {
 			double k = kernel_run(fd, pkt, PKT, 100000, &r_k);
 			if (k < 0) {
@@ -148,10 +164,16 @@ static void side_by_side(bpfrt_vm *vm, const char *name, const char *body, uint8
 		why = whybuf;
 	}
 	printf("\n%s (%zu insns; r0 %s)\n", name, n,
-	       r_jit == r_interp && (t_k < 0 || (uint32_t)r_k == (uint32_t)r_jit) ? "agrees" : "DIFFERS");
-	printf("  %-22s %9.1f ns/run\n", "bpfrt jit", t_jit);
+	       r_jit == r_interp && (!plain || r_plain == r_jit) &&
+	       (t_k < 0 || (uint32_t)r_k == (uint32_t)r_jit) ? "agrees" : "DIFFERS");
+	printf("  %-22s %9.1f ns/run%s\n", "bpfrt jit", t_jit, info.inlined ? "  (the calls inlined)" : "");
+	if (plain)
+		printf("  %-22s %9.1f ns/run  (BPFRT_LOAD_JIT_NO_INLINE)\n", "bpfrt jit, calls", t_plain);
 	printf("  %-22s %9.1f ns/run  %6.2fx the JIT\n", "bpfrt interpreter", t_interp, t_interp / t_jit);
-	if (t_k >= 0)
+	if (t_k >= 0 && plain)
+		printf("  %-22s %9.1f ns/run  bpfrt jit / kernel = %.2f (calls: %.2f)\n",
+		       "kernel (XDP test run)", t_k, t_jit / t_k, t_plain / t_k);
+	else if (t_k >= 0)
 		printf("  %-22s %9.1f ns/run  bpfrt jit / kernel = %.2f\n", "kernel (XDP test run)", t_k,
 		       t_jit / t_k);
 	else
@@ -161,6 +183,7 @@ static void side_by_side(bpfrt_vm *vm, const char *name, const char *body, uint8
 	free(log);
 	bpfrt_prog_free(jit);
 	bpfrt_prog_free(interp);
+	bpfrt_prog_free(plain);
 	free(in);
 	free(kin);
 }

@@ -91,7 +91,7 @@ static void mem_operand(struct gen *g, int size, bool aligned, int *base, int16_
 	*off = (int16_t)(stack ? o - 64 : o);
 }
 
-static void gen_body(struct gen *g, size_t count, bool in_subprog, size_t sub_at)
+static void gen_body(struct gen *g, size_t count, bool in_subprog)
 {
 	static const uint8_t alu_ops[] = { 0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x90,
 					   0xa0, 0xb0, 0xc0 };
@@ -189,9 +189,9 @@ static void gen_body(struct gen *g, size_t count, bool in_subprog, size_t sub_at
 			put(g, 0x00, 0, 0, 0, (int32_t)take(g, 4));
 			break;
 		}
-		case 14: /* a local call to the subprogram */
+		case 14: /* a local call to the subprogram or to the leaf (imm fixed up later) */
 			if (!in_subprog)
-				put(g, 0x85, 0, 1, 0, (int32_t)sub_at); /* imm fixed up later */
+				put(g, 0x85, 0, 1, 0, (int32_t)(take(g, 1) & 1));
 			break;
 		case 15: /* the deterministic helper 100 */
 			if (left < 6)
@@ -203,6 +203,33 @@ static void gen_body(struct gen *g, size_t count, bool in_subprog, size_t sub_at
 	}
 	while (g->len < end) /* jumps may target any slot up to end */
 		put(g, 0x07, 0, 0, 0, 0); /* add r0, 0 */
+}
+
+/* The leaf: straight-line code on r0..r5 and the memory (r1, never
+ * written), no stack, no call, no jump, so the JIT inlines its calls. */
+static void gen_leaf(struct gen *g, size_t count)
+{
+	static const uint8_t alu_ops[] = { 0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x90,
+					   0xa0, 0xb0, 0xc0 };
+	static const uint8_t sizes[] = { 0x10, 0x08, 0x00, 0x18 }; /* b h w dw */
+	static const int bytes[] = { 1, 2, 4, 8 };
+	static const int leaf_dst[] = { 0, 2, 3, 4, 5 };
+	for (size_t k = 0; k < count && g->n; k++) {
+		int d = leaf_dst[take(g, 1) % 5], s = (int)(take(g, 1) % 6);
+		uint32_t kind = take(g, 1) % 4;
+		int si = (int)(take(g, 1) % 4);
+		int16_t off = (int16_t)(take(g, 1) % (uint32_t)(64 - bytes[si] + 1));
+		if (kind == 0) {
+			put(g, (uint8_t)(0x61 | sizes[si]), d, 1, off, 0);      /* ldx d, [r1+off] */
+		} else if (kind == 1) {
+			put(g, (uint8_t)(0x63 | sizes[si]), 1, s, off, 0);      /* stx [r1+off], s */
+		} else {
+			uint8_t op = alu_ops[take(g, 1) % sizeof(alu_ops)];
+			bool x = take(g, 1) & 1, w = take(g, 1) & 1;
+			put(g, (uint8_t)((w ? 0x07 : 0x04) | (x ? 0x08 : 0) | op), d, x ? s : 0, 0,
+			    x ? 0 : imm32(g));
+		}
+	}
 }
 
 static uint64_t h_mix(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e)
@@ -262,7 +289,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		put(&g, 0xb7, r, 0, 0, (int32_t)take(&g, 4));
 	size_t body = take(&g, 1) % MAX_BODY + 1;
 	size_t body_start = g.len;
-	gen_body(&g, body, false, 0);
+	gen_body(&g, body, false);
 	size_t body_end = g.len;
 	/* copy the stack into mem[64..128) and exit */
 	for (int k = 0; k < 8; k++) {
@@ -276,9 +303,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		put(&g, 0x7a, 10, 0, (int16_t)(-8 * k), 0);
 	put(&g, 0xbf, 6, 2, 0, 0);
 	put(&g, 0xbf, 7, 3, 0, 0);
-	gen_body(&g, take(&g, 1) % 32, true, 0);
+	gen_body(&g, take(&g, 1) % 32, true);
 	put(&g, 0xbf, 0, 6, 0, 0);
 	put(&g, 0x0f, 0, 7, 0, 0);
+	put(&g, 0x95, 0, 0, 0, 0);
+	size_t leaf = g.len;
+	gen_leaf(&g, take(&g, 1) % 15);
 	put(&g, 0x95, 0, 0, 0, 0);
 	/* no jump may land on an lddw's second slot: move it to the first */
 	static bool hi[3 * MAX_BODY + 128];
@@ -299,10 +329,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				prog[pc].off--;
 		}
 	}
-	/* fix up the calls: imm = sub - (pc + 1) */
+	/* fix up the calls: imm = sub (or leaf) - (pc + 1) */
 	for (size_t pc = body_start; pc < body_end; pc++)
 		if (prog[pc].code == 0x85 && prog[pc].src == 1)
-			prog[pc].imm = (int32_t)(sub - (pc + 1));
+			prog[pc].imm = (int32_t)((prog[pc].imm ? leaf : sub) - (pc + 1));
 
 	/* one buffer for the three runs: programs may compute with its address */
 	static uint8_t mem[MEM];

@@ -203,6 +203,10 @@ typedef enum bpfrt_engine {
 					   * runs then need at least that much memory */
 #define BPFRT_LOAD_TRUSTED (1u << 6)      /* objects: skip the verifier (programs from a
 					   * trusted source; the caller vouches for them) */
+#define BPFRT_LOAD_JIT_NO_INLINE (1u << 7) /* JIT: compile every bpf-to-bpf call as a call
+					   * (by default a call to a small straight-line
+					   * leaf subprogram is inlined; tracing the
+					   * subprogram still sees every call) */
 
 /*
  * Load options; pass NULL for defaults.  Set `sz` to sizeof(struct
@@ -286,6 +290,7 @@ struct bpfrt_jit_info {
 	size_t code_bytes;  /* native code */
 	size_t functions;   /* main program + subprograms */
 	int passes;         /* relaxation sweeps until the jump sizes settled */
+	size_t inlined;     /* bpf-to-bpf calls inlined */
 };
 BPFRT_API void bpfrt_prog_jit_info(const bpfrt_prog *prog, struct bpfrt_jit_info *info);
 

@@ -121,13 +121,19 @@ int bpfrt_jit_dump(const struct bpfrt_prog *prog, char **out)
 		put(&t, "    epilogue\n");
 		x86(&t, jit, fn->epilogue, f + 1 < jit->nfn ? jit->fn[f + 1].entry : insn_ofs[n]);
 	}
-	if (insn_ofs[n] < jit->code_size) { /* a retpoline thunk, the C entry of a program
-						   * with tail calls: after the functions */
+	if (jit->nalias) {
+		put(&t, "\n; the stubs of the %u inlined calls (where one goes while its function is "
+			"traced)\n", jit->nalias);
+		x86(&t, jit, insn_ofs[n], jit->stubs_end);
+	}
+	uint32_t tail = jit->stubs_end;
+	if (tail < jit->code_size) { /* a retpoline thunk, the C entry of a program with tail
+				      * calls: after the functions and the stubs */
 		uint32_t entry = (uint32_t)((uint8_t *)(void *)jit->entry - jit->mem.rx);
 		bool stub = jit->entry != (bpfrt_jit_fn)(void *)jit->main;
-		if (!stub || entry > insn_ofs[n]) {
+		if (!stub || entry > tail) {
 			put(&t, "\n; retpoline thunk\n");
-			x86(&t, jit, insn_ofs[n], stub ? entry : (uint32_t)jit->code_size);
+			x86(&t, jit, tail, stub ? entry : (uint32_t)jit->code_size);
 		}
 		if (stub) {
 			put(&t, "\n; C entry: the tail-call count (r12) zeroed around the main function\n");

@@ -80,6 +80,8 @@ struct jfunc {
 	uint32_t mask;          /* BPF registers the function names */
 	bool calls;             /* it calls something (a helper, a function, a tail call) */
 	bool frameless;         /* a leaf subprogram without stack: no rbp frame */
+	bool inl;               /* its calls are inlined (inlinable: see plan_inline) */
+	uint32_t ninl;          /* call sites inlined so far */
 	uint32_t depth;         /* bytes subtracted from rsp */
 	uint8_t nsaved;
 	uint8_t saved[4];       /* x86 callee-saved registers pushed, in order */
@@ -112,6 +114,13 @@ enum jrel_kind {
 	JR_ADDR_FN,    /* imm64: the address of function `arg`'s entry */
 	JR_POKE,       /* a patch area of direct tail-call site arg / 2 (A, or B if odd) */
 	JR_POKE_OUT,   /* where direct tail-call site `arg` goes on when it does not jump */
+	JR_ALIAS,      /* the patch site (nop5) before inlined call `arg` */
+	JR_ALIAS_STUB, /* the stub of inlined call `arg`: call the function, jmp back */
+};
+
+/* An inlined call: its function, where the code after it goes on. */
+struct jalias {
+	uint32_t fn, resume;
 };
 
 struct jrel {
@@ -148,6 +157,11 @@ struct jctx {
 	bool retpoline;         /* indirect calls go through a retpoline thunk */
 	const uint64_t *helper_tab;
 	uint32_t nhelper_tab;
+	bool no_inline;         /* every local call is a call */
+	struct jalias *alias;   /* the inlined calls, in code order */
+	size_t nalias, capalias;
+	struct bpfrt_jit_alias *alias_ofs; /* place: their final offsets */
+	uint32_t end1;          /* scratch: where the functions and the stubs end */
 	struct x86_buf b;
 };
 
@@ -609,28 +623,35 @@ static const bool op_w64[BPFRT_OP__COUNT] = {
 #include "insn.def"
 #undef INSN
 };
-static const uint16_t op_src_reg[BPFRT_OP__COUNT] = {
-#define INSN(ID, CODE, SEL, SELV, M, SHAPE, SEM) \
-	[BPFRT_OP_##ID] = SEL_##SEL == SEL_SRC ? 0 : 0xffff,
+/* What the planning scan needs of an operation, in one load: bits 0-15 a
+ * mask that keeps src's register bit where src names a register (not a
+ * selector: calls, LDDW forms); above them, what it does with it. */
+enum {
+	P_SRC = 0xffff,
+	P_JUMP = 1 << 16, P_JA32 = 1 << 17, P_FUNC = 1 << 18, P_CALL = 1 << 19, P_LDDW = 1 << 20,
+	P_PLAN = 0x1f << 16, /* one of those: more than its registers */
+	P_CALLS = 1 << 21,   /* a call of any kind: a function with one is no leaf */
+	P_CALLX = 1 << 22,
+};
+#define IS(SHAPE, S) (SHAPE_##SHAPE == SHAPE_##S)
+#define SCAN_OF(ID, SEL, SHAPE)                                                                \
+	((SEL_##SEL == SEL_SRC ? 0 : P_SRC) |                                                   \
+	 (IS(SHAPE, JA) || IS(SHAPE, JA32) || IS(SHAPE, JCC_K) || IS(SHAPE, JCC_X)) * P_JUMP |  \
+	 IS(SHAPE, JA32) * P_JA32 |                                                             \
+	 (IS(SHAPE, CALL_LOCAL) || BPFRT_OP_##ID == BPFRT_OP_LDDW_FUNC) * P_FUNC |              \
+	 IS(SHAPE, CALL_LOCAL) * P_CALL | (IS(SHAPE, LDDW) || IS(SHAPE, LDDW_PSEUDO)) * P_LDDW | \
+	 (IS(SHAPE, CALL_HELPER) || IS(SHAPE, CALL_LOCAL) || IS(SHAPE, CALL_KFUNC) ||           \
+	  IS(SHAPE, CALLX) || IS(SHAPE, TAIL_CALL)) * P_CALLS |                                \
+	 IS(SHAPE, CALLX) * P_CALLX)
+static const uint32_t op_scan[BPFRT_OP__COUNT] = {
+#define INSN(ID, CODE, SEL, SELV, M, SHAPE, SEM) [BPFRT_OP_##ID] = SCAN_OF(ID, SEL, SHAPE),
 #include "insn.def"
 #undef INSN
 };
+#undef SCAN_OF
+#undef IS
 
-/* What the planning scan does with an operation (0: only its registers). */
-enum { P_JUMP = 1, P_JA32 = 2, P_FUNC = 4, P_CALL = 8, P_LDDW = 16 };
-#define PLAN_OF(ID, SHAPE)                                                                    \
-	((SHAPE_##SHAPE == SHAPE_JA || SHAPE_##SHAPE == SHAPE_JA32 || SHAPE_##SHAPE == SHAPE_JCC_K || \
-	  SHAPE_##SHAPE == SHAPE_JCC_X) * P_JUMP |                                             \
-	 (SHAPE_##SHAPE == SHAPE_JA32) * P_JA32 |                                              \
-	 (SHAPE_##SHAPE == SHAPE_CALL_LOCAL || BPFRT_OP_##ID == BPFRT_OP_LDDW_FUNC) * P_FUNC |   \
-	 (SHAPE_##SHAPE == SHAPE_CALL_LOCAL) * P_CALL |                                         \
-	 (SHAPE_##SHAPE == SHAPE_LDDW || SHAPE_##SHAPE == SHAPE_LDDW_PSEUDO) * P_LDDW)
-static const uint8_t op_plan[BPFRT_OP__COUNT] = {
-#define INSN(ID, CODE, SEL, SELV, M, SHAPE, SEM) [BPFRT_OP_##ID] = PLAN_OF(ID, SHAPE),
-#include "insn.def"
-#undef INSN
-};
-#undef PLAN_OF
+static bool emit_inlined(struct jctx *c, size_t pc, struct jfunc *g);
 
 /* inlined into emit_all: one loop, no call per instruction (12% of the emission) */
 static inline __attribute__((always_inline)) void emit_insn(struct jctx *c, size_t pc)
@@ -786,8 +807,11 @@ static inline __attribute__((always_inline)) void emit_insn(struct jctx *c, size
 	}
 	case BPFRT_OP_CALL_LOCAL: {
 		size_t t = pc + 1 + (size_t)(int64_t)imm;
+		struct jfunc *g = &c->fn[func_at(c, t) - c->fn];
+		if (g->inl && emit_inlined(c, pc, g))
+			return;
 		emit1(b, 0xe8); /* call rel32 */
-		j_rel(c, JR_CALL_FN, (uint32_t)(func_at(c, t) - c->fn), 0);
+		j_rel(c, JR_CALL_FN, (uint32_t)(g - c->fn), 0);
 		emit4(b, 0);
 		return;
 	}
@@ -871,6 +895,99 @@ static inline __attribute__((always_inline)) void emit_insn(struct jctx *c, size
 	b->err = true;
 }
 
+/* ---- inlined calls ---- */
+
+/* Room for the longest code one BPF instruction (or a prologue, an
+ * epilogue, the thunk) emits: the buffer grows between instructions. */
+#define JIT_INSN_ROOM 256
+
+static bool room(struct x86_buf *b)
+{
+	if (b->cap - b->len >= JIT_INSN_ROOM)
+		return true;
+	size_t cap = 2 * b->cap + JIT_INSN_ROOM;
+	uint8_t *p = realloc(b->p, cap);
+	if (!p) {
+		b->err = true;
+		return false;
+	}
+	b->p = p;
+	b->cap = cap;
+	return true;
+}
+
+
+/*
+ * A call to a small straight-line leaf subprogram (plan_functions: no
+ * jump, no call, no stack, no r6..r10; INLINE_MAX instructions at most) is
+ * its body in place of the call, after a nop5 patch site of its own:
+ *
+ *   0f 1f 44 00 00   nop5          alias site: `jmp stub` while the function is traced
+ *   ...              the callee's instructions but its exit
+ *
+ * and a stub after all the functions: `call f; jmp <after the body>`.
+ * The function itself is still compiled (an attach point, a callback, a
+ * call site past the limit).  The body's registers are the function's:
+ * R1..R5 as the call left them, R0 its result; R1..R5 after it are dead
+ * for the caller (the verifier's rule for a call), so nothing is saved.
+ * Tracing the function (tramp.c) points every alias site at its stub
+ * (bpfrt_jit_aliases), so each call runs the traced function: a trace sees
+ * the calls an inlined copy would hide, as without inlining.  The call
+ * costs a nop5 then, instead of a call, a return and the callee's nop5.
+ */
+#define INLINE_MAX 16   /* instructions of an inlined function, its exit included */
+#define INLINE_SITES 64 /* inlined calls per function: each is a site tracing patches */
+
+static bool inlinable(const struct jctx *c, const struct jfunc *fn)
+{
+	if (!fn->frameless || fn->calls || (fn->mask & 0x7c0) /* r6..r10 */ ||
+	    fn->end - fn->start > INLINE_MAX || c->in[fn->end - 1].code != BPFRT_OP_EXIT)
+		return false;
+	for (size_t pc = fn->start; pc + 1 < fn->end; pc++) {
+		uint8_t code = c->in[pc].code;
+		if ((op_scan[code] & P_JUMP) || code == BPFRT_OP_EXIT)
+			return false;
+		BPFRT_SKIP_LDDW(code, pc);
+	}
+	return true;
+}
+
+static __attribute__((noinline)) void emit_insn_out(struct jctx *c, size_t pc)
+{
+	emit_insn(c, pc);
+}
+
+/* Call pc to g, inlined; false if it stays a call (g's sites are used up). */
+static __attribute__((noinline)) bool emit_inlined(struct jctx *c, size_t pc, struct jfunc *g)
+{
+	struct x86_buf *b = &c->b;
+	if (g->ninl == INLINE_SITES)
+		return false;
+	if (c->nalias == c->capalias) {
+		size_t cap = c->capalias ? 2 * c->capalias : 16;
+		struct jalias *a = realloc(c->alias, cap * sizeof(*a));
+		if (!a) {
+			b->err = true;
+			return true;
+		}
+		c->alias = a;
+		c->capalias = cap;
+	}
+	j_rel(c, JR_ALIAS, (uint32_t)c->nalias, 0);
+	emit_nop(b, PATCH_SIZE);
+	c->prev_pc = SIZE_MAX; /* no flags from before the body */
+	for (size_t q = g->start; q + 1 < g->end; q++) {
+		if (b->cap - b->len < JIT_INSN_ROOM && !room(b))
+			return true;
+		emit_insn_out(c, q);
+		c->prev_pc = q;
+		BPFRT_SKIP_LDDW(c->in[q].code, q);
+	}
+	c->alias[c->nalias++] = (struct jalias){ (uint32_t)(g - c->fn), (uint32_t)pc + 1 };
+	g->ninl++;
+	return true;
+}
+
 /* ---- functions ---- */
 
 static void emit_prologue(struct jctx *c, const struct jfunc *fn, bool main)
@@ -930,25 +1047,6 @@ static void emit_c_entry(struct jctx *c)
 	emit1(b, 0xc3);                                      /* ret */
 }
 
-/* Room for the longest code one BPF instruction (or a prologue, an
- * epilogue, the thunk) emits: the buffer grows between instructions. */
-#define JIT_INSN_ROOM 256
-
-static bool room(struct x86_buf *b)
-{
-	if (b->cap - b->len >= JIT_INSN_ROOM)
-		return true;
-	size_t cap = 2 * b->cap + JIT_INSN_ROOM;
-	uint8_t *p = realloc(b->p, cap);
-	if (!p) {
-		b->err = true;
-		return false;
-	}
-	b->p = p;
-	b->cap = cap;
-	return true;
-}
-
 /* The one emission, into the scratch buffer; records each instruction's
  * offset and the jumps before it.  Returns false on an emission error. */
 static bool emit_all(struct jctx *c)
@@ -979,6 +1077,16 @@ static bool emit_all(struct jctx *c)
 		emit_epilogue(c, fn);
 	}
 	c->at[c->n] = (struct jat){ (uint32_t)b->len, (uint32_t)c->nj };
+	for (size_t k = 0; k < c->nalias; k++) { /* the inlined calls' stubs */
+		if (!room(b))
+			return false;
+		j_rel(c, JR_ALIAS_STUB, (uint32_t)k, 0);
+		emit1(b, 0xe8); /* call rel32 */
+		j_rel(c, JR_CALL_FN, c->alias[k].fn, 0);
+		emit4(b, 0);
+		j_jmp(c, c->alias[k].resume); /* (the jump its call did not emit: one per instruction still) */
+	}
+	c->end1 = (uint32_t)b->len;
 	if (c->retpoline && room(b))
 		emit_thunk(b);
 	if (c->tail_calls && room(b))
@@ -1058,17 +1166,14 @@ static void make_reg_map(unsigned permute, uint8_t reg[16], bool *permuted_args)
  * scanned again for each function's share. */
 static int check_call_graph(struct jctx *c, struct bpfrt_err *err);
 
-#define CALL_SHAPES (1u << SHAPE_CALL_HELPER | 1u << SHAPE_CALL_LOCAL | 1u << SHAPE_CALL_KFUNC | \
-		     1u << SHAPE_CALLX | 1u << SHAPE_TAIL_CALL)
-
-/* The registers insn names, as a mask; its shape as a bit in *shapes; the
- * depth with it where want_depth. */
-static inline uint32_t scan_insn(const struct bpfrt_insn *in, uint32_t *shapes, uint32_t *depth,
+/* The registers insn names, as a mask; what it is (op_scan) ORed into
+ * *acc; the depth with it where want_depth. */
+static inline uint32_t scan_insn(const struct bpfrt_insn *in, uint32_t *acc, uint32_t *depth,
 				 bool want_depth)
 {
-	const struct bpfrt_form *form = &bpfrt_forms[in->code];
-	uint32_t bits = (1u << in->dst) | ((1u << in->src) & op_src_reg[in->code]);
-	*shapes |= 1u << form->shape;
+	uint32_t info = op_scan[in->code];
+	uint32_t bits = (1u << in->dst) | ((1u << in->src) & info & P_SRC);
+	*acc |= info;
 	if (unlikely(bits & (1u << 10)) && want_depth)
 		*depth = r10_depth(in, *depth);
 	return bits;
@@ -1082,9 +1187,9 @@ static int plan_functions(struct jctx *c, struct bpfrt_err *err)
 	bool depth1 = !(c->prog->sub_depth && c->prog->nsub == 1);
 	for (size_t pc = 0; pc < n; pc++) {
 		const struct bpfrt_insn *in = &c->in[pc];
-		uint8_t plan = op_plan[in->code];
+		uint32_t plan = op_scan[in->code];
 		mask |= scan_insn(in, &shapes, &depth, depth1);
-		if (!plan)
+		if (!(plan & P_PLAN))
 			continue;
 		if (plan & P_JUMP) { /* where jumps land (flags reuse) */
 			if (!c->jtarget && !(c->jtarget = calloc(n + 1, 1)))
@@ -1104,7 +1209,7 @@ static int plan_functions(struct jctx *c, struct bpfrt_err *err)
 		if (plan & P_LDDW) /* (a branch, not an add: loads of pc do not wait on it) */
 			pc++;
 	}
-	c->has_callx = shapes & (1u << SHAPE_CALLX);
+	c->has_callx = shapes & P_CALLX;
 	if (!(c->fn = calloc(nfn, sizeof(*c->fn)))) {
 		free(start);
 		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
@@ -1118,7 +1223,7 @@ static int plan_functions(struct jctx *c, struct bpfrt_err *err)
 				fn->end = pc;
 				fn->mask = mask;
 				fn->depth = depth;
-				fn->calls = shapes & CALL_SHAPES;
+				fn->calls = shapes & P_CALLS;
 				(++fn)->start = pc;
 				mask = depth = shapes = 0;
 			}
@@ -1129,7 +1234,7 @@ static int plan_functions(struct jctx *c, struct bpfrt_err *err)
 	fn->end = n;
 	fn->mask = mask;
 	fn->depth = depth;
-	fn->calls = shapes & CALL_SHAPES;
+	fn->calls = shapes & P_CALLS;
 	c->nfn = nfn;
 	free(start);
 
@@ -1157,6 +1262,8 @@ static int plan_functions(struct jctx *c, struct bpfrt_err *err)
 			frame += 8; /* rsp 16-aligned after the pushes */
 		fn->depth = frame;
 	}
+	for (size_t f = 1; f < c->nfn && c->has_call && !c->no_inline; f++)
+		c->fn[f].inl = inlinable(c, &c->fn[f]);
 	return c->has_call ? check_call_graph(c, err) : BPFRT_OK;
 }
 
@@ -1278,7 +1385,7 @@ static int relax(struct jctx *c)
 		fn->entry += prefix[c->at[fn->start].rank];
 		fn->epilogue = fn->epi1 + prefix[c->at[fn->end].rank];
 	}
-	c->code_end = c->at[c->n].ofs + prefix[nj];
+	c->code_end = c->end1 + prefix[nj];
 	c->prefix = prefix;
 	return sweeps;
 }
@@ -1334,8 +1441,9 @@ static bool place(struct jctx *c, uint8_t *rw, uintptr_t rx, size_t size)
 		const struct jrel *r = &c->rel[k];
 		uint32_t at = r->pos + c->prefix[r->rank];
 		static const uint8_t bytes[] = { [JR_CALL_ABS] = 4, [JR_CALL_FN] = 4, [JR_CALL_THUNK] = 4,
-						 [JR_ADDR_FN] = 8, [JR_POKE] = POKE_AREA, [JR_POKE_OUT] = 0 };
-		if (r->kind > JR_POKE_OUT || (size_t)at + bytes[r->kind] > size)
+						 [JR_ADDR_FN] = 8, [JR_POKE] = POKE_AREA, [JR_POKE_OUT] = 0,
+						 [JR_ALIAS] = PATCH_SIZE, [JR_ALIAS_STUB] = 7 };
+		if (r->kind > JR_ALIAS_STUB || (size_t)at + bytes[r->kind] > size)
 			return false;
 		int64_t to;
 		switch ((enum jrel_kind)r->kind) {
@@ -1369,6 +1477,12 @@ static bool place(struct jctx *c, uint8_t *rw, uintptr_t rx, size_t size)
 		}
 		case JR_POKE_OUT:
 			c->site_ofs[4 * (size_t)r->arg + 3] = at;
+			break;
+		case JR_ALIAS:
+			c->alias_ofs[r->arg] = (struct bpfrt_jit_alias){ c->fn[c->alias[r->arg].fn].entry, at, 0 };
+			break;
+		case JR_ALIAS_STUB:
+			c->alias_ofs[r->arg].stub = at;
 			break;
 		}
 	}
@@ -1453,7 +1567,11 @@ static void jctx_free(struct jctx *c)
 	free(c->rel);
 	free(c->prefix);
 	free(c->jtarget);
+	free(c->alias);
+	free(c->alias_ofs);
 }
+
+static void aliased_add(struct bpfrt_jit *jit);
 
 int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts,
 		      struct bpfrt_err *err)
@@ -1469,6 +1587,7 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 	size_t nsites = prog->ntail_sites;
 	c->force_far = opts->force_far;
 	c->retpoline = opts->retpoline;
+	c->no_inline = opts->no_inline;
 	if (!work_get(c) ||
 	    (nsites && !(c->site_ofs = calloc(4 * nsites, sizeof(*c->site_ofs))))) {
 		bpfrt_err_set(err, rc, "out of memory");
@@ -1529,6 +1648,10 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 				   "patched (a double mapping), and none is left");
 		goto fail;
 	}
+	if (c->nalias && !(c->alias_ofs = calloc(c->nalias, sizeof(*c->alias_ofs)))) {
+		rc = bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+		goto fail;
+	}
 	if (!place(c, jit->mem.rw, (uintptr_t)jit->mem.rx, size)) {
 		rc = bpfrt_err_set(err, BPFRT_EINTERNAL, "internal error: the JIT's layout does not "
 				   "add up (%zu bytes)", size);
@@ -1573,6 +1696,12 @@ int bpfrt_jit_compile(struct bpfrt_prog *prog, const struct bpfrt_jit_opts *opts
 						      fn->epilogue, fn->depth, fn->nsaved, { 0 } };
 		memcpy(jit->fn[f].saved, fn->saved, sizeof(fn->saved));
 	}
+	jit->alias = c->alias_ofs;
+	jit->nalias = (uint32_t)c->nalias;
+	jit->stubs_end = c->code_end;
+	c->alias_ofs = NULL;
+	if (jit->nalias)
+		aliased_add(jit);
 	jctx_free(c);
 	prog->jit = jit;
 	prog->tail_entry = jit->main + TAIL_CALL_OFFSET;
@@ -1587,10 +1716,54 @@ fail:
 	return rc;
 }
 
+/* The images with inlined calls, for bpfrt_jit_aliases. */
+static pthread_mutex_t aliased_lock = PTHREAD_MUTEX_INITIALIZER;
+static struct bpfrt_jit *aliased;
+
+static void aliased_add(struct bpfrt_jit *jit)
+{
+	pthread_mutex_lock(&aliased_lock);
+	jit->next_aliased = aliased;
+	aliased = jit;
+	pthread_mutex_unlock(&aliased_lock);
+}
+
+size_t bpfrt_jit_aliases(uintptr_t func, uintptr_t *site, uintptr_t *stub, size_t max)
+{
+	size_t n = 0;
+	pthread_mutex_lock(&aliased_lock);
+	for (const struct bpfrt_jit *j = aliased; j; j = j->next_aliased) {
+		uintptr_t rx = (uintptr_t)j->mem.rx;
+		if (func < rx || func >= rx + j->code_size)
+			continue;
+		for (uint32_t k = 0; k < j->nalias; k++) {
+			if (rx + j->alias[k].fn != func)
+				continue;
+			if (n < max) {
+				site[n] = rx + j->alias[k].site;
+				stub[n] = rx + j->alias[k].stub;
+			}
+			n++;
+		}
+	}
+	pthread_mutex_unlock(&aliased_lock);
+	return n;
+}
+
 void bpfrt_jit_free(struct bpfrt_jit *jit)
 {
 	if (!jit)
 		return;
+	if (jit->nalias) {
+		pthread_mutex_lock(&aliased_lock);
+		struct bpfrt_jit **pp = &aliased;
+		while (*pp && *pp != jit)
+			pp = &(*pp)->next_aliased;
+		if (*pp)
+			*pp = jit->next_aliased;
+		pthread_mutex_unlock(&aliased_lock);
+		free(jit->alias);
+	}
 	bpfrt_jit_mem_free(&jit->mem);
 	free(jit->fn);
 	free(jit->helper_tab);

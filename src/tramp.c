@@ -102,6 +102,9 @@ struct tsite {
 	struct bpfrt_jit_mem stub;  /* moved instructions, if any (kept for good) */
 	uintptr_t redirect[16]; /* a thread stopped at at+k in the original: where it goes
 				 * ([0]: where the original goes on) */
+	uintptr_t *alias;       /* the inlined copies of a JIT function: their nop5 sites, */
+	uintptr_t *alias_stub;  /* and where each goes while traced (bpfrt_jit_aliases) */
+	size_t nalias;
 	int nargs;
 	bool fp;                /* xmm0-7 saved */
 	char name[128];
@@ -777,8 +780,55 @@ static struct tsite *site_new(uintptr_t func, const struct bpfrt_sym *sym, struc
 	return s;
 }
 
-/* Points the site at its new image (NULL: restores the original code). */
-static int site_point(struct tsite *s, struct timage *im, struct bpfrt_err *err)
+/* The function's inlined copies, found again as tracing starts (a site
+ * outlives the JIT image its function was in: another may be there now). */
+static int aliases_find(struct tsite *s, struct bpfrt_err *err)
+{
+	size_t n = s->at == s->func && is_nop5(s->orig) ? bpfrt_jit_aliases(s->func, NULL, NULL, 0) : 0;
+	free(s->alias);
+	s->alias = s->alias_stub = NULL;
+	s->nalias = 0;
+	if (!n)
+		return BPFRT_OK;
+	if (!(s->alias = malloc(2 * n * sizeof(*s->alias))))
+		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");
+	s->alias_stub = s->alias + n;
+	size_t m = bpfrt_jit_aliases(s->func, s->alias, s->alias_stub, n);
+	s->nalias = m < n ? m : n;
+	return BPFRT_OK;
+}
+
+/* Points alias site k at its stub (traced) or back to the nop5. */
+static int alias_point(const struct tsite *s, size_t k, bool traced, struct bpfrt_err *err)
+{
+	uint8_t code[PATCH] = { 0x0f, 0x1f, 0x44, 0x00, 0x00 }; /* nop5 */
+	uintptr_t at = s->alias[k], emulate = at + PATCH;
+	if (traced) {
+		int32_t rel = (int32_t)(s->alias_stub[k] - (at + PATCH));
+		code[0] = 0xe9; /* jmp rel32 */
+		memcpy(code + 1, &rel, 4);
+		emulate = s->alias_stub[k];
+	}
+	return bpfrt_tpoke_locked(at, code, PATCH, emulate, NULL, err);
+}
+
+/* Points the alias sites [0, n) at their stubs (traced) or back; on a
+ * failure, those done are put back as they were. */
+static int aliases_point(const struct tsite *s, size_t n, bool traced, struct bpfrt_err *err)
+{
+	for (size_t k = 0; k < n; k++) {
+		int rc = alias_point(s, k, traced, err);
+		if (rc != BPFRT_OK) {
+			struct bpfrt_err ignored = { 0 };
+			while (k--)
+				alias_point(s, k, !traced, &ignored);
+			return rc;
+		}
+	}
+	return BPFRT_OK;
+}
+
+static int main_point(struct tsite *s, struct timage *im, struct bpfrt_err *err)
 {
 	uint8_t code[PATCH];
 	uintptr_t emulate;
@@ -796,6 +846,34 @@ static int site_point(struct tsite *s, struct timage *im, struct bpfrt_err *err)
 		emulate = s->body;
 	}
 	return bpfrt_tpoke_locked(s->at, code, PATCH, emulate, redirect, err);
+}
+
+/* Points the site at its new image (NULL: restores the original code); the
+ * function's inlined copies, if any, go through their stubs while it is
+ * traced: the site first on the way in, last on the way out. */
+static int site_point(struct tsite *s, struct timage *im, struct bpfrt_err *err)
+{
+	int rc;
+	if (im && !s->cur && (rc = aliases_find(s, err)) != BPFRT_OK)
+		return rc;
+	if (!s->nalias || (im && s->cur))
+		return main_point(s, im, err);
+	if (im) {
+		if ((rc = main_point(s, im, err)) != BPFRT_OK)
+			return rc;
+		if ((rc = aliases_point(s, s->nalias, true, err)) != BPFRT_OK) {
+			struct bpfrt_err ignored = { 0 };
+			main_point(s, NULL, &ignored);
+		}
+		return rc;
+	}
+	if ((rc = aliases_point(s, s->nalias, false, err)) != BPFRT_OK)
+		return rc;
+	if ((rc = main_point(s, NULL, err)) != BPFRT_OK) {
+		struct bpfrt_err ignored = { 0 };
+		aliases_point(s, s->nalias, true, &ignored);
+	}
+	return rc;
 }
 
 /* A link into (out of) its site's list of its kind. */
@@ -943,6 +1021,7 @@ static int attach(bpfrt_prog *prog, uintptr_t func, const struct bpfrt_sym *sym,
 	if (!l) {
 		if (fresh) {
 			bpfrt_jit_mem_free(&s->stub);
+			free(s->alias);
 			free(s);
 		}
 		return bpfrt_err_set(err, BPFRT_ENOMEM, "out of memory");

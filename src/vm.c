@@ -555,7 +555,8 @@ int bpfrt_prog_load_verified(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_
 		memcpy(&o, opts, opts->sz);
 	}
 	if (o.flags & ~(BPFRT_LOAD_SAFE | BPFRT_LOAD_JIT_FALLBACK | BPFRT_LOAD_JIT_RETPOLINE |
-			BPFRT_LOAD_BLIND | BPFRT_LOAD_ZEXT | BPFRT_LOAD_VERIFY | BPFRT_LOAD_TRUSTED))
+			BPFRT_LOAD_BLIND | BPFRT_LOAD_ZEXT | BPFRT_LOAD_VERIFY | BPFRT_LOAD_TRUSTED |
+			BPFRT_LOAD_JIT_NO_INLINE))
 		return bpfrt_vm_fail(vm, BPFRT_EINVAL, "unknown load flags %#x", o.flags);
 	if (o.engine == BPFRT_ENGINE_DEFAULT) {
 		o.engine = (o.flags & BPFRT_LOAD_SAFE) ? BPFRT_ENGINE_INTERP : BPFRT_ENGINE_JIT;
@@ -648,7 +649,8 @@ int bpfrt_prog_load_verified(bpfrt_vm *vm, const struct bpfrt_insn *insns, size_
 	if (rc == BPFRT_OK && p->engine == BPFRT_ENGINE_JIT) {
 		struct bpfrt_jit_opts jo = { .permute = o.jit_permute & 0xffff,
 					     .force_far = o.jit_permute & (1u << 16),
-					     .retpoline = o.flags & BPFRT_LOAD_JIT_RETPOLINE };
+					     .retpoline = o.flags & BPFRT_LOAD_JIT_RETPOLINE,
+					     .no_inline = o.flags & BPFRT_LOAD_JIT_NO_INLINE };
 		rc = bpfrt_jit_compile(p, &jo, &err);
 		if (rc != BPFRT_OK && (o.flags & BPFRT_LOAD_JIT_FALLBACK)) {
 			bpfrt_prog_fail(p, BPFRT_OK, "the JIT could not compile the program, so it "
@@ -810,6 +812,7 @@ void bpfrt_prog_jit_info(const bpfrt_prog *prog, struct bpfrt_jit_info *info)
 		info->code_bytes = prog->jit->code_size;
 		info->functions = prog->jit->nfn;
 		info->passes = prog->jit->passes;
+		info->inlined = prog->jit->nalias;
 	}
 }
 

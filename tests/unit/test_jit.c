@@ -368,6 +368,91 @@ struct compiler {
 	int id, bad;
 };
 
+/* A call to a small straight-line leaf subprogram (no jump, call or stack,
+ * no r6..r10, 16 instructions at most) is the subprogram's body after a
+ * nop5 alias site, and a stub after the functions calls the function and
+ * jumps back to after the body (tracing points the site at it).  Other
+ * calls stay calls, and a function is inlined at 64 call sites at most. */
+static void leaf_calls_inlined(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	const char *leaf = "mov %r1, 5\ncall local f\nexit\nf:\nmov %r0, %r1\nadd %r0, 1\nexit";
+	bpfrt_prog *p = jit_load(vm, leaf, 0, 0);
+	assert_int_equal(p->jit->nalias, 1);
+	const uint8_t *m = p->jit->mem.rx;
+	static const uint8_t main_body[] = {
+		0xbf, 0x05, 0x00, 0x00, 0x00, /* mov edi, 5 (after the 12-byte entry region) */
+		0x0f, 0x1f, 0x44, 0x00, 0x00, /* nop5: the alias site */
+		0x48, 0x89, 0xf8,             /* mov rax, rdi */
+		0x48, 0x83, 0xc0, 0x01,       /* add rax, 1 */
+		0xc9, 0xc3,                   /* leave; ret */
+	};
+	assert_memory_equal(m + 12, main_body, sizeof(main_body));
+	const struct bpfrt_jit_alias *a = &p->jit->alias[0];
+	assert_int_equal(a->site, 17);
+	assert_int_equal(a->fn, p->jit->fn[1].entry);
+	assert_int_equal(m[a->stub], 0xe8); /* call f */
+	int32_t rel;
+	memcpy(&rel, m + a->stub + 1, 4);
+	assert_int_equal(a->stub + 5 + rel, a->fn);
+	assert_int_equal(m[a->stub + 5], 0xeb); /* jmp back: to the leave after the body */
+	assert_int_equal(a->stub + 7 + (int8_t)m[a->stub + 6], 29);
+	uintptr_t site, stub;
+	assert_int_equal(bpfrt_jit_aliases((uintptr_t)m + a->fn, &site, &stub, 1), 1);
+	assert_int_equal(site, (uintptr_t)m + a->site);
+	assert_int_equal(stub, (uintptr_t)m + a->stub);
+	assert_int_equal(bpfrt_jit_aliases((uintptr_t)m, &site, &stub, 1), 0); /* main: none */
+	assert_int_equal(run(p), 6);
+	bpfrt_prog_free(p);
+	p = jit_load(vm, leaf, BPFRT_LOAD_JIT_NO_INLINE, 0);
+	assert_int_equal(p->jit->nalias, 0);
+	assert_int_equal(run(p), 6);
+	bpfrt_prog_free(p);
+
+	static const struct { const char *callee; uint32_t inlined; uint64_t r0; } cases[] = {
+		{ "mov %r6, %r1\nmov %r0, %r6\nexit", 0, 5 },                   /* r6 */
+		{ "stxdw [%r10-8], %r1\nldxdw %r0, [%r10-8]\nexit", 0, 5 },     /* stack */
+		{ "mov %r0, %r1\njeq %r0, 0, z\nadd %r0, 1\nz:\nexit", 0, 6 },  /* a jump */
+		{ "call 5\nmov %r0, 1\nexit", 0, 1 },                           /* a helper call */
+		{ "mov %r0, %r1\nsub %r0, 5\nexit", 1, 7 },                     /* flags: the caller tests */
+		{ "lddw %r0, 0x100000001\nadd %r0, %r1\nexit", 1, 0x100000006 }, /* an lddw */
+	};
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		char text[512];
+		snprintf(text, sizeof(text), "mov %%r1, 5\ncall local f\njne %%r0, 0, out\nmov %%r0, 7\n"
+			 "out:\nexit\nf:\n%s", cases[i].callee);
+		p = jit_load(vm, text, 0, 0);
+		if (p->jit->nalias != cases[i].inlined || run(p) != cases[i].r0)
+			fail_msg("case %zu: %u inlined, r0 %#llx", i, p->jit->nalias,
+				 (unsigned long long)run(p));
+		bpfrt_prog_free(p);
+	}
+	/* 16 instructions are inlined, 17 are not */
+	for (int len = 16; len <= 17; len++) {
+		char text[1024], *t = text;
+		t += sprintf(t, "call local f\nexit\nf:\nmov %%r0, 0\n");
+		for (int k = 0; k < len - 2; k++)
+			t += sprintf(t, "add %%r0, 1\n");
+		sprintf(t, "exit");
+		p = jit_load(vm, text, 0, 0);
+		assert_int_equal(p->jit->nalias, len == 16);
+		assert_int_equal(run(p), len - 2);
+		bpfrt_prog_free(p);
+	}
+	/* 70 call sites: 64 inlined, 6 calls */
+	char big[4096], *t = big;
+	t += sprintf(t, "mov %%r6, 0\n");
+	for (int k = 0; k < 70; k++)
+		t += sprintf(t, "mov %%r1, %d\ncall local f\nadd %%r6, %%r0\n", k);
+	sprintf(t, "mov %%r0, %%r6\nexit\nf:\nmov %%r0, %%r1\nadd %%r0, 1\nexit");
+	p = jit_load(vm, big, 0, 0);
+	assert_int_equal(p->jit->nalias, 64);
+	assert_int_equal(run(p), 69 * 70 / 2 + 70);
+	bpfrt_prog_free(p);
+	bpfrt_vm_free(vm);
+}
+
 static void *compile_loop(void *arg)
 {
 	struct compiler *cp = arg;
@@ -468,6 +553,7 @@ int main(void)
 		cmocka_unit_test(concurrent_compiles),
 		cmocka_unit_test(flags_reused_where_safe),
 		cmocka_unit_test(bit_multiplies_become_masks),
+		cmocka_unit_test(leaf_calls_inlined),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

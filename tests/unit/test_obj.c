@@ -1252,6 +1252,87 @@ static void tail_calls_traced(void **state)
 	bpfrt_vm_free(vm);
 }
 
+/* inline.o: calls_step calls the leaf step 10 times, and the JIT inlines
+ * each call.  fentry and fexit on step (bpfrt_prog_func) still see all 10,
+ * with the argument and the return value; detached, nothing counts; a
+ * second image of the program is not traced by the first's attachment;
+ * attached again, the copies are found again.  With
+ * BPFRT_LOAD_JIT_NO_INLINE nothing is inlined and the result is the same. */
+static void inlined_calls_traced(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_obj *obj;
+	assert_int_equal(bpfrt_obj_open(vm, obj_path("inline.o"), &obj), BPFRT_OK);
+	struct bpfrt_load_opts o = { .sz = sizeof(o), .engine = BPFRT_ENGINE_JIT };
+	struct bpfrt_load_opts no = { .sz = sizeof(o), .engine = BPFRT_ENGINE_JIT,
+				      .flags = BPFRT_LOAD_JIT_NO_INLINE };
+	bpfrt_prog *p = NULL, *p2 = NULL, *plain = NULL, *on = NULL, *onret = NULL;
+	if (bpfrt_obj_load_prog(obj, "calls_step", &o, &p) != BPFRT_OK ||
+	    bpfrt_obj_load_prog(obj, "calls_step", &o, &p2) != BPFRT_OK ||
+	    bpfrt_obj_load_prog(obj, "calls_step", &no, &plain) != BPFRT_OK ||
+	    bpfrt_obj_load_prog(obj, "on_step", &o, &on) != BPFRT_OK ||
+	    bpfrt_obj_load_prog(obj, "on_step_ret", &o, &onret) != BPFRT_OK)
+		fail_msg("load: %s", bpfrt_vm_errmsg(vm));
+	struct bpfrt_jit_info info;
+	bpfrt_prog_jit_info(p, &info);
+	assert_int_equal(info.inlined, 10);
+	bpfrt_prog_jit_info(plain, &info);
+	assert_int_equal(info.inlined, 0);
+	bpfrt_map *bss = bpfrt_obj_map_by_name(obj, ".bss");
+	assert_non_null(bss);
+	uint32_t zero = 0;
+	struct { uint64_t result, entries, exits, last_arg, last_ret; } v;
+	const uint64_t want = 3 * (5 + 6 + 7 + 8 + 9 + 10 + 11 + 12 + 13 + 14) + 10;
+	uint8_t pkt[64] = { 0 };
+	uint64_t ret;
+#define RUN(prog)                                                                         \
+	do {                                                                              \
+		assert_int_equal(bpfrt_prog_run_packet(prog, pkt, sizeof(pkt), &ret), BPFRT_OK); \
+		assert_int_equal(bpfrt_map_lookup(bss, &zero, &v), 0);                    \
+		assert_int_equal(v.result, want);                                         \
+	} while (0)
+	RUN(plain);
+	RUN(p);
+	assert_int_equal(v.entries, 0);
+	void *step = bpfrt_prog_func(p, "step");
+	assert_non_null(step);
+	struct bpfrt_attach_opts fe = { .sz = sizeof(fe), .kind = BPFRT_ATTACH_FENTRY, .nargs = 1 };
+	struct bpfrt_attach_opts fx = { .sz = sizeof(fx), .kind = BPFRT_ATTACH_FEXIT, .nargs = 1 };
+	for (int round = 1; round <= 2; round++) {
+		bpfrt_link *l1, *l2;
+		if (bpfrt_prog_attach(on, step, &fe, &l1) != BPFRT_OK)
+			fail_msg("attach: %s", bpfrt_prog_errmsg(on));
+		if (bpfrt_prog_attach(onret, step, &fx, &l2) != BPFRT_OK)
+			fail_msg("attach: %s", bpfrt_prog_errmsg(onret));
+		RUN(p);
+		assert_int_equal(v.entries, 10 * round);
+		assert_int_equal(v.exits, 10 * round);
+		assert_int_equal(v.last_arg, 14);
+		assert_int_equal(v.last_ret, 43);
+		RUN(p2); /* its own copies: not traced */
+		RUN(plain);
+		assert_int_equal(v.entries, 10 * round);
+		assert_int_equal(bpfrt_link_detach(l2), BPFRT_OK); /* fentry only */
+		RUN(p);
+		assert_int_equal(v.entries, 10 * round + 10);
+		assert_int_equal(v.exits, 10 * round);
+		assert_int_equal(bpfrt_link_detach(l1), BPFRT_OK);
+		RUN(p);
+		assert_int_equal(v.entries, 10 * round + 10);
+		v.entries = 10 * round; /* the next round counts from here */
+		assert_int_equal(bpfrt_map_update(bss, &zero, &v, 0), 0);
+	}
+#undef RUN
+	bpfrt_prog_free(on);
+	bpfrt_prog_free(onret);
+	bpfrt_prog_free(p);
+	bpfrt_prog_free(p2);
+	bpfrt_prog_free(plain);
+	bpfrt_obj_free(obj);
+	bpfrt_vm_free(vm);
+}
+
 /* An embedder's program type: objects name it by section, the verifier
  * holds its programs to its context and return range, they run on every
  * engine with bpfrt_prog_run_ctx. */
@@ -1707,6 +1788,7 @@ int main(void)
 		cmocka_unit_test(corpus_loader_cases),
 		cmocka_unit_test(malformed),
 		cmocka_unit_test(tail_calls_traced),
+		cmocka_unit_test(inlined_calls_traced),
 		cmocka_unit_test(skb_context),
 		cmocka_unit_test(kernel_agrees_more),
 		cmocka_unit_test(custom_prog_type),
