@@ -1400,43 +1400,47 @@ static int relax(struct jctx *c)
 static bool place(struct jctx *c, uint8_t *rw, uintptr_t rx, size_t size)
 {
 	const uint8_t *src = c->b.p;
-	size_t s = 0, d = 0;
-	for (size_t k = 0; k < c->nj; k++) {
-		const struct jrec *r = &c->j[k];
-		size_t js = r->end - 2;
-		if (js < s || js + 2 > c->b.len)
+	size_t s = 0, d = 0, k0 = 0; /* copied up to s (to d); short jumps from k0 on not yet set */
+	for (size_t k = 0; k <= c->nj; k++) {
+		const struct jrec *r = k < c->nj ? &c->j[k] : NULL;
+		size_t js = r ? r->end - 2 : c->b.len;
+		if (js < s || js > c->b.len || (r && js + 2 > c->b.len))
 			return false; /* (never: the records are in code order, in the code) */
-		uint8_t op = src[js];
-		if (d + (js - s) + (!r->is_long ? 2 : op == 0xeb ? 5 : 6) > size)
+		if (r && !r->is_long)
+			continue;
+		/* the bytes up to this long jump (or the end), short jumps included, in
+		 * one copy; then the short jumps' displacements */
+		if (d + (js - s) > size)
 			return false;
 		memcpy(rw + d, src + s, js - s);
 		d += js - s;
-		if (d != js + c->prefix[k])
-			return false;
-		int64_t disp;
-		if (!r->is_long) {
-			disp = (int64_t)r->final - (int64_t)(d + 2);
-			if (!is_imm8(disp))
+		for (; k0 < k; k0++) {
+			const struct jrec *q = &c->j[k0];
+			size_t at = q->end - 2 + c->prefix[k0];
+			int64_t disp = (int64_t)q->final - (int64_t)(at + 2);
+			if (q->is_long || at + 2 > d || !is_imm8(disp))
 				return false;
-			rw[d] = op;                                 /* jmp/jcc rel8 */
-			rw[d + 1] = (uint8_t)disp;
-			d += 2;
-		} else {
-			if (op == 0xeb) {
-				rw[d++] = 0xe9;                     /* jmp rel32 */
-			} else {
-				rw[d++] = 0x0f;                     /* jcc rel32 */
-				rw[d++] = (uint8_t)(0x80 | (op & 0xf));
-			}
-			disp = (int64_t)r->final - (int64_t)(d + 4);
-			memcpy(rw + d, &(int32_t){ (int32_t)disp }, 4);
-			d += 4;
+			rw[at + 1] = (uint8_t)disp;                 /* jmp/jcc rel8 */
 		}
+		k0 = k + 1;
+		if (!r)
+			break;
+		if (d != js + c->prefix[k] || d + (src[js] == 0xeb ? 5 : 6) > size)
+			return false;
+		uint8_t op = src[js];
+		if (op == 0xeb) {
+			rw[d++] = 0xe9;                             /* jmp rel32 */
+		} else {
+			rw[d++] = 0x0f;                             /* jcc rel32 */
+			rw[d++] = (uint8_t)(0x80 | (op & 0xf));
+		}
+		int64_t disp = (int64_t)r->final - (int64_t)(d + 4);
+		memcpy(rw + d, &(int32_t){ (int32_t)disp }, 4);
+		d += 4;
 		s = r->end;
 	}
-	if (c->b.len < s || d + (c->b.len - s) != size)
+	if (d != size)
 		return false;
-	memcpy(rw + d, src + s, c->b.len - s);
 	for (size_t k = 0; k < c->nrel; k++) {
 		const struct jrel *r = &c->rel[k];
 		uint32_t at = r->pos + c->prefix[r->rank];

@@ -1333,6 +1333,68 @@ static void inlined_calls_traced(void **state)
 	bpfrt_vm_free(vm);
 }
 
+/* A thread runs calls_step (its 10 inlined calls) without pause while
+ * fentry on step is attached and detached 40 times: every run finishes
+ * with the right result, and some runs were traced. */
+struct inline_runner {
+	bpfrt_prog *p;
+	bpfrt_map *bss;
+	volatile int stop;
+	uint64_t runs, bad;
+};
+
+static void *inline_runner(void *arg)
+{
+	struct inline_runner *a = arg;
+	const uint64_t want = 3 * (5 + 6 + 7 + 8 + 9 + 10 + 11 + 12 + 13 + 14) + 10;
+	uint8_t pkt[64] = { 0 };
+	uint32_t zero = 0;
+	while (!a->stop) {
+		uint64_t ret, v[2] = { 0, 0 };
+		if (bpfrt_prog_run_packet(a->p, pkt, sizeof(pkt), &ret) != BPFRT_OK ||
+		    bpfrt_map_lookup(a->bss, &zero, v) || v[0] != want)
+			a->bad++;
+		a->runs++;
+	}
+	return NULL;
+}
+
+static void inlined_calls_traced_while_running(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	bpfrt_obj *obj;
+	assert_int_equal(bpfrt_obj_open(vm, obj_path("inline.o"), &obj), BPFRT_OK);
+	struct bpfrt_load_opts o = { .sz = sizeof(o), .engine = BPFRT_ENGINE_JIT };
+	bpfrt_prog *p = NULL, *on = NULL;
+	if (bpfrt_obj_load_prog(obj, "calls_step", &o, &p) != BPFRT_OK ||
+	    bpfrt_obj_load_prog(obj, "on_step", &o, &on) != BPFRT_OK)
+		fail_msg("load: %s", bpfrt_vm_errmsg(vm));
+	struct inline_runner a = { p, bpfrt_obj_map_by_name(obj, ".bss"), 0, 0, 0 };
+	pthread_t th;
+	assert_int_equal(pthread_create(&th, NULL, inline_runner, &a), 0);
+	struct bpfrt_attach_opts fe = { .sz = sizeof(fe), .kind = BPFRT_ATTACH_FENTRY, .nargs = 1 };
+	for (int i = 0; i < 40; i++) {
+		bpfrt_link *l;
+		if (bpfrt_prog_attach(on, bpfrt_prog_func(p, "step"), &fe, &l) != BPFRT_OK)
+			fail_msg("attach: %s", bpfrt_prog_errmsg(on));
+		usleep(200);
+		assert_int_equal(bpfrt_link_detach(l), BPFRT_OK);
+	}
+	a.stop = 1;
+	pthread_join(th, NULL);
+	uint32_t zero = 0;
+	uint64_t v[2];
+	assert_int_equal(bpfrt_map_lookup(a.bss, &zero, v), 0);
+	assert_int_equal(a.bad, 0);
+	assert_true(a.runs > 0);
+	assert_true(v[1] > 0 && v[1] <= 10 * a.runs); /* entries: some runs were traced */
+	bpfrt_prog_free(on);
+	bpfrt_prog_free(p);
+	bpfrt_obj_free(obj);
+	bpfrt_vm_free(vm);
+}
+
 /* An embedder's program type: objects name it by section, the verifier
  * holds its programs to its context and return range, they run on every
  * engine with bpfrt_prog_run_ctx. */
@@ -1789,6 +1851,7 @@ int main(void)
 		cmocka_unit_test(malformed),
 		cmocka_unit_test(tail_calls_traced),
 		cmocka_unit_test(inlined_calls_traced),
+		cmocka_unit_test(inlined_calls_traced_while_running),
 		cmocka_unit_test(skb_context),
 		cmocka_unit_test(kernel_agrees_more),
 		cmocka_unit_test(custom_prog_type),
