@@ -34,7 +34,8 @@
  *
  * depth is rounded so that rsp is 16-byte aligned after the pushes: helpers
  * are ordinary C functions.  Every exit jumps to the epilogue (the last one
- * falls into it).  Local calls are `call rel32`; helper calls `call rel32`
+ * falls into it).  Local calls are `call rel32` (or, to a small leaf, its
+ * body inlined: see "inlined calls"); helper calls `call rel32`
  * when the code window reaches the helper, else `movabs r11, fn; call r11`.
  *
  * Tail calls.  The run's count lives in r12, which no BPF register maps to:
@@ -80,7 +81,7 @@ struct jfunc {
 	uint32_t mask;          /* BPF registers the function names */
 	bool calls;             /* it calls something (a helper, a function, a tail call) */
 	bool frameless;         /* a leaf subprogram without stack: no rbp frame */
-	bool inl;               /* its calls are inlined (inlinable: see plan_inline) */
+	bool inl;               /* calls to it are inlined (inlinable) */
 	uint32_t ninl;          /* call sites inlined so far */
 	uint32_t depth;         /* bytes subtracted from rsp */
 	uint8_t nsaved;
@@ -916,7 +917,6 @@ static bool room(struct x86_buf *b)
 	return true;
 }
 
-
 /*
  * A call to a small straight-line leaf subprogram (plan_functions: no
  * jump, no call, no stack, no r6..r10; INLINE_MAX instructions at most) is
@@ -932,8 +932,9 @@ static bool room(struct x86_buf *b)
  * for the caller (the verifier's rule for a call), so nothing is saved.
  * Tracing the function (tramp.c) points every alias site at its stub
  * (bpfrt_jit_aliases), so each call runs the traced function: a trace sees
- * the calls an inlined copy would hide, as without inlining.  The call
- * costs a nop5 then, instead of a call, a return and the callee's nop5.
+ * the calls an inlined copy would hide, as without inlining.  Untraced,
+ * an inlined call costs a nop5 instead of a call, a return and the
+ * callee's nop5 (1000 calls: 0.45 us against 1.5, the kernel's JIT 2.2).
  */
 #define INLINE_MAX 16   /* instructions of an inlined function, its exit included */
 #define INLINE_SITES 64 /* inlined calls per function: each is a site tracing patches */
