@@ -89,6 +89,7 @@ int bpfrt_jit_dump(const struct bpfrt_prog *prog, char **out)
 		"%zu function(s), %d relaxation sweeps\n", n, jit->code_size,
 	    (double)jit->code_size / (double)n, jit->nfn, jit->passes);
 	const char *last_src = NULL;
+	uint32_t ka = 0; /* the next inlined call (they are in code order) */
 	for (size_t f = 0; f < jit->nfn; f++) {
 		const struct bpfrt_jit_func *fn = &jit->fn[f];
 		put(&t, "\n; %s at insn %u: frame %u bytes, saves", f ? "subprogram" : "main program",
@@ -109,6 +110,10 @@ int bpfrt_jit_dump(const struct bpfrt_prog *prog, char **out)
 				put(&t, "; %s\n", src);
 			if (src)
 				last_src = src;
+			while (ka < jit->nalias && jit->alias[ka].site < insn_ofs[pc])
+				ka++;
+			if (ka < jit->nalias && jit->alias[ka].site == insn_ofs[pc]) /* (the site starts its code) */
+				snprintf(line + strlen(line), sizeof(line) - strlen(line), "  (inlined)");
 			if (orig == (int32_t)pc)
 				put(&t, "%5u: %s\n", pc, line);
 			else if (orig >= 0)

@@ -99,6 +99,9 @@ if [ -f "$OBJ" ]; then
 	check "map dump missing" 1 "no map nope" "$B" map dump "$OBJ" nope
 	check "dump jited obj" 0 "main program at insn 0" "$B" dump jited "$OBJ" --prog count
 	check "dump xlated obj" 0 "; added" "$B" dump xlated "$OBJ" --blind
+	IOBJ=${BPFRT_BPF_OBJS:-$top/build/bpf}/inline.o
+	check "dump jited inlined" 0 "  (inlined)" "$B" dump jited "$IOBJ" --prog calls_step
+	check "dump jited stubs" 0 "the stubs of the 10 inlined calls" "$B" dump jited "$IOBJ" --prog calls_step
 fi
 
 # bpfrt trace: an unmodified system binary with the LD_PRELOAD agent (not
