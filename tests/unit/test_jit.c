@@ -453,6 +453,49 @@ static void leaf_calls_inlined(void **state)
 	bpfrt_vm_free(vm);
 }
 
+/* Each instruction's code offset in p's image (as dumps get them). */
+static uint32_t *layout_of(bpfrt_prog *p)
+{
+	uint32_t *ofs = NULL;
+	struct bpfrt_jit_opts o = p->jit->opts;
+	struct bpfrt_err err = { 0 };
+	o.layout = &ofs;
+	assert_int_equal(bpfrt_jit_compile(p, &o, &err), BPFRT_OK);
+	return ofs;
+}
+
+/* A loop of at most 32 bytes, and a callee of at most 32, never straddle a
+ * 32-byte window, wherever the code before them puts them: a pad of nops
+ * aligns them where that is needed (and only there). */
+static void small_loops_and_callees_in_one_window(void **state)
+{
+	(void)state;
+	bpfrt_vm *vm = bpfrt_vm_new();
+	int padded = 0;
+	for (int k = 0; k < 16; k++) {
+		char text[1024], *t = text;
+		for (int i = 0; i < k; i++)
+			t += sprintf(t, "mov %%r3, 0\n");
+		sprintf(t, "mov %%r6, 10\nmov %%r7, 0\nloop:\nmov %%r1, %%r6\nadd %%r7, %%r1\nsub %%r6, 1\n"
+			"jne %%r6, 0, loop\nmov %%r1, %%r7\ncall local f\nexit\n"
+			"f:\nmov %%r0, %%r1\nmul %%r0, 3\nadd %%r0, 1\nexit");
+		bpfrt_prog *p = jit_load(vm, text, BPFRT_LOAD_JIT_NO_INLINE, 0);
+		uint32_t *ofs = layout_of(p);
+		size_t head = (size_t)k + 2, after = (size_t)k + 6, n = (size_t)k + 13;
+		if (ofs[head] / 32 != (ofs[after] - 1) / 32)
+			fail_msg("%d: the loop spans %#x..%#x", k, ofs[head], ofs[after]);
+		uint32_t fe = p->jit->fn[1].entry;
+		if (fe / 32 != (ofs[n] - 1) / 32)
+			fail_msg("%d: the callee spans %#x..%#x", k, fe, ofs[n]);
+		padded += ofs[head] % 32 == 0;
+		assert_int_equal(run(p), 3 * 55 + 1);
+		free(ofs);
+		bpfrt_prog_free(p);
+	}
+	assert_true(padded > 0 && padded < 16); /* aligned where needed, not everywhere */
+	bpfrt_vm_free(vm);
+}
+
 static void *compile_loop(void *arg)
 {
 	struct compiler *cp = arg;
@@ -554,6 +597,7 @@ int main(void)
 		cmocka_unit_test(flags_reused_where_safe),
 		cmocka_unit_test(bit_multiplies_become_masks),
 		cmocka_unit_test(leaf_calls_inlined),
+		cmocka_unit_test(small_loops_and_callees_in_one_window),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
