@@ -8,7 +8,8 @@
  *     written by the body;
  *   - loads and stores go through r1 or r10 with in-range offsets (atomics
  *     aligned);
- *   - jumps only go forward, so every program terminates;
+ *   - jumps only go forward, but for loops that count down a stack slot
+ *     the body cannot reach, so every program terminates;
  *   - a subprogram may be called; a deterministic helper may be called,
  *     after which r1..r5 are set again (a helper call clobbers them);
  *   - the stack is zeroed first, and copied into the memory at the end.
@@ -37,6 +38,7 @@ struct gen {
 	size_t n;
 	struct bpfrt_insn *out;
 	size_t len;
+	uint8_t *tail; /* per slot: how far back a loop's count-down starts (jumps land there) */
 };
 
 static uint32_t take(struct gen *g, int bytes)
@@ -91,7 +93,7 @@ static void mem_operand(struct gen *g, int size, bool aligned, int *base, int16_
 	*off = (int16_t)(stack ? o - 64 : o);
 }
 
-static void gen_body(struct gen *g, size_t count, bool in_subprog)
+static void gen_body(struct gen *g, size_t count, bool in_subprog, int depth)
 {
 	static const uint8_t alu_ops[] = { 0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x90,
 					   0xa0, 0xb0, 0xc0 };
@@ -104,7 +106,7 @@ static void gen_body(struct gen *g, size_t count, bool in_subprog)
 	size_t end = g->len + count;
 	while (g->len < end && g->n) {
 		size_t left = end - g->len;
-		uint32_t kind = take(g, 1) % 16;
+		uint32_t kind = take(g, 1) % 17;
 		int d = wreg(g), s = rreg(g);
 		switch (kind) {
 		case 0: case 1: case 2: case 3: { /* ALU */
@@ -193,6 +195,23 @@ static void gen_body(struct gen *g, size_t count, bool in_subprog)
 			if (!in_subprog)
 				put(g, 0x85, 0, 1, 0, (int32_t)(take(g, 1) & 1));
 			break;
+		case 16: { /* a loop, 1..5 times round: its count in a stack slot below the
+			    * body's reach, a body, the count down and a backward jump */
+			if (left < 7 || depth > 1)
+				break;
+			size_t inner = take(g, 1) % (left - 5 < 24 ? left - 5 : 24);
+			int16_t slot = (int16_t)(-72 - 8 * depth);
+			put(g, 0x7a, 10, 0, slot, (int32_t)(take(g, 1) % 5 + 1)); /* stdw [r10+slot], n */
+			size_t head = g->len;
+			gen_body(g, inner, in_subprog, depth + 1);
+			put(g, 0x79, 8, 10, slot, 0);                             /* ldxdw r8, [r10+slot] */
+			for (uint8_t k = 1; k <= 3; k++) /* a jump from before lands on the ldxdw */
+				g->tail[g->len + k - 1] = k;
+			put(g, 0x17, 8, 0, 0, 1);                                 /* sub r8, 1 */
+			put(g, 0x7b, 10, 8, slot, 0);                             /* stxdw [r10+slot], r8 */
+			put(g, 0x65, 8, 0, (int16_t)((int64_t)head - (int64_t)(g->len + 1)), 0); /* jsgt r8, 0 */
+			break;
+		}
 		case 15: /* the deterministic helper 100 */
 			if (left < 6)
 				break;
@@ -240,6 +259,15 @@ static uint64_t h_mix(uint64_t a, uint64_t b, uint64_t c, uint64_t d, uint64_t e
 
 static bpfrt_vm *vm;
 
+static void dump_prog(const struct bpfrt_insn *in, size_t n)
+{
+	for (size_t pc = 0; pc < n; pc++) {
+		char line[128];
+		bpfrt_disasm_insn(vm, in, n, pc, line, sizeof(line));
+		fprintf(stderr, "%4zu: %s\n", pc, line);
+	}
+}
+
 static int run(const struct bpfrt_insn *in, size_t n, bpfrt_engine engine, uint32_t flags,
 	       unsigned permute, uint8_t *mem, const uint8_t *init, uint64_t *r0)
 {
@@ -249,12 +277,14 @@ static int run(const struct bpfrt_insn *in, size_t n, bpfrt_engine engine, uint3
 	int rc = bpfrt_prog_load(vm, in, n, &o, &p);
 	if (rc != BPFRT_OK) {
 		fprintf(stderr, "generated program refused: %s\n", bpfrt_vm_errmsg(vm));
+		dump_prog(in, n);
 		abort();
 	}
 	memcpy(mem, init, MEM);
 	rc = bpfrt_prog_run_mem(p, mem, MEM, r0);
 	if (rc != BPFRT_OK) {
 		fprintf(stderr, "generated program faulted: %s\n", bpfrt_prog_errmsg(p));
+		dump_prog(in, n);
 		abort();
 	}
 	bpfrt_prog_free(p);
@@ -269,7 +299,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			abort();
 	}
 	struct bpfrt_insn prog[3 * MAX_BODY + 128];
-	struct gen g = { data, size, prog, 0 };
+	static uint8_t tail[3 * MAX_BODY + 128];
+	memset(tail, 0, sizeof(tail));
+	struct gen g = { data, size, prog, 0, tail };
 	unsigned permute = take(&g, 2) % 2880 | ((take(&g, 1) & 1) ? 1u << 16 : 0);
 	uint32_t mode = take(&g, 1); /* rewrite flags for the JIT run and the safe run */
 	uint32_t jit_flags = ((mode & 1) ? BPFRT_LOAD_BLIND : 0) | ((mode & 2) ? BPFRT_LOAD_ZEXT : 0) |
@@ -280,16 +312,16 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	for (int i = 0; i < 64; i++)
 		init[i] = (uint8_t)take(&g, 1);
 	memset(init + 64, 0, 64);
-	/* main: r9 = r1; zero the stack; set r0, r2..r8 */
+	/* main: r9 = r1; zero the stack (the loop counts too); set r0, r2..r8 */
 	put(&g, 0xbf, 9, 1, 0, 0);
-	for (int k = 1; k <= 8; k++)
+	for (int k = 1; k <= 10; k++)
 		put(&g, 0x7a, 10, 0, (int16_t)(-8 * k), 0);
 	put(&g, 0xb7, 0, 0, 0, (int32_t)take(&g, 4));
 	for (int r = 2; r <= 8; r++)
 		put(&g, 0xb7, r, 0, 0, (int32_t)take(&g, 4));
 	size_t body = take(&g, 1) % MAX_BODY + 1;
 	size_t body_start = g.len;
-	gen_body(&g, body, false);
+	gen_body(&g, body, false, 0);
 	size_t body_end = g.len;
 	/* copy the stack into mem[64..128) and exit */
 	for (int k = 0; k < 8; k++) {
@@ -299,18 +331,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	put(&g, 0x95, 0, 0, 0, 0);
 	/* the subprogram: its own stack, r6 and r7 used (saved by the callee) */
 	size_t sub = g.len;
-	for (int k = 1; k <= 8; k++) /* its own frame is zeroed too */
+	for (int k = 1; k <= 10; k++) /* its own frame is zeroed too */
 		put(&g, 0x7a, 10, 0, (int16_t)(-8 * k), 0);
 	put(&g, 0xbf, 6, 2, 0, 0);
 	put(&g, 0xbf, 7, 3, 0, 0);
-	gen_body(&g, take(&g, 1) % 32, true);
+	gen_body(&g, take(&g, 1) % 32, true, 0);
 	put(&g, 0xbf, 0, 6, 0, 0);
 	put(&g, 0x0f, 0, 7, 0, 0);
 	put(&g, 0x95, 0, 0, 0, 0);
 	size_t leaf = g.len;
 	gen_leaf(&g, take(&g, 1) % 15);
 	put(&g, 0x95, 0, 0, 0, 0);
-	/* no jump may land on an lddw's second slot: move it to the first */
+	/* no jump may land on an lddw's second slot: move it to the first; nor
+	 * inside a loop's count-down (r8 is not the count there): move it to its
+	 * start */
 	static bool hi[3 * MAX_BODY + 128];
 	memset(hi, 0, sizeof(hi));
 	for (size_t pc = 0; pc < g.len; pc++)
@@ -321,13 +355,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		if ((cls != 5 && cls != 6) || op == 0x80 || op == 0x90 || hi[pc])
 			continue;
 		bool ja32 = prog[pc].code == 0x06;
-		size_t t = pc + 1 + (size_t)(ja32 ? prog[pc].imm : prog[pc].off);
-		if (t < g.len && hi[t]) {
-			if (ja32)
-				prog[pc].imm--;
-			else
-				prog[pc].off--;
-		}
+		size_t t = pc + 1 + (size_t)(ja32 ? prog[pc].imm : prog[pc].off), to = t;
+		if (to < g.len && hi[to])
+			to--;
+		if (to < g.len)
+			to -= tail[to];
+		if (ja32)
+			prog[pc].imm -= (int32_t)(t - to);
+		else
+			prog[pc].off = (int16_t)(prog[pc].off - (int16_t)(t - to));
 	}
 	/* fix up the calls: imm = sub (or leaf) - (pc + 1) */
 	for (size_t pc = body_start; pc < body_end; pc++)
@@ -349,11 +385,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		fprintf(stderr, "DIVERGENCE (permute %#x, mode %#x): interp r0=%#llx jit r0=%#llx safe r0=%#llx\n",
 			permute, mode, (unsigned long long)r_interp, (unsigned long long)r_jit,
 			(unsigned long long)r_safe);
-		for (size_t pc = 0; pc < g.len; pc++) {
-			char line[128];
-			bpfrt_disasm_insn(vm, prog, g.len, pc, line, sizeof(line));
-			fprintf(stderr, "%4zu: %s\n", pc, line);
-		}
+		dump_prog(prog, g.len);
 		abort();
 	}
 	return 0;
