@@ -1339,7 +1339,7 @@ static void inlined_calls_traced(void **state)
 struct inline_runner {
 	bpfrt_prog *p;
 	bpfrt_map *bss;
-	volatile int stop;
+	int stop;
 	uint64_t runs, bad;
 };
 
@@ -1349,8 +1349,8 @@ static void *inline_runner(void *arg)
 	const uint64_t want = 3 * (5 + 6 + 7 + 8 + 9 + 10 + 11 + 12 + 13 + 14) + 10;
 	uint8_t pkt[64] = { 0 };
 	uint32_t zero = 0;
-	while (!a->stop) {
-		uint64_t ret, v[2] = { 0, 0 };
+	while (!__atomic_load_n(&a->stop, __ATOMIC_RELAXED)) {
+		uint64_t ret, v[5] = { 0 }; /* .bss: result, entries, exits, last_arg, last_ret */
 		if (bpfrt_prog_run_packet(a->p, pkt, sizeof(pkt), &ret) != BPFRT_OK ||
 		    bpfrt_map_lookup(a->bss, &zero, v) || v[0] != want)
 			a->bad++;
@@ -1374,17 +1374,23 @@ static void inlined_calls_traced_while_running(void **state)
 	pthread_t th;
 	assert_int_equal(pthread_create(&th, NULL, inline_runner, &a), 0);
 	struct bpfrt_attach_opts fe = { .sz = sizeof(fe), .kind = BPFRT_ATTACH_FENTRY, .nargs = 1 };
-	for (int i = 0; i < 40; i++) {
+	const char *failed = NULL;
+	for (int i = 0; i < 40 && !failed; i++) {
 		bpfrt_link *l;
-		if (bpfrt_prog_attach(on, bpfrt_prog_func(p, "step"), &fe, &l) != BPFRT_OK)
-			fail_msg("attach: %s", bpfrt_prog_errmsg(on));
+		if (bpfrt_prog_attach(on, bpfrt_prog_func(p, "step"), &fe, &l) != BPFRT_OK) {
+			failed = "attach";
+			break;
+		}
 		usleep(200);
-		assert_int_equal(bpfrt_link_detach(l), BPFRT_OK);
+		if (bpfrt_link_detach(l) != BPFRT_OK)
+			failed = "detach";
 	}
-	a.stop = 1;
-	pthread_join(th, NULL);
+	__atomic_store_n(&a.stop, 1, __ATOMIC_RELAXED);
+	pthread_join(th, NULL); /* (before any failure: the thread must not outlive the test) */
+	if (failed)
+		fail_msg("%s: %s", failed, bpfrt_prog_errmsg(on));
 	uint32_t zero = 0;
-	uint64_t v[2];
+	uint64_t v[5];
 	assert_int_equal(bpfrt_map_lookup(a.bss, &zero, v), 0);
 	assert_int_equal(a.bad, 0);
 	assert_true(a.runs > 0);
