@@ -69,6 +69,7 @@
 #include "internal.h"
 #include "jit.h"
 #include "map.h"
+#define X86_ENC_ROOMY /* room() before each instruction */
 #include "x86_enc.h"
 
 #include <linux/bpf.h>
@@ -927,7 +928,9 @@ static inline __attribute__((always_inline)) void emit_insn(struct jctx *c, size
 /* ---- inlined calls ---- */
 
 /* Room for the longest code one BPF instruction (or a prologue, an
- * epilogue, the thunk) emits: the buffer grows between instructions. */
+ * epilogue, the thunk) emits: the buffer grows between instructions, and
+ * the bytes are stored without a test each (X86_ENC_ROOMY; the longest
+ * seen, a callx, is 57 bytes). */
 #define JIT_INSN_ROOM 256
 
 static bool room(struct x86_buf *b)
@@ -1105,6 +1108,8 @@ static bool emit_all(struct jctx *c)
 				c->at[pc] = (struct jat){ (uint32_t)b->len, (uint32_t)c->nj };
 			}
 		}
+		if (NEVER(b->len > b->cap)) /* (an instruction over JIT_INSN_ROOM: fuzzed under ASan) */
+			return false;
 		if (!room(b))
 			return false;
 		fn->epi1 = fn->epilogue = (uint32_t)b->len;
@@ -1498,7 +1503,7 @@ static bool place(struct jctx *c, uint8_t *rw, uintptr_t rx, size_t size)
 			break;
 		if (r->pad) { /* nops (executed where a loop is entered from above) */
 			struct x86_buf pb = { rw, d, size, false };
-			if (d != js + c->prefix[k])
+			if (d != js + c->prefix[k] || d + r->delta > size)
 				return false;
 			for (unsigned left = r->delta; left; left -= left > 8 ? 8 : left)
 				emit_nop(&pb, left > 8 ? 8 : left);

@@ -38,6 +38,14 @@ struct x86_buf {
 	bool err;     /* sticky: set by the first overflow */
 };
 
+#ifdef X86_ENC_ROOMY
+/* The user makes room before each instruction it emits (the JIT: see
+ * JIT_INSN_ROOM) and never sizes: no test per byte. */
+static inline void emit1(struct x86_buf *b, uint8_t x)
+{
+	b->p[b->len++] = x;
+}
+#else
 static inline void emit1(struct x86_buf *b, uint8_t x)
 {
 	if (b->p) {
@@ -49,6 +57,7 @@ static inline void emit1(struct x86_buf *b, uint8_t x)
 	}
 	b->len++;
 }
+#endif
 
 static inline void emit2(struct x86_buf *b, uint8_t x, uint8_t y) { emit1(b, x); emit1(b, y); }
 static inline void emit3(struct x86_buf *b, uint8_t x, uint8_t y, uint8_t z)
