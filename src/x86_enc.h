@@ -97,7 +97,7 @@ static inline void emit_modrm(struct x86_buf *b, int mod, int reg, int rm)
 }
 
 /* ModRM (+SIB, +disp) for [base + disp]. */
-static inline void emit_mem(struct x86_buf *b, int reg, int base, int32_t disp)
+static inline __attribute__((always_inline)) void emit_mem(struct x86_buf *b, int reg, int base, int32_t disp)
 {
 	bool sib = (base & 7) == RSP; /* rsp and r12 need a SIB byte */
 	if (disp == 0 && (base & 7) != RBP) { /* rbp and r13 have no disp-less form */
@@ -118,7 +118,7 @@ static inline void emit_mem(struct x86_buf *b, int reg, int base, int32_t disp)
 }
 
 /* op r/m, reg  (register-direct): a generic two-register instruction. */
-static inline void emit_op_rr(struct x86_buf *b, bool w, uint8_t op, int rm, int reg)
+static inline __attribute__((always_inline)) void emit_op_rr(struct x86_buf *b, bool w, uint8_t op, int rm, int reg)
 {
 	emit_rex(b, w, reg, rm, false);
 	emit1(b, op);
@@ -182,7 +182,7 @@ static inline void emit_alu_rr(struct x86_buf *b, bool w, enum x86_alu op, int d
 }
 
 /* op dst, imm for group-1 operations (imm is sign-extended in 64-bit) */
-static inline void emit_alu_ri(struct x86_buf *b, bool w, enum x86_alu op, int dst, int32_t imm)
+static inline __attribute__((always_inline)) void emit_alu_ri(struct x86_buf *b, bool w, enum x86_alu op, int dst, int32_t imm)
 {
 	emit_rex(b, w, 0, dst, false);
 	if (is_imm8(imm)) {
