@@ -58,6 +58,11 @@
  * (one slot per program: a program that calls a function traced by itself
  * is skipped there, counted as a miss, as the kernel's prog->active).
  *
+ * A JIT function whose calls the JIT inlined has a nop5 alias site before
+ * each inlined copy (bpfrt_jit_aliases): while the function is traced,
+ * each is `jmp stub`, and the stub calls the function (through its site,
+ * so the trampoline) and jumps back past the copy: every call is seen.
+ *
  * Every attach and detach builds a new image and swaps the site to it.
  * An old image is freed once each thread has been seen, after the swap,
  * outside every trampoline (a thread scan: its depth counter is 0 and its
@@ -812,11 +817,11 @@ static int alias_point(const struct tsite *s, size_t k, bool traced, struct bpfr
 	return bpfrt_tpoke_locked(at, code, PATCH, emulate, NULL, err);
 }
 
-/* Points the alias sites [0, n) at their stubs (traced) or back; on a
- * failure, those done are put back as they were. */
-static int aliases_point(const struct tsite *s, size_t n, bool traced, struct bpfrt_err *err)
+/* Points every alias site at its stub (traced) or back; on a failure,
+ * those done are put back as they were. */
+static int aliases_point(const struct tsite *s, bool traced, struct bpfrt_err *err)
 {
-	for (size_t k = 0; k < n; k++) {
+	for (size_t k = 0; k < s->nalias; k++) {
 		int rc = alias_point(s, k, traced, err);
 		if (rc != BPFRT_OK) {
 			struct bpfrt_err ignored = { 0 };
@@ -861,17 +866,17 @@ static int site_point(struct tsite *s, struct timage *im, struct bpfrt_err *err)
 	if (im) {
 		if ((rc = main_point(s, im, err)) != BPFRT_OK)
 			return rc;
-		if ((rc = aliases_point(s, s->nalias, true, err)) != BPFRT_OK) {
+		if ((rc = aliases_point(s, true, err)) != BPFRT_OK) {
 			struct bpfrt_err ignored = { 0 };
 			main_point(s, NULL, &ignored);
 		}
 		return rc;
 	}
-	if ((rc = aliases_point(s, s->nalias, false, err)) != BPFRT_OK)
+	if ((rc = aliases_point(s, false, err)) != BPFRT_OK)
 		return rc;
 	if ((rc = main_point(s, NULL, err)) != BPFRT_OK) {
 		struct bpfrt_err ignored = { 0 };
-		aliases_point(s, s->nalias, true, &ignored);
+		aliases_point(s, true, &ignored);
 	}
 	return rc;
 }
