@@ -863,19 +863,12 @@ static int site_point(struct tsite *s, struct timage *im, struct bpfrt_err *err)
 		return rc;
 	if (!s->nalias || (im && s->cur))
 		return main_point(s, im, err);
+	struct bpfrt_err ignored = { 0 }; /* undoing the first step when the second fails */
 	if (im) {
-		if ((rc = main_point(s, im, err)) != BPFRT_OK)
-			return rc;
-		if ((rc = aliases_point(s, true, err)) != BPFRT_OK) {
-			struct bpfrt_err ignored = { 0 };
+		if ((rc = main_point(s, im, err)) == BPFRT_OK && (rc = aliases_point(s, true, err)) != BPFRT_OK)
 			main_point(s, NULL, &ignored);
-		}
-		return rc;
-	}
-	if ((rc = aliases_point(s, false, err)) != BPFRT_OK)
-		return rc;
-	if ((rc = main_point(s, NULL, err)) != BPFRT_OK) {
-		struct bpfrt_err ignored = { 0 };
+	} else if ((rc = aliases_point(s, false, err)) == BPFRT_OK &&
+		   (rc = main_point(s, NULL, err)) != BPFRT_OK) {
 		aliases_point(s, true, &ignored);
 	}
 	return rc;
