@@ -101,6 +101,7 @@ static const char usage_run[] =
 	"  --interp-switch  the interpreter built with switch dispatch\n"
 	"  --jit            the x86-64 JIT (trusts the program: implies --fast)\n"
 	"  --retpoline      JIT: indirect calls through a retpoline\n"
+	"  --no-inline      JIT: every bpf-to-bpf call a call (no small leaf inlined)\n"
 	"  --blind          constant blinding (JIT hardening)\n"
 	"  --zext           insert explicit 32-bit zero-extensions\n"
 	"  --stats          print the time of each load stage and instruction counts\n";
@@ -117,7 +118,8 @@ static const char usage_plugin[] =
 	"fine, reading r10's address is not).\n";
 
 static const char usage_dump[] =
-	"usage: bpfrt dump xlated|jited FILE [--prog NAME] [--blind] [--zext] [--retpoline] [--stats]\n"
+	"usage: bpfrt dump xlated|jited FILE [--prog NAME] [--blind] [--zext] [--retpoline] [--no-inline]\n"
+	"                  [--stats]\n"
 	"xlated: the program after the rewrite passes, each instruction with its\n"
 	"original index (or 'added').  jited: compiles FILE (.s/.asm, .data, .bin)\n"
 	"with the x86-64 JIT and prints each BPF instruction followed by its x86\n"
@@ -260,7 +262,7 @@ static int cmd_disasm(int argc, char **argv)
 
 struct run_opts {
 	bpfrt_engine engine;
-	bool fast, retpoline, blind, zext, stats, trusted, verify;
+	bool fast, retpoline, no_inline, blind, zext, stats, trusted, verify;
 	uint32_t ctx_size;
 	uint64_t budget;
 };
@@ -274,6 +276,7 @@ static int engine_opt(const char *a, struct run_opts *o)
 	else if (!strcmp(a, "--safe")) o->fast = false;
 	else if (!strcmp(a, "--fast")) o->fast = true;
 	else if (!strcmp(a, "--retpoline")) o->retpoline = true;
+	else if (!strcmp(a, "--no-inline")) o->no_inline = true;
 	else if (!strcmp(a, "--blind")) o->blind = true;
 	else if (!strcmp(a, "--zext")) o->zext = true;
 	else if (!strcmp(a, "--stats")) o->stats = true;
@@ -289,6 +292,7 @@ static struct bpfrt_load_opts load_opts(const struct run_opts *o, const char *na
 	return (struct bpfrt_load_opts){
 		.sz = sizeof(struct bpfrt_load_opts),
 		.flags = (o->fast ? 0 : BPFRT_LOAD_SAFE) | (o->retpoline ? BPFRT_LOAD_JIT_RETPOLINE : 0) |
+			 (o->no_inline ? BPFRT_LOAD_JIT_NO_INLINE : 0) |
 			 (o->blind ? BPFRT_LOAD_BLIND : 0) | (o->zext ? BPFRT_LOAD_ZEXT : 0) |
 			 (o->trusted ? BPFRT_LOAD_TRUSTED : 0) | (o->verify && !o->trusted ? BPFRT_LOAD_VERIFY : 0),
 		.engine = o->engine,

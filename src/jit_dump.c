@@ -86,8 +86,8 @@ int bpfrt_jit_dump(const struct bpfrt_prog *prog, char **out)
 	if (rc != BPFRT_OK)
 		return rc;
 	put(&t, "; %zu BPF instructions, %zu bytes of x86 code (%.2f bytes per instruction), "
-		"%zu function(s), %d relaxation sweeps\n", n, jit->code_size,
-	    (double)jit->code_size / (double)n, jit->nfn, jit->passes);
+		"%zu function(s), %u inlined call(s), %d relaxation sweeps\n", n, jit->code_size,
+	    (double)jit->code_size / (double)n, jit->nfn, jit->nalias, jit->passes);
 	const char *last_src = NULL;
 	uint32_t ka = 0; /* the next inlined call (they are in code order) */
 	for (size_t f = 0; f < jit->nfn; f++) {

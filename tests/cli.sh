@@ -102,6 +102,8 @@ if [ -f "$OBJ" ]; then
 	IOBJ=${BPFRT_BPF_OBJS:-$top/build/bpf}/inline.o
 	check "dump jited inlined" 0 "  (inlined)" "$B" dump jited "$IOBJ" --prog calls_step
 	check "dump jited stubs" 0 "the stubs of the 10 inlined calls" "$B" dump jited "$IOBJ" --prog calls_step
+	check "dump jited no-inline" 0 "2 function(s), 0 inlined call(s)" "$B" dump jited "$IOBJ" --prog calls_step --no-inline
+	check "run no-inline" 0 "00000000: 2701000000000000" "$B" run "$IOBJ" --prog calls_step --jit --no-inline --dump-maps
 fi
 
 # bpfrt trace: an unmodified system binary with the LD_PRELOAD agent (not
