@@ -93,14 +93,15 @@ static void mem_operand(struct gen *g, int size, bool aligned, int *base, int16_
 	*off = (int16_t)(stack ? o - 64 : o);
 }
 
+static const uint8_t alu_ops[] = { 0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x90,
+				   0xa0, 0xb0, 0xc0 };
+static const uint8_t sizes[] = { 0x10, 0x08, 0x00, 0x18 }; /* b h w dw */
+static const int bytes[] = { 1, 2, 4, 8 };
+
 static void gen_body(struct gen *g, size_t count, bool in_subprog, int depth)
 {
-	static const uint8_t alu_ops[] = { 0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x90,
-					   0xa0, 0xb0, 0xc0 };
 	static const uint8_t jmp_ops[] = { 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0xa0, 0xb0,
 					   0xc0, 0xd0 };
-	static const uint8_t sizes[] = { 0x10, 0x08, 0x00, 0x18 }; /* b h w dw */
-	static const int bytes[] = { 1, 2, 4, 8 };
 	static const int32_t atomic_ops[] = { 0x00, 0x40, 0x50, 0xa0, 0x01, 0x41, 0x51, 0xa1,
 					      0xe1, 0xf1 };
 	size_t end = g->len + count;
@@ -228,10 +229,6 @@ static void gen_body(struct gen *g, size_t count, bool in_subprog, int depth)
  * written), no stack, no call, no jump, so the JIT inlines its calls. */
 static void gen_leaf(struct gen *g, size_t count)
 {
-	static const uint8_t alu_ops[] = { 0x00, 0x10, 0x20, 0x30, 0x40, 0x50, 0x60, 0x70, 0x90,
-					   0xa0, 0xb0, 0xc0 };
-	static const uint8_t sizes[] = { 0x10, 0x08, 0x00, 0x18 }; /* b h w dw */
-	static const int bytes[] = { 1, 2, 4, 8 };
 	static const int leaf_dst[] = { 0, 2, 3, 4, 5 };
 	for (size_t k = 0; k < count && g->n; k++) {
 		int d = leaf_dst[take(g, 1) % 5], s = (int)(take(g, 1) % 6);

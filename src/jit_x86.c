@@ -590,14 +590,6 @@ static void emit_tail_call(struct jctx *c, size_t pc)
 	fwd_here(b, out3);
 }
 
-/*
- * Whether ZF already tells dst == 0 at a jeq/jne dst, 0 (pc): the
- * instruction emitted just before it, in this function, is an add, sub,
- * and, or or xor into dst whose x86 code ends with that operation (ZF from
- * its result; a 32-bit one zero-extends, so it serves a 64-bit compare too,
- * not the other way), and no jump lands on pc (from elsewhere the flags are
- * not that instruction's).  Saves the `test` of `sub r, 1; jne r, 0, loop`.
- */
 /* The instruction emitted just before pc in this function, if control only
  * comes to pc from it (no jump lands on pc); else NULL. */
 static const struct bpfrt_insn *only_pred(const struct jctx *c, size_t pc)
@@ -607,6 +599,14 @@ static const struct bpfrt_insn *only_pred(const struct jctx *c, size_t pc)
 	return &c->in[pc - 1];
 }
 
+/*
+ * Whether ZF already tells dst == 0 at a jeq/jne dst, 0 (pc): the
+ * instruction emitted just before it, in this function, is an add, sub,
+ * and, or or xor into dst whose x86 code ends with that operation (ZF from
+ * its result; a 32-bit one zero-extends, so it serves a 64-bit compare too,
+ * not the other way), and no jump lands on pc (from elsewhere the flags are
+ * not that instruction's).  Saves the `test` of `sub r, 1; jne r, 0, loop`.
+ */
 static bool zf_of(const struct jctx *c, size_t pc, unsigned dst, bool w64)
 {
 	const struct bpfrt_insn *p = only_pred(c, pc);
@@ -643,8 +643,7 @@ static bool is_bit(const struct jctx *c, size_t pc, unsigned dst)
 
 /* Per operation, from insn.def at compile time (a load instead of tests on
  * the form in the per-instruction loops): whether its x86 code is 64-bit
- * (the ALU64 and JMP classes), and a mask that keeps src's register bit
- * where src names a register (not a selector: calls, LDDW forms). */
+ * (the ALU64 and JMP classes). */
 static const bool op_w64[BPFRT_OP__COUNT] = {
 #define INSN(ID, CODE, SEL, SELV, M, SHAPE, SEM) \
 	[BPFRT_OP_##ID] = ((CODE) & 7) == BPF_ALU64 || ((CODE) & 7) == BPF_JMP,
@@ -925,8 +924,6 @@ static inline __attribute__((always_inline)) void emit_insn(struct jctx *c, size
 	b->err = true;
 }
 
-/* ---- inlined calls ---- */
-
 /* Room for the longest code one BPF instruction (or a prologue, an
  * epilogue, the thunk) emits: the buffer grows between instructions, and
  * the bytes are stored without a test each (X86_ENC_ROOMY; the longest
@@ -947,6 +944,8 @@ static bool room(struct x86_buf *b)
 	b->cap = cap;
 	return true;
 }
+
+/* ---- inlined calls ---- */
 
 /*
  * A call to a small straight-line leaf subprogram (plan_functions: no
@@ -1009,7 +1008,7 @@ static __attribute__((noinline)) bool emit_inlined(struct jctx *c, size_t pc, st
 	emit_nop(b, PATCH_SIZE);
 	c->prev_pc = SIZE_MAX; /* no flags from before the body */
 	for (size_t q = g->start; q + 1 < g->end; q++) {
-		if (b->cap - b->len < JIT_INSN_ROOM && !room(b))
+		if (!room(b))
 			return true;
 		emit_insn_out(c, q);
 		c->prev_pc = q;
@@ -1385,16 +1384,6 @@ out:
 }
 
 /*
- * The relaxation.  The emission laid everything out with short jumps; only
- * jumps change size, so the final offset of anything is its scratch offset
- * plus the growth of the long jumps before it (a prefix sum over the jumps,
- * indexed by the rank the emission recorded).  Sweep: make long
- * every short jump that does not reach; repeat until a sweep changes
- * nothing.  Each sweep is O(jumps): no code is emitted, no instruction
- * visited.  Sets each jump's final target, the functions' final entries and
- * epilogues and the code's end; returns the number of sweeps.
- */
-/*
  * prefix[k]: how much the records before record k add: long jumps, and
  * pads.  A pad aligns a loop (from its head to its last backward jump) or a
  * function to ALIGN where that puts it in fewer ALIGN-byte windows than
@@ -1416,6 +1405,16 @@ static void grow(struct jctx *c, uint32_t *prefix)
 	}
 }
 
+/*
+ * The relaxation.  The emission laid everything out with short jumps; only
+ * jumps change size, so the final offset of anything is its scratch offset
+ * plus the growth of the long jumps and pads before it (a prefix sum over the
+ * records, indexed by the rank the emission recorded: grow).  Sweep: make long
+ * every short jump that does not reach; repeat until a sweep changes
+ * nothing.  Each sweep is O(jumps): no code is emitted, no instruction
+ * visited.  Sets each jump's final target, the functions' final entries and
+ * epilogues and the code's end; returns the number of sweeps.
+ */
 static int relax(struct jctx *c)
 {
 	size_t nj = c->nj;
